@@ -1,0 +1,99 @@
+// Ports: the only way the core talks to AWS. Adapters in ../adapters implement them with SDK v3;
+// tests may implement them with plain objects. Nothing here imports the SDK.
+import type { PolicyDocument } from "../domain/iam/policy.ts";
+import type { Host, ImdsOptions } from "../domain/model.ts";
+
+/** EC2: the fleet's hosts. */
+export interface FleetInventory {
+  /** One DescribeInstances for one id; undefined when EC2 does not know it. */
+  describeHost(instanceId: string): Promise<Host | undefined>;
+  /**
+   * Every host carrying tag `tagKey=namespace`, server-side filtered, MaxResults 1000 per page,
+   * states pending/running/stopping/stopped (terminated hosts are not fleet).
+   */
+  scanNamespace(tagKey: string, namespace: string, onPage?: (hostsSoFar: number) => void): Promise<Host[]>;
+  /** ONE ModifyInstanceMetadataOptions carrying every field; returns the state EC2 answered. */
+  modifyImds(instanceId: string, desired: Omit<ImdsOptions, "state">): Promise<ImdsOptions>;
+  /** CreateTags on up to 1000 instances per call. */
+  tagHosts(instanceIds: string[], tags: Record<string, string>): Promise<void>;
+  /** Account-level IMDS defaults for new launches; undefined when the API is unavailable. */
+  imdsDefaults(): Promise<Partial<ImdsOptions> | undefined>;
+}
+
+export type PolicySource = "inline" | "managed" | "aws-managed" | "boundary";
+
+export interface NamedPolicy {
+  /** Inline policy name, or managed policy name. */
+  name: string;
+  /** Managed policies only. */
+  arn?: string;
+  source: PolicySource;
+  document: PolicyDocument;
+}
+
+export interface RolePolicies {
+  roleName: string;
+  roleArn: string;
+  /** Identity policies (inline + attached managed). */
+  policies: NamedPolicy[];
+  boundary?: NamedPolicy;
+}
+
+/** IAM: instance profile → role → policies. Implementations memoise per role for one invocation. */
+export interface PolicyStore {
+  /** Resolves the role of an instance profile by the profile's name (never by list position). */
+  roleOfInstanceProfile(instanceProfileArn: string): Promise<{ roleName: string; roleArn: string } | undefined>;
+  /** Every policy of a role, decoded. Throws NotFoundError when the role is gone. */
+  rolePolicies(roleName: string): Promise<RolePolicies>;
+}
+
+export interface SecretDescription {
+  arn: string;
+  name: string;
+  /** Version holding AWSCURRENT. */
+  currentVersionId?: string;
+  /** Last change of the secret (value or metadata): at or after the current version's creation. */
+  lastChangedDate?: string;
+  deletedDate?: string;
+}
+
+/** Secrets Manager: metadata only. There is deliberately no way to read a value through this port. */
+export interface SecretCatalog {
+  /** DescribeSecret; undefined when the secret does not exist. */
+  describe(secretId: string): Promise<SecretDescription | undefined>;
+}
+
+export type InvocationStatus =
+  | "Pending"
+  | "InProgress"
+  | "Delayed"
+  | "Success"
+  | "Cancelled"
+  | "TimedOut"
+  | "Failed"
+  | "Cancelling"
+  | "Undeliverable"
+  | "Terminated"
+  | "InvalidPlatform"
+  | "AccessDenied";
+
+export interface RestartRequest {
+  documentName: string;
+  service: string;
+  instanceIds: string[];
+  maxConcurrency: string;
+  maxErrors: string;
+  comment: string;
+}
+
+/** SSM Run Command, restricted to the control plane's own restart document. */
+export interface CommandRunner {
+  sendRestart(req: RestartRequest): Promise<{ commandId: string }>;
+  invocationStatus(commandId: string, instanceId: string): Promise<InvocationStatus | undefined>;
+}
+
+/** SSM Parameter Store: where the manifest and audit summaries live. */
+export interface ParameterStore {
+  get(name: string): Promise<string | undefined>;
+  put(name: string, value: string, overwrite: boolean): Promise<void>;
+}
