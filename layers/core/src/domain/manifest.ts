@@ -26,7 +26,9 @@ const sharedSecretSchema = z.object({
 });
 
 /** SSM accepts a number or a percentage for MaxConcurrency / MaxErrors. */
-const ssmRate = z.union([z.number().int().min(0), z.string().regex(/^([1-9][0-9]*|[0-9]|[1-9][0-9]?%|100%)$/)]).transform(String);
+const ssmRate = z
+  .union([z.number().int().min(0), z.string().regex(/^([1-9][0-9]*|[0-9]|[1-9][0-9]?%|100%)$/)])
+  .transform(String);
 
 export const manifestSchema = z
   .object({
@@ -38,7 +40,10 @@ export const manifestSchema = z
       })
       .default({ namespace: "Namespace", service: "Service" }),
     configBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name"),
-    ecrRepositoryPrefix: z.string().regex(/^[a-z0-9][a-z0-9._\/-]*$/).default("voiceai-"),
+    ecrRepositoryPrefix: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._/-]*$/)
+      .default("voiceai-"),
     services: z.array(serviceSchema).min(1),
     sharedSecrets: z.array(sharedSecretSchema).default([]),
     imds: z
@@ -54,16 +59,21 @@ export const manifestSchema = z
   })
   .superRefine((m, ctx) => {
     const names = new Set<string>();
-    m.services.forEach((s, i) => {
-      if (names.has(s.name)) ctx.addIssue({ code: "custom", path: ["services", i, "name"], message: `duplicate service '${s.name}'` });
+    for (const [i, s] of m.services.entries()) {
+      if (names.has(s.name))
+        ctx.addIssue({ code: "custom", path: ["services", i, "name"], message: `duplicate service '${s.name}'` });
       names.add(s.name);
-    });
-    m.sharedSecrets.forEach((s, i) =>
-      s.consumers.forEach((c, j) => {
+    }
+    for (const [i, s] of m.sharedSecrets.entries()) {
+      for (const [j, c] of s.consumers.entries()) {
         if (!names.has(c))
-          ctx.addIssue({ code: "custom", path: ["sharedSecrets", i, "consumers", j], message: `unknown service '${c}'` });
-      }),
-    );
+          ctx.addIssue({
+            code: "custom",
+            path: ["sharedSecrets", i, "consumers", j],
+            message: `unknown service '${c}'`,
+          });
+      }
+    }
   });
 
 export type Manifest = z.output<typeof manifestSchema>;
