@@ -2,6 +2,7 @@
 // tests may implement them with plain objects. Nothing here imports the SDK.
 import type { PolicyDocument } from "../domain/iam/policy.ts";
 import type { Host, ImdsOptions } from "../domain/model.ts";
+import type { Rollout } from "../domain/rollout.ts";
 
 /** EC2: the fleet's hosts. */
 export interface FleetInventory {
@@ -89,11 +90,24 @@ export interface RestartRequest {
 /** SSM Run Command, restricted to the control plane's own restart document. */
 export interface CommandRunner {
   sendRestart(req: RestartRequest): Promise<{ commandId: string }>;
-  invocationStatus(commandId: string, instanceId: string): Promise<InvocationStatus | undefined>;
+  /** GetCommandInvocation: the host's status and the command's comment (which names our rollout). */
+  invocation(commandId: string, instanceId: string): Promise<{ status: InvocationStatus; comment: string } | undefined>;
+  /** The comment of a command (ListCommands), for command-level status events. */
+  commandComment(commandId: string): Promise<string | undefined>;
 }
 
 /** SSM Parameter Store: where the manifest and audit summaries live. */
 export interface ParameterStore {
   get(name: string): Promise<string | undefined>;
   put(name: string, value: string, overwrite: boolean): Promise<void>;
+}
+
+/** Rollout state (DynamoDB): survives any single Lambda. Writes are conditional on the revision read. */
+export interface RolloutStore {
+  /** Creates the rollout unless one with the same id exists; false means a duplicate. */
+  create(r: Rollout): Promise<boolean>;
+  get(rolloutId: string): Promise<Rollout | undefined>;
+  /** Saves `r` (rev incremented) if the stored revision is still `r.rev`; false on a concurrent write. */
+  save(r: Rollout): Promise<Rollout | undefined>;
+  list(limit: number): Promise<Rollout[]>;
 }

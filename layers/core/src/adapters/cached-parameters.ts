@@ -1,0 +1,34 @@
+import { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
+import { PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
+import type { ParameterStore } from "../ports/index.ts";
+
+/**
+ * Parameter Store through Powertools Parameters: reads are cached for `maxAgeSeconds` across warm
+ * invocations (the manifest changes rarely; a launch must not pay a GetParameter each time).
+ */
+export class CachedParameterStore implements ParameterStore {
+  private readonly provider: SSMProvider;
+  constructor(
+    private readonly client: SSMClient,
+    private readonly maxAgeSeconds = 300,
+  ) {
+    this.provider = new SSMProvider({ awsSdkV3Client: client });
+  }
+
+  async get(name: string): Promise<string | undefined> {
+    const value = await this.provider.get(name, { maxAge: this.maxAgeSeconds });
+    return typeof value === "string" ? value : undefined;
+  }
+
+  async put(name: string, value: string, overwrite: boolean): Promise<void> {
+    await this.client.send(
+      new PutParameterCommand({
+        Name: name,
+        Value: value,
+        Type: "String",
+        Overwrite: overwrite,
+        Tier: value.length > 4096 ? "Advanced" : "Standard",
+      }),
+    );
+  }
+}

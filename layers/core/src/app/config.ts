@@ -1,0 +1,65 @@
+import { z } from "zod";
+import { defaultManifestParam, NAMESPACE_PATTERN } from "../domain/manifest.ts";
+
+const bool = z
+  .enum(["true", "false", ""])
+  .optional()
+  .transform((v) => v === "true");
+
+const EnvSchema = z.object({
+  DCP_NAMESPACE: z.string().regex(NAMESPACE_PATTERN, "a lower-case namespace such as voiceai/prod"),
+  DCP_MANIFEST_PARAM: z.string().optional(),
+  DCP_DRY_RUN: bool,
+  DCP_RESTART_DOCUMENT: z.string().min(3).max(128).default("dcp-restart-service"),
+  DCP_IDEMPOTENCY_TABLE: z.string().optional(),
+  DCP_ROLLOUT_TABLE: z.string().optional(),
+  DCP_IAM_MODE: z.enum(["report", "quarantine"]).default("report"),
+  DCP_AUDIT_REMEDIATION: z.enum(["none", "imds", "imds+restart"]).default("none"),
+  DCP_AUDIT_SUMMARY_PARAM: z.string().optional(),
+  AWS_REGION: z.string().default("us-east-1"),
+});
+
+export interface Config {
+  namespace: string;
+  manifestParam: string;
+  dryRun: boolean;
+  restartDocument: string;
+  idempotencyTable?: string;
+  rolloutTable?: string;
+  iamMode: "report" | "quarantine";
+  auditRemediation: "none" | "imds" | "imds+restart";
+  auditSummaryParam: string;
+  region: string;
+}
+
+/** Reads the configuration contract from the environment; a bad value fails loudly at cold start. */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  overrides: Partial<Config> = {},
+): Config {
+  const parsed = EnvSchema.safeParse({
+    ...env,
+    ...(overrides.namespace ? { DCP_NAMESPACE: overrides.namespace } : {}),
+  });
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`configuration error: ${msg}`);
+  }
+  const e = parsed.data;
+  const base: Config = {
+    namespace: e.DCP_NAMESPACE,
+    manifestParam: e.DCP_MANIFEST_PARAM || defaultManifestParam(e.DCP_NAMESPACE),
+    dryRun: e.DCP_DRY_RUN,
+    restartDocument: e.DCP_RESTART_DOCUMENT,
+    iamMode: e.DCP_IAM_MODE,
+    auditRemediation: e.DCP_AUDIT_REMEDIATION,
+    auditSummaryParam: e.DCP_AUDIT_SUMMARY_PARAM || `/${e.DCP_NAMESPACE}/control-plane/audit/summary`,
+    region: e.AWS_REGION,
+    ...(e.DCP_IDEMPOTENCY_TABLE ? { idempotencyTable: e.DCP_IDEMPOTENCY_TABLE } : {}),
+    ...(e.DCP_ROLLOUT_TABLE ? { rolloutTable: e.DCP_ROLLOUT_TABLE } : {}),
+  };
+  const merged = { ...base, ...overrides };
+  if (overrides.namespace && !env.DCP_MANIFEST_PARAM && !overrides.manifestParam)
+    merged.manifestParam = defaultManifestParam(overrides.namespace);
+  return merged;
+}

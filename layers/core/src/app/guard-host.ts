@@ -1,0 +1,183 @@
+import { NotFoundError } from "../domain/errors.ts";
+import { evaluateScope, type ScopeVerdict, scopeFindingsForHost } from "../domain/iam/scope.ts";
+import { desiredImds, planImds } from "../domain/imds.ts";
+import type { Manifest } from "../domain/manifest.ts";
+import type { AwsScope, Finding, Host, ImdsOptions } from "../domain/model.ts";
+import { accountOfArn, placeHost } from "../domain/placement.ts";
+import type { Deps } from "./deps.ts";
+
+export const IAM_SCOPE_TAG = "dcp:iam-scope";
+export const QUARANTINE_TAG = "dcp:quarantine";
+
+export interface GuardResult {
+  instanceId: string;
+  namespace: string;
+  service?: string;
+  status: "guarded" | "skipped";
+  reason?: string;
+  dryRun: boolean;
+  imds: {
+    before?: ImdsOptions;
+    after?: ImdsOptions;
+    changed: boolean;
+    action: "none" | "modify" | "exempt" | "skipped";
+  };
+  iam: { role?: string; verdict: ScopeVerdict["verdict"] | "skipped"; findings: Finding[] };
+  tags: Record<string, string>;
+  findings: Finding[];
+}
+
+function skipped(
+  instanceId: string,
+  namespace: string,
+  reason: string,
+  dryRun: boolean,
+  findings: Finding[] = [],
+): GuardResult {
+  return {
+    instanceId,
+    namespace,
+    status: "skipped",
+    reason,
+    dryRun,
+    imds: { changed: false, action: "skipped" },
+    iam: { verdict: "skipped", findings: [] },
+    tags: {},
+    findings,
+  };
+}
+
+/** Resolves the role of a host and evaluates its scope; every failure is a finding, never a silent pass. */
+export async function assessRole(
+  host: Host,
+  service: string,
+  m: Manifest,
+  deps: Pick<Deps, "policies" | "config">,
+): Promise<{ role?: string; verdict?: ScopeVerdict; findings: Finding[] }> {
+  const base = { instanceId: host.instanceId, service };
+  if (!host.instanceProfileArn)
+    return {
+      findings: [
+        {
+          ...base,
+          kind: "no-instance-profile",
+          severity: "high",
+          detail: "no instance profile: fetch-env.sh cannot read configuration",
+        },
+      ],
+    };
+  const role = await deps.policies.roleOfInstanceProfile(host.instanceProfileArn);
+  if (!role)
+    return {
+      findings: [
+        {
+          ...base,
+          kind: "no-instance-profile",
+          severity: "high",
+          detail: `instance profile ${host.instanceProfileArn} has no role (or no longer exists)`,
+        },
+      ],
+    };
+  const acct = accountOfArn(host.instanceProfileArn);
+  const aws: AwsScope = {
+    partition: acct?.partition ?? "aws",
+    account: acct?.account ?? "000000000000",
+    region: deps.config.region,
+  };
+  try {
+    const policies = await deps.policies.rolePolicies(role.roleName);
+    const verdict = evaluateScope(policies, m, service, aws);
+    return { role: role.roleName, verdict, findings: scopeFindingsForHost(verdict, host.instanceId) };
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err;
+    return {
+      role: role.roleName,
+      findings: [
+        {
+          ...base,
+          kind: "iam-unknown",
+          severity: "medium",
+          detail: `role ${role.roleName} vanished while loading its policies: ${err.message}`,
+        },
+      ],
+    };
+  }
+}
+
+/**
+ * Launch guard for one instance: IMDS made safe with at most one modification, IAM scope evaluated,
+ * the verdict tagged. Dry run makes no write at all.
+ */
+export async function guardHost(
+  instanceId: string,
+  m: Manifest,
+  deps: Deps,
+  opts: { dryRun: boolean },
+): Promise<GuardResult> {
+  const { dryRun } = opts;
+  const ns = m.namespace;
+  const host = await deps.inventory.describeHost(instanceId);
+  if (!host)
+    return skipped(
+      instanceId,
+      ns,
+      "EC2 does not know this instance (terminated long ago or another account/region)",
+      dryRun,
+    );
+  if (host.state === "terminated" || host.state === "shutting-down")
+    return skipped(instanceId, ns, `instance is ${host.state}`, dryRun);
+
+  const place = placeHost(host, m);
+  if (place.kind === "not-in-fleet")
+    return skipped(instanceId, ns, `not in namespace ${ns}: ${place.reason}`, dryRun, [
+      { kind: "not-in-fleet", severity: "info", instanceId, detail: `left alone: ${place.reason}` },
+    ]);
+
+  const service = place.kind === "fleet" ? place.service : undefined;
+  const findings: Finding[] = [];
+
+  // IMDS applies to every host of the namespace, known service or not.
+  const decision = planImds(host, desiredImds(m), service);
+  findings.push(...decision.findings);
+  let after: ImdsOptions = host.imds;
+  let changed = false;
+  if (decision.action === "modify" && !dryRun) {
+    after = await deps.inventory.modifyImds(instanceId, decision.desired);
+    changed = true;
+    if (after.state !== "applied") {
+      const confirmed = await deps.inventory.describeHost(instanceId);
+      if (confirmed) after = confirmed.imds;
+    }
+  }
+
+  let iam: GuardResult["iam"];
+  if (place.kind === "unknown-service") {
+    findings.push({ kind: "unknown-service", severity: "medium", instanceId, detail: place.reason });
+    iam = { verdict: "unknown", findings: [] };
+  } else {
+    const assessed = await assessRole(host, place.service, m, deps);
+    findings.push(...assessed.findings);
+    const verdict =
+      assessed.verdict?.verdict ??
+      (assessed.findings.some((f) => f.kind === "no-instance-profile") ? "violation" : "unknown");
+    iam = { ...(assessed.role ? { role: assessed.role } : {}), verdict, findings: assessed.findings };
+  }
+
+  const tags: Record<string, string> = {};
+  if (iam.verdict !== "skipped" && host.tags[IAM_SCOPE_TAG] !== iam.verdict) tags[IAM_SCOPE_TAG] = iam.verdict;
+  if (deps.config.iamMode === "quarantine" && iam.verdict === "violation" && host.tags[QUARANTINE_TAG] !== "iam-scope")
+    tags[QUARANTINE_TAG] = "iam-scope";
+  if (Object.keys(tags).length > 0 && !dryRun) await deps.inventory.tagHosts([instanceId], tags);
+
+  return {
+    instanceId,
+    namespace: ns,
+    ...(service ? { service } : {}),
+    status: "guarded",
+    dryRun,
+    imds: { before: host.imds, after, changed, action: decision.action },
+    iam,
+    tags,
+    findings,
+  };
+}

@@ -1,0 +1,211 @@
+import { canReadSecret } from "../domain/iam/scope.ts";
+import type { Manifest } from "../domain/manifest.ts";
+import type { Host } from "../domain/model.ts";
+import { placeHost } from "../domain/placement.ts";
+import { newRollout, planRollout, type RolloutPlan, type RolloutTarget, type SkippedHost } from "../domain/rollout.ts";
+import type { RotationIntent } from "../domain/rotation.ts";
+import { consumersOf, mayBeFleetSecret, rolloutIdFor } from "../domain/secrets.ts";
+import type { Deps } from "./deps.ts";
+import { claimWave, dispatchWave } from "./rollout-runner.ts";
+
+export type RotationAction = "restart" | "ignored" | "duplicate" | "planned";
+
+export interface RotationResult {
+  action: RotationAction;
+  reason: string;
+  trigger: string;
+  secretArn?: string;
+  secretName?: string;
+  versionId?: string;
+  rolloutId?: string;
+  plan: { waves: RolloutPlan["waves"]; skipped: SkippedHost[] };
+  commands: { commandId: string; service: string; instanceIds: string[] }[];
+}
+
+const emptyPlan = { waves: [], skipped: [] };
+
+/** The confirmed fact a rollout is about: which secret, and which version now holds AWSCURRENT. */
+export interface RotationFact {
+  secretArn: string;
+  secretName: string;
+  versionId: string;
+  services: string[];
+  trigger: string;
+  note?: string;
+}
+
+/** Turns an intent into a confirmed fact with ONE DescribeSecret (never GetSecretValue), or a reason to ignore. */
+export async function confirmRotation(
+  intent: RotationIntent,
+  m: Manifest,
+  deps: Pick<Deps, "secrets">,
+): Promise<RotationFact | RotationResult> {
+  const ignored = (reason: string, extra: Partial<RotationResult> = {}): RotationResult => ({
+    action: "ignored",
+    reason,
+    trigger: intent.trigger,
+    plan: emptyPlan,
+    commands: [],
+    ...extra,
+  });
+  if (intent.kind === "ignore") return ignored(intent.reason);
+  if (!mayBeFleetSecret(m, intent.secretId)) return ignored(`secret is outside fleet ${m.namespace}`);
+  const secret = await deps.secrets.describe(intent.secretId);
+  if (!secret) return ignored("secret does not exist (deleted, or another account/region)");
+  const consumers = consumersOf(m, secret);
+  if (!consumers) return ignored(`secret ${secret.name} is outside fleet ${m.namespace}`, { secretArn: secret.arn });
+  if (!secret.currentVersionId) return ignored("secret has no AWSCURRENT version", { secretArn: secret.arn });
+  const note =
+    intent.versionHint && intent.versionHint !== secret.currentVersionId
+      ? `event named version ${intent.versionHint}, AWSCURRENT is now ${secret.currentVersionId}: acting on the current one`
+      : undefined;
+  return {
+    secretArn: secret.arn,
+    secretName: secret.name,
+    versionId: secret.currentVersionId,
+    services: consumers.services,
+    trigger: intent.trigger,
+    ...(note ? { note } : {}),
+  };
+}
+
+export function isFact(x: RotationFact | RotationResult): x is RotationFact {
+  return "services" in x;
+}
+
+/**
+ * Who restarts: running hosts of the consuming services whose role can read the secret. A consumer that
+ * cannot read it is skipped (its restart would fail to fetch); a non-consumer that CAN read it is
+ * reported as excess scope and not restarted. IAM is evaluated once per distinct role.
+ */
+export async function selectTargets(
+  fact: RotationFact,
+  m: Manifest,
+  hosts: Host[],
+  deps: Pick<Deps, "policies" | "config">,
+): Promise<{ targets: RolloutTarget[]; skipped: SkippedHost[] }> {
+  const consumers = new Set(fact.services);
+  const targets: RolloutTarget[] = [];
+  const skipped: SkippedHost[] = [];
+  const decisionByProfile = new Map<string, Promise<string>>();
+  const decide = (profileArn: string): Promise<string> => {
+    let p = decisionByProfile.get(profileArn);
+    if (!p) {
+      p = (async () => {
+        const role = await deps.policies.roleOfInstanceProfile(profileArn);
+        if (!role) return "no-role";
+        return canReadSecret(await deps.policies.rolePolicies(role.roleName), fact.secretArn);
+      })();
+      decisionByProfile.set(profileArn, p);
+    }
+    return p;
+  };
+  for (const host of hosts) {
+    if (host.state !== "running") continue;
+    const place = placeHost(host, m);
+    if (place.kind !== "fleet") continue;
+    const isConsumer = consumers.has(place.service);
+    if (!host.instanceProfileArn) {
+      if (isConsumer)
+        skipped.push({
+          instanceId: host.instanceId,
+          service: place.service,
+          reason: "no instance profile: cannot fetch the secret",
+        });
+      continue;
+    }
+    const decision = await decide(host.instanceProfileArn);
+    if (isConsumer && decision === "allow") targets.push({ instanceId: host.instanceId, service: place.service });
+    else if (isConsumer)
+      skipped.push({
+        instanceId: host.instanceId,
+        service: place.service,
+        reason: `role cannot read the secret (${decision}): restart would fail to fetch`,
+      });
+    else if (decision === "allow")
+      skipped.push({
+        instanceId: host.instanceId,
+        service: place.service,
+        reason: "excess scope: role can read a secret its service does not declare",
+      });
+  }
+  return { targets, skipped };
+}
+
+/** Plans the rollout for a confirmed fact (the dry-run and CLI `restart plan` stop here). */
+export async function planForFact(fact: RotationFact, m: Manifest, deps: Deps): Promise<RolloutPlan> {
+  const hosts = await deps.inventory.scanNamespace(m.tags.namespace, m.namespace);
+  const { targets, skipped } = await selectTargets(fact, m, hosts, deps);
+  return planRollout({
+    rolloutId: rolloutIdFor(fact.secretArn, fact.versionId),
+    secret: { arn: fact.secretArn, name: fact.secretName },
+    versionId: fact.versionId,
+    manifest: m,
+    targets,
+    skipped,
+  });
+}
+
+/**
+ * Starts (or continues) the one rollout for (secret, version). A second delivery finds the rollout and
+ * sends nothing new unless hosts of the current wave were never claimed.
+ */
+export async function startRollout(
+  fact: RotationFact,
+  m: Manifest,
+  deps: Deps,
+  opts: { dryRun: boolean },
+): Promise<RotationResult> {
+  const rolloutId = rolloutIdFor(fact.secretArn, fact.versionId);
+  const base = {
+    trigger: fact.trigger,
+    secretArn: fact.secretArn,
+    secretName: fact.secretName,
+    versionId: fact.versionId,
+    rolloutId,
+  };
+  const existing = opts.dryRun ? undefined : await deps.rollouts.get(rolloutId);
+  if (existing) {
+    const { rollout, sent } = await dispatchWave(deps, existing);
+    return {
+      ...base,
+      action: sent.length > 0 ? "restart" : "duplicate",
+      reason:
+        sent.length > 0 ? "continued an interrupted rollout" : `rollout already ${rollout.status} for this version`,
+      plan: { waves: rollout.plan.waves, skipped: rollout.plan.skipped },
+      commands: sent.map(({ commandId, service, instanceIds }) => ({ commandId, service, instanceIds })),
+    };
+  }
+  const plan = await planForFact(fact, m, deps);
+  const planOut = { waves: plan.waves, skipped: plan.skipped };
+  const why = fact.note ? `; ${fact.note}` : "";
+  if (opts.dryRun)
+    return { ...base, action: "planned", reason: `dry run: nothing sent${why}`, plan: planOut, commands: [] };
+  if (plan.waves.length === 0)
+    return {
+      ...base,
+      action: "ignored",
+      reason: `no running host can take the restart${why}`,
+      plan: planOut,
+      commands: [],
+    };
+  const fresh = newRollout(plan, deps.now().toISOString());
+  const claimed = claimWave(fresh) ?? fresh;
+  if (!(await deps.rollouts.create(claimed))) {
+    return {
+      ...base,
+      action: "duplicate",
+      reason: "another delivery created this rollout first",
+      plan: planOut,
+      commands: [],
+    };
+  }
+  const { sent } = await dispatchWave(deps, claimed, true);
+  return {
+    ...base,
+    action: "restart",
+    reason: `${fact.trigger}: restarting ${Object.keys(fresh.hosts).length} host(s) in ${new Set(plan.waves.map((w) => w.wave)).size} wave(s)${why}`,
+    plan: planOut,
+    commands: sent.map(({ commandId, service, instanceIds }) => ({ commandId, service, instanceIds })),
+  };
+}

@@ -1,0 +1,88 @@
+// Event shapes the control plane accepts, built on Powertools' EventBridge envelope schema.
+import { EventBridgeSchema } from "@aws-lambda-powertools/parser/schemas/eventbridge";
+import { z } from "zod";
+
+/** Identifiers are bounded: a 100 KB "instance id" is an attack, not an instance. */
+const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
+const COMMAND_ID = /^[0-9a-f-]{36}$/;
+
+export const Ec2StateChangeEvent = EventBridgeSchema.extend({
+  source: z.literal("aws.ec2"),
+  "detail-type": z.literal("EC2 Instance State-change Notification"),
+  detail: z.object({
+    "instance-id": z.string().regex(INSTANCE_ID, "an EC2 instance id (i-…)"),
+    state: z.enum(["pending", "running", "stopping", "stopped", "shutting-down", "terminated"]),
+  }),
+});
+export type Ec2StateChangeEvent = z.infer<typeof Ec2StateChangeEvent>;
+
+const SECRET_ID = z.string().min(1).max(2048);
+const VERSION_ID = z.string().min(32).max(64);
+
+/** Secrets Manager events: the native label event and the CloudTrail-delivered ones. */
+export const SecretEvent = EventBridgeSchema.extend({
+  source: z.literal("aws.secretsmanager"),
+  "detail-type": z.enum(["Secret Label Updated", "AWS Service Event via CloudTrail", "AWS API Call via CloudTrail"]),
+  detail: z.record(z.string(), z.unknown()),
+});
+export type SecretEvent = z.infer<typeof SecretEvent>;
+
+export const LabelUpdatedDetail = z.object({
+  name: SECRET_ID.optional(),
+  labelUpdated: z.string().max(256),
+  versionId: VERSION_ID.optional(),
+});
+
+export const ServiceEventDetail = z.object({
+  eventSource: z.literal("secretsmanager.amazonaws.com"),
+  eventName: z.string().max(128),
+  additionalEventData: z.object({ SecretId: SECRET_ID }).partial().nullish(),
+});
+
+export const ApiCallDetail = z.object({
+  eventSource: z.literal("secretsmanager.amazonaws.com"),
+  eventName: z.string().max(128),
+  errorCode: z.string().optional(),
+  requestParameters: z
+    .object({
+      secretId: SECRET_ID.optional(),
+      versionStages: z.array(z.string().max(256)).max(20).optional(),
+      versionStage: z.string().max(256).optional(),
+      moveToVersionId: VERSION_ID.optional(),
+      removeFromVersionId: VERSION_ID.optional(),
+    })
+    .passthrough()
+    .nullish(),
+  responseElements: z.object({ versionId: VERSION_ID.optional(), arn: SECRET_ID.optional() }).passthrough().nullish(),
+});
+
+export const SsmStatusEvent = EventBridgeSchema.extend({
+  source: z.literal("aws.ssm"),
+  "detail-type": z.enum([
+    "EC2 Command Status-change Notification",
+    "EC2 Command Invocation Status-change Notification",
+  ]),
+  detail: z.object({
+    "command-id": z.string().regex(COMMAND_ID, "an SSM command id"),
+    "document-name": z.string().max(128),
+    "instance-id": z.string().regex(INSTANCE_ID).optional(),
+    status: z.string().max(32),
+  }),
+});
+export type SsmStatusEvent = z.infer<typeof SsmStatusEvent>;
+
+/** The schedule's constant input (and what the CLI sends). */
+export const AuditRequest = z.object({
+  source: z.literal("dcp.schedule").optional(),
+  action: z.literal("audit").default("audit"),
+  remediation: z.enum(["none", "imds", "imds+restart"]).optional(),
+  dryRun: z.boolean().optional(),
+});
+
+/** One line per problem, for results and logs: never the input's values beyond the path. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join(".") : "(event)"}: ${i.message}`)
+    .join("; ");
+}

@@ -1,0 +1,67 @@
+import { ApiCallDetail, describeIssues, LabelUpdatedDetail, type SecretEvent, ServiceEventDetail } from "./events.ts";
+
+/** What a Secrets Manager event asks of the control plane, before any AWS call. */
+export type RotationIntent =
+  | { kind: "act"; trigger: string; secretId: string; versionHint?: string }
+  | { kind: "ignore"; trigger: string; reason: string; secretId?: string };
+
+const ignore = (trigger: string, reason: string, secretId?: string): RotationIntent => ({
+  kind: "ignore",
+  trigger,
+  reason,
+  ...(secretId ? { secretId } : {}),
+});
+
+/**
+ * Classifies a (schema-valid) Secrets Manager event. Only "a new version now holds AWSCURRENT"
+ * leads to a restart; the version is always re-confirmed with DescribeSecret afterwards.
+ */
+export function classifyRotationEvent(event: SecretEvent): RotationIntent {
+  const type = event["detail-type"];
+  if (type === "Secret Label Updated") {
+    const d = LabelUpdatedDetail.safeParse(event.detail);
+    const trigger = "SecretLabelUpdated";
+    if (!d.success) return ignore(trigger, `malformed detail: ${describeIssues(d.error)}`);
+    const secretId = event.resources[0] ?? d.data.name;
+    if (!secretId) return ignore(trigger, "no secret in resources[0] or detail.name");
+    if (d.data.labelUpdated !== "AWSCURRENT")
+      return ignore(trigger, `label ${d.data.labelUpdated} is not AWSCURRENT`, secretId);
+    return { kind: "act", trigger, secretId, ...(d.data.versionId ? { versionHint: d.data.versionId } : {}) };
+  }
+  if (type === "AWS Service Event via CloudTrail") {
+    const d = ServiceEventDetail.safeParse(event.detail);
+    if (!d.success) return ignore("ServiceEvent", `malformed detail: ${describeIssues(d.error)}`);
+    const trigger = d.data.eventName;
+    const secretId = d.data.additionalEventData?.SecretId;
+    if (trigger !== "RotationSucceeded")
+      return ignore(trigger, `${trigger} does not make a new version current`, secretId);
+    if (!secretId) return ignore(trigger, "no detail.additionalEventData.SecretId");
+    return { kind: "act", trigger, secretId };
+  }
+  const d = ApiCallDetail.safeParse(event.detail);
+  if (!d.success) return ignore("ApiCall", `malformed detail: ${describeIssues(d.error)}`);
+  const { eventName: trigger, requestParameters: req, responseElements: res, errorCode } = d.data;
+  const secretId = req?.secretId;
+  if (errorCode) return ignore(trigger, `the call failed (${errorCode})`, secretId);
+  if (!secretId) return ignore(trigger, "no detail.requestParameters.secretId");
+  switch (trigger) {
+    case "PutSecretValue": {
+      // Rotation functions write AWSPENDING first; only a put that lands on AWSCURRENT is a new live value.
+      const stages = req?.versionStages;
+      if (stages && !stages.includes("AWSCURRENT"))
+        return ignore(trigger, `version staged as ${stages.join(",")}, not AWSCURRENT`, secretId);
+      return { kind: "act", trigger, secretId, ...(res?.versionId ? { versionHint: res.versionId } : {}) };
+    }
+    case "UpdateSecretVersionStage": {
+      if (req?.versionStage !== "AWSCURRENT" || !req.moveToVersionId)
+        return ignore(trigger, `stage ${req?.versionStage ?? "(none)"} moved, not AWSCURRENT onto a version`, secretId);
+      return { kind: "act", trigger, secretId, versionHint: req.moveToVersionId };
+    }
+    case "UpdateSecret": {
+      if (!res?.versionId) return ignore(trigger, "metadata-only update (no new version)", secretId);
+      return { kind: "act", trigger, secretId, versionHint: res.versionId };
+    }
+    default:
+      return ignore(trigger, `${trigger} does not make a new version current`, secretId);
+  }
+}
