@@ -19,3 +19,15 @@ export interface Deps {
   params: ParameterStore;
   now: () => Date;
 }
+
+/** A port a function does not use: any call is a wiring bug, loudly. */
+export function unavailable<T extends object>(port: string): T {
+  return new Proxy({} as T, {
+    get(_t, prop) {
+      if (prop === "then") return undefined;
+      return () => {
+        throw new Error(`${port}.${String(prop)} is not wired in this function`);
+      };
+    },
+  });
+}

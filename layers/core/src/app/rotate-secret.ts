@@ -132,12 +132,37 @@ export async function selectTargets(
   return { targets, skipped };
 }
 
+export interface RolloutOptions {
+  dryRun: boolean;
+  /** A scan already made (the drift audit shares its one scan). */
+  hosts?: Host[];
+  /** Restrict targets to these hosts (audit catch-up of stale hosts only). */
+  only?: ReadonlySet<string>;
+  /** Distinguishes a catch-up rollout from the rotation's own rollout of the same version. */
+  rolloutKey?: string;
+}
+
+export function rolloutIdOf(fact: RotationFact, opts: Pick<RolloutOptions, "rolloutKey">): string {
+  return rolloutIdFor(fact.secretArn, opts.rolloutKey ? `${fact.versionId}|${opts.rolloutKey}` : fact.versionId);
+}
+
 /** Plans the rollout for a confirmed fact (the dry-run and CLI `restart plan` stop here). */
-export async function planForFact(fact: RotationFact, m: Manifest, deps: Deps): Promise<RolloutPlan> {
-  const hosts = await deps.inventory.scanNamespace(m.tags.namespace, m.namespace);
-  const { targets, skipped } = await selectTargets(fact, m, hosts, deps);
+export async function planForFact(
+  fact: RotationFact,
+  m: Manifest,
+  deps: Deps,
+  opts: Omit<RolloutOptions, "dryRun"> = {},
+): Promise<RolloutPlan> {
+  const hosts = opts.hosts ?? (await deps.inventory.scanNamespace(m.tags.namespace, m.namespace));
+  const only = opts.only;
+  const { targets, skipped } = await selectTargets(
+    fact,
+    m,
+    only ? hosts.filter((h) => only.has(h.instanceId)) : hosts,
+    deps,
+  );
   return planRollout({
-    rolloutId: rolloutIdFor(fact.secretArn, fact.versionId),
+    rolloutId: rolloutIdOf(fact, opts),
     secret: { arn: fact.secretArn, name: fact.secretName },
     versionId: fact.versionId,
     manifest: m,
@@ -154,9 +179,9 @@ export async function startRollout(
   fact: RotationFact,
   m: Manifest,
   deps: Deps,
-  opts: { dryRun: boolean },
+  opts: RolloutOptions,
 ): Promise<RotationResult> {
-  const rolloutId = rolloutIdFor(fact.secretArn, fact.versionId);
+  const rolloutId = rolloutIdOf(fact, opts);
   const base = {
     trigger: fact.trigger,
     secretArn: fact.secretArn,
@@ -176,7 +201,8 @@ export async function startRollout(
       commands: sent.map(({ commandId, service, instanceIds }) => ({ commandId, service, instanceIds })),
     };
   }
-  const plan = await planForFact(fact, m, deps);
+  const { dryRun: _d, ...planOpts } = opts;
+  const plan = await planForFact(fact, m, deps, planOpts);
   const planOut = { waves: plan.waves, skipped: plan.skipped };
   const why = fact.note ? `; ${fact.note}` : "";
   if (opts.dryRun)

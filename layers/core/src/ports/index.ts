@@ -111,3 +111,9 @@ export interface RolloutStore {
   save(r: Rollout): Promise<Rollout | undefined>;
   list(limit: number): Promise<Rollout[]>;
 }
+
+/** SSM fleet manager: which instances run a reachable SSM agent. */
+export interface ManagedInstances {
+  /** Ids (of those given) that SSM manages; undefined where the API is unavailable (e.g. the local emulator). */
+  managedIds(instanceIds: string[]): Promise<Set<string> | undefined>;
+}

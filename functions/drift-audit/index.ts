@@ -1,0 +1,85 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import middy from "@middy/core";
+import { CachedParameterStore } from "#core/adapters/cached-parameters";
+import { ApiCallCounter, dynamodbClient, ec2Client, iamClient, secretsClient, ssmClient } from "#core/adapters/clients";
+import { Ec2FleetInventory } from "#core/adapters/ec2";
+import { BulkPolicyStore } from "#core/adapters/iam";
+import { DynamoRolloutStore } from "#core/adapters/rollout-store";
+import { SecretsManagerCatalog } from "#core/adapters/secrets";
+import { SsmCommandRunner } from "#core/adapters/ssm";
+import { SsmManagedInstances } from "#core/adapters/ssm-managed";
+import { auditFleet, type DriftReport } from "#core/app/audit-fleet";
+import { loadConfig } from "#core/app/config";
+import { unavailable } from "#core/app/deps";
+import { loadManifest } from "#core/app/manifest-source";
+import { AuditRequest, describeIssues } from "#core/domain/events";
+import type { RolloutStore } from "#core/ports/index";
+import { MetricUnit, powertools, type Rejected, reject } from "#core/shell/lambda";
+
+const { logger, metrics } = powertools("drift-audit");
+const config = loadConfig();
+
+/** The operator's summary lives in Parameter Store; the full report goes to the log stream (one JSON line). */
+export type AuditSummary = Pick<DriftReport, "namespace" | "generatedAt" | "scannedHosts" | "summary" | "apiCalls"> & {
+  findings: number;
+  remediation: { mode: string; imdsFixed: number; restarts: number };
+};
+
+export const handler = middy(async (event: unknown): Promise<AuditSummary | Rejected> => {
+  const parsed = AuditRequest.safeParse(event ?? {});
+  if (!parsed.success) return reject(logger, metrics, `not an audit request: ${describeIssues(parsed.error)}`);
+  const remediation = parsed.data.remediation ?? config.auditRemediation;
+  const dryRun = parsed.data.dryRun ?? config.dryRun;
+
+  // A fresh counter and policy store per run: the report's apiCalls are this audit's own.
+  const counter = new ApiCallCounter();
+  const opts = { counter };
+  const ssm = ssmClient(opts);
+  const params = new CachedParameterStore(ssm);
+  const manifest = await loadManifest(params, config.manifestParam, config.namespace);
+  const rollouts: RolloutStore = config.rolloutTable
+    ? new DynamoRolloutStore(dynamodbClient(opts), config.rolloutTable)
+    : unavailable("RolloutStore");
+  const report = await auditFleet(
+    manifest,
+    {
+      config,
+      inventory: new Ec2FleetInventory(ec2Client(opts)),
+      policies: new BulkPolicyStore(iamClient(opts)),
+      secrets: new SecretsManagerCatalog(secretsClient(opts)),
+      commands: new SsmCommandRunner(ssm),
+      rollouts,
+      params,
+      managed: new SsmManagedInstances(ssm),
+      now: () => new Date(),
+    },
+    { remediation, dryRun, apiCalls: () => counter.snapshot() },
+  );
+
+  const summary: AuditSummary = {
+    namespace: report.namespace,
+    generatedAt: report.generatedAt,
+    scannedHosts: report.scannedHosts,
+    findings: report.findings.length,
+    summary: report.summary,
+    apiCalls: report.apiCalls,
+    remediation: {
+      mode: remediation,
+      imdsFixed: report.remediation.imds.filter((f) => f.applied).length,
+      restarts: report.remediation.restarts.length,
+    },
+  };
+  if (!dryRun) await params.put(config.auditSummaryParam, JSON.stringify(summary), true);
+  metrics.addMetric("HostsScanned", MetricUnit.Count, report.scannedHosts);
+  for (const [kind, count] of Object.entries(report.summary)) {
+    const m = metrics.singleMetric();
+    m.addDimension("Kind", kind);
+    m.addMetric("DriftFindings", MetricUnit.Count, count ?? 0);
+  }
+  logger.info("drift audit", { ...summary });
+  logger.info("drift report", { report });
+  return summary;
+})
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

@@ -1,0 +1,90 @@
+import { makeIdempotent } from "@aws-lambda-powertools/idempotency";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import middy from "@middy/core";
+import type { Context } from "aws-lambda";
+import { CachedParameterStore } from "#core/adapters/cached-parameters";
+import { dynamodbClient, ec2Client, iamClient, secretsClient, ssmClient } from "#core/adapters/clients";
+import { Ec2FleetInventory } from "#core/adapters/ec2";
+import { BulkPolicyStore } from "#core/adapters/iam";
+import { DynamoRolloutStore } from "#core/adapters/rollout-store";
+import { SecretsManagerCatalog } from "#core/adapters/secrets";
+import { SsmCommandRunner } from "#core/adapters/ssm";
+import { loadConfig } from "#core/app/config";
+import type { Deps } from "#core/app/deps";
+import { loadManifest } from "#core/app/manifest-source";
+import { confirmRotation, isFact, type RotationFact, type RotationResult, startRollout } from "#core/app/rotate-secret";
+import { describeIssues, SecretEvent } from "#core/domain/events";
+import { classifyRotationEvent } from "#core/domain/rotation";
+import { foreignOrigin, idempotency, MetricUnit, powertools, type Rejected, reject } from "#core/shell/lambda";
+
+const { logger, metrics } = powertools("secret-rotation");
+const config = loadConfig();
+const ssm = ssmClient();
+const dynamo = dynamodbClient();
+const params = new CachedParameterStore(ssm);
+
+function deps(): Deps {
+  if (!config.rolloutTable) throw new Error("configuration error: DCP_ROLLOUT_TABLE is not set");
+  return {
+    config,
+    inventory: new Ec2FleetInventory(ec2Client()),
+    // Fleet-wide work: one paginated GetAccountAuthorizationDetails instead of reads per role.
+    policies: new BulkPolicyStore(iamClient()),
+    secrets: new SecretsManagerCatalog(secretsClient()),
+    commands: new SsmCommandRunner(ssm),
+    rollouts: new DynamoRolloutStore(dynamo, config.rolloutTable),
+    params,
+    now: () => new Date(),
+  };
+}
+
+/** Keyed on the business fact (secret ARN, AWSCURRENT version), not the event id: every trigger for one rotation agrees. */
+const idem = idempotency(dynamo, config.idempotencyTable, "[secretArn, versionId]");
+const rollout = makeIdempotent(
+  async (fact: RotationFact, requestId: string): Promise<RotationResult & { firstRequestId: string }> => {
+    const d = deps();
+    const manifest = await loadManifest(d.params, config.manifestParam, config.namespace);
+    return { ...(await startRollout(fact, manifest, d, { dryRun: false })), firstRequestId: requestId };
+  },
+  { ...idem, dataIndexArgument: 0 },
+);
+
+export const handler = middy(async (event: unknown, context: Context): Promise<RotationResult | Rejected> => {
+  const parsed = SecretEvent.safeParse(event);
+  if (!parsed.success) return reject(logger, metrics, `not a Secrets Manager event: ${describeIssues(parsed.error)}`);
+  const foreign = foreignOrigin(parsed.data, context);
+  if (foreign) return reject(logger, metrics, foreign);
+
+  const d = deps();
+  const manifest = await loadManifest(d.params, config.manifestParam, config.namespace);
+  const fact = await confirmRotation(classifyRotationEvent(parsed.data), manifest, d);
+  let result: RotationResult;
+  if (!isFact(fact)) result = fact;
+  else if (config.dryRun) result = await startRollout(fact, manifest, d, { dryRun: true });
+  else {
+    idem.config.registerLambdaContext(context);
+    const { firstRequestId, ...r } = await rollout(fact, context.awsRequestId);
+    // Powertools hands back the stored result for a repeat: say so instead of claiming a second restart.
+    result =
+      firstRequestId === context.awsRequestId
+        ? r
+        : { ...r, action: "duplicate", reason: "already handled for this version", commands: [] };
+  }
+
+  if (result.action === "ignored") metrics.addMetric("RotationIgnored", MetricUnit.Count, 1);
+  if (result.action === "restart") metrics.addMetric("RolloutStarted", MetricUnit.Count, 1);
+  logger.info("rotation handled", {
+    action: result.action,
+    reason: result.reason,
+    trigger: result.trigger,
+    secretArn: result.secretArn,
+    versionId: result.versionId,
+    rolloutId: result.rolloutId,
+    hosts: result.plan.waves.reduce((n, w) => n + w.instanceIds.length, 0),
+    commands: result.commands.length,
+  });
+  return result;
+})
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

@@ -1,0 +1,235 @@
+import { createHash } from "node:crypto";
+import { scopeFindingsForHost } from "../domain/iam/scope.ts";
+import { desiredImds, imdsDrift, planImds } from "../domain/imds.ts";
+import type { Manifest } from "../domain/manifest.ts";
+import type { Finding, FindingKind, Host } from "../domain/model.ts";
+import { placeHost } from "../domain/placement.ts";
+import { consumedSecretIds, versionTagKey } from "../domain/secrets.ts";
+import type { ManagedInstances } from "../ports/index.ts";
+import type { Deps } from "./deps.ts";
+import { assessRole } from "./guard-host.ts";
+import { type RotationFact, type RotationResult, startRollout } from "./rotate-secret.ts";
+
+export type Remediation = "none" | "imds" | "imds+restart";
+
+export interface DriftReport {
+  namespace: string;
+  generatedAt: string;
+  scannedHosts: number;
+  roles: number;
+  secrets: number;
+  findings: Finding[];
+  summary: Partial<Record<FindingKind, number>>;
+  apiCalls: Record<string, number>;
+  remediation: {
+    mode: Remediation;
+    dryRun: boolean;
+    imds: { instanceId: string; applied: boolean }[];
+    restarts: Pick<
+      RotationResult,
+      "action" | "reason" | "rolloutId" | "secretName" | "versionId" | "plan" | "commands"
+    >[];
+  };
+}
+
+export interface AuditOptions {
+  remediation: Remediation;
+  dryRun: boolean;
+  onProgress?: (stage: string, done: number) => void;
+  /** Snapshot of API calls made so far (the caller owns the counter). */
+  apiCalls?: () => Record<string, number>;
+}
+
+const LIVE = new Set(["pending", "running"]);
+
+/**
+ * The whole-fleet audit, from ONE namespace scan shared by every check: IMDS drift, IAM scope per distinct
+ * role (fanned out to hosts), stale credentials per consumed secret, unknown services, missing profiles,
+ * services without hosts, missing secrets, unmanaged hosts, account IMDS defaults. Remediation reuses the
+ * launch guard's IMDS fix and the rotation's rollout machinery.
+ */
+export async function auditFleet(
+  m: Manifest,
+  deps: Deps & { managed: ManagedInstances },
+  opts: AuditOptions,
+): Promise<DriftReport> {
+  const now = deps.now();
+  const findings: Finding[] = [];
+  const desired = desiredImds(m);
+
+  const hosts = await deps.inventory.scanNamespace(m.tags.namespace, m.namespace, (n) => opts.onProgress?.("scan", n));
+  const live = hosts.filter((h) => LIVE.has(h.state));
+
+  const defaults = await deps.inventory.imdsDefaults();
+  if (defaults) {
+    const asHost = {
+      instanceId: "",
+      state: "running",
+      launchTime: "",
+      tags: {},
+      imds: { ...desired, ...defaults },
+    } as Host;
+    const drift = imdsDrift(asHost, desired);
+    if (drift.length > 0)
+      findings.push({
+        kind: "imds-defaults",
+        severity: "medium",
+        detail: `account IMDS defaults let new instances launch non-compliant: ${drift.map((d) => d.kind).join(", ")}`,
+      });
+  }
+
+  // Placement + IMDS per host; hosts grouped by (profile, service) so each role is evaluated once.
+  const imdsFixes: string[] = [];
+  const byRole = new Map<string, { service: string; hosts: Host[] }>();
+  const servicesSeen = new Set<string>();
+  const placed = new Map<string, string>();
+  for (const host of live) {
+    const place = placeHost(host, m);
+    if (place.kind === "not-in-fleet") continue;
+    const service = place.kind === "fleet" ? place.service : undefined;
+    const decision = planImds(host, desired, service);
+    findings.push(...decision.findings);
+    if (decision.action === "modify") imdsFixes.push(host.instanceId);
+    if (place.kind === "unknown-service") {
+      findings.push({ kind: "unknown-service", severity: "medium", instanceId: host.instanceId, detail: place.reason });
+      continue;
+    }
+    servicesSeen.add(place.service);
+    placed.set(host.instanceId, place.service);
+    const key = `${host.instanceProfileArn ?? "-"}|${place.service}`;
+    const group = byRole.get(key) ?? { service: place.service, hosts: [] };
+    group.hosts.push(host);
+    byRole.set(key, group);
+  }
+  opts.onProgress?.("imds", live.length);
+
+  for (const s of m.services)
+    if (!servicesSeen.has(s.name))
+      findings.push({
+        kind: "service-without-hosts",
+        severity: "low",
+        service: s.name,
+        detail: `no running host of service '${s.name}' in ${m.namespace}`,
+      });
+
+  const roles = new Set<string>();
+  for (const { service, hosts: group } of byRole.values()) {
+    const first = group[0]!;
+    const assessed = await assessRole(first, service, m, deps);
+    if (assessed.role) roles.add(assessed.role);
+    for (const host of group) {
+      if (assessed.verdict) findings.push(...scopeFindingsForHost(assessed.verdict, host.instanceId));
+      else findings.push(...assessed.findings.map((f) => ({ ...f, instanceId: host.instanceId })));
+    }
+  }
+  opts.onProgress?.("iam", roles.size);
+
+  // Stale credentials: the version each consumer recorded vs AWSCURRENT, one DescribeSecret per secret.
+  const consumed = consumedSecretIds(m);
+  const catchUps: { fact: RotationFact; stale: Set<string> }[] = [];
+  for (const c of consumed) {
+    const secret = await deps.secrets.describe(c.id);
+    if (!secret || secret.deletedDate) {
+      findings.push({
+        kind: "secret-missing",
+        severity: c.via === "shared" ? "high" : "medium",
+        ...(c.via === "bundle" ? { service: c.services[0]! } : {}),
+        detail: secret
+          ? `secret ${secret.name} is scheduled for deletion (${secret.deletedDate}); consumers: ${c.services.join(", ")}`
+          : `secret ${c.id} does not exist; consumers: ${c.services.join(", ")}`,
+      });
+      continue;
+    }
+    if (!secret.currentVersionId) continue;
+    const tag = versionTagKey(secret.name);
+    const since = secret.lastChangedDate ? Date.parse(secret.lastChangedDate) : undefined;
+    const stale = new Set<string>();
+    for (const host of live) {
+      const service = placed.get(host.instanceId);
+      if (!service || !c.services.includes(service)) continue;
+      if (host.tags[tag] === secret.currentVersionId) continue;
+      // Booted after the version changed: fetch-env.sh already read the current value.
+      if (since !== undefined && Date.parse(host.launchTime) > since) continue;
+      const ageSeconds = since !== undefined ? Math.max(0, Math.round((now.getTime() - since) / 1000)) : -1;
+      stale.add(host.instanceId);
+      findings.push({
+        kind: "stale-credentials",
+        severity: "high",
+        instanceId: host.instanceId,
+        service,
+        detail: `runs ${host.tags[tag] ? `version ${host.tags[tag]}` : "an unrecorded version"} of ${secret.name}; AWSCURRENT is ${secret.currentVersionId}${ageSeconds >= 0 ? ` since ${Math.round(ageSeconds / 60)} min` : ""}`,
+        evidence: { secret: secret.name, currentVersion: secret.currentVersionId, ageSeconds },
+      });
+    }
+    if (stale.size > 0)
+      catchUps.push({
+        fact: {
+          secretArn: secret.arn,
+          secretName: secret.name,
+          versionId: secret.currentVersionId,
+          services: c.services,
+          trigger: "DriftAudit",
+        },
+        stale,
+      });
+  }
+  opts.onProgress?.("secrets", consumed.length);
+
+  const managed = live.length > 0 ? await deps.managed.managedIds(live.map((h) => h.instanceId)) : undefined;
+  if (managed)
+    for (const host of live)
+      if (!managed.has(host.instanceId))
+        findings.push({
+          kind: "unmanaged-host",
+          severity: "medium",
+          instanceId: host.instanceId,
+          ...(placed.get(host.instanceId) ? { service: placed.get(host.instanceId)! } : {}),
+          detail: "SSM agent not online: restarts through Run Command cannot reach this host",
+        });
+
+  // Remediation: IMDS one call per host; stale hosts through the rollout machinery. IAM never.
+  const remediation: DriftReport["remediation"] = {
+    mode: opts.remediation,
+    dryRun: opts.dryRun,
+    imds: [],
+    restarts: [],
+  };
+  if (opts.remediation !== "none") {
+    for (const id of imdsFixes) {
+      if (!opts.dryRun) await deps.inventory.modifyImds(id, desired);
+      remediation.imds.push({ instanceId: id, applied: !opts.dryRun });
+    }
+  }
+  if (opts.remediation === "imds+restart") {
+    for (const { fact, stale } of catchUps) {
+      const key = `catch-up:${createHash("sha256")
+        .update([...stale].sort().join(","))
+        .digest("hex")
+        .slice(0, 12)}`;
+      const r = await startRollout(fact, m, deps, { dryRun: opts.dryRun, hosts, only: stale, rolloutKey: key });
+      remediation.restarts.push({
+        action: r.action,
+        reason: r.reason,
+        ...(r.rolloutId ? { rolloutId: r.rolloutId } : {}),
+        ...(r.secretName ? { secretName: r.secretName } : {}),
+        ...(r.versionId ? { versionId: r.versionId } : {}),
+        plan: r.plan,
+        commands: r.commands,
+      });
+    }
+  }
+
+  const summary: Partial<Record<FindingKind, number>> = {};
+  for (const f of findings) summary[f.kind] = (summary[f.kind] ?? 0) + 1;
+  return {
+    namespace: m.namespace,
+    generatedAt: now.toISOString(),
+    scannedHosts: hosts.length,
+    roles: roles.size,
+    secrets: consumed.length,
+    findings,
+    summary,
+    apiCalls: opts.apiCalls?.() ?? {},
+    remediation,
+  };
+}

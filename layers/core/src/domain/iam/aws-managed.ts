@@ -1,0 +1,66 @@
+// Documents of AWS-managed policies that fleet roles commonly carry (test fixtures and demo seeding).
+// Source: AWS Managed Policy Reference, "AmazonSSMManagedInstanceCore", policy version v2 (default).
+import type { NamedPolicy } from "../../ports/index.ts";
+import type { PolicyDocument } from "./policy.ts";
+
+export const AMAZON_SSM_MANAGED_INSTANCE_CORE_ARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
+
+/** Note the first statement: ssm:GetParameter / ssm:GetParameters on "*" — every parameter of the account. */
+export const AMAZON_SSM_MANAGED_INSTANCE_CORE_DOCUMENT: PolicyDocument = {
+  Version: "2012-10-17",
+  Statement: [
+    {
+      Effect: "Allow",
+      Action: [
+        "ssm:DescribeAssociation",
+        "ssm:GetDeployablePatchSnapshotForInstance",
+        "ssm:GetDocument",
+        "ssm:DescribeDocument",
+        "ssm:GetManifest",
+        "ssm:GetParameter",
+        "ssm:GetParameters",
+        "ssm:ListAssociations",
+        "ssm:ListInstanceAssociations",
+        "ssm:PutInventory",
+        "ssm:PutComplianceItems",
+        "ssm:PutConfigurePackageResult",
+        "ssm:UpdateAssociationStatus",
+        "ssm:UpdateInstanceAssociationStatus",
+        "ssm:UpdateInstanceInformation",
+      ],
+      Resource: "*",
+    },
+    {
+      Effect: "Allow",
+      Action: [
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+      ],
+      Resource: "*",
+    },
+    {
+      Effect: "Allow",
+      Action: [
+        "ec2messages:AcknowledgeMessage",
+        "ec2messages:DeleteMessage",
+        "ec2messages:FailMessage",
+        "ec2messages:GetEndpoint",
+        "ec2messages:GetMessages",
+        "ec2messages:SendReply",
+      ],
+      Resource: "*",
+    },
+  ],
+};
+
+/** The policy as attached to a role; pass the partition for aws-cn / aws-us-gov. */
+export function amazonSsmManagedInstanceCore(partition = "aws"): NamedPolicy {
+  return {
+    name: "AmazonSSMManagedInstanceCore",
+    arn: `arn:${partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`,
+    source: "aws-managed",
+    document: AMAZON_SSM_MANAGED_INSTANCE_CORE_DOCUMENT,
+  };
+}
