@@ -1,0 +1,74 @@
+// Real adapters against moto, wired the way the handlers wire them, plus the SSM harness for moto's traps.
+import { CreateTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ApiCallCounter, createClients } from "#core/adapters/clients";
+import { Ec2FleetInventory } from "#core/adapters/ec2";
+import { BulkPolicyStore, TargetedPolicyStore } from "#core/adapters/iam";
+import { DynamoRolloutStore } from "#core/adapters/rollout-store";
+import { SecretsManagerCatalog } from "#core/adapters/secrets";
+import { SsmCommandRunner, SsmParameterStore } from "#core/adapters/ssm";
+import { loadConfig } from "#core/app/config";
+import type { Deps } from "#core/app/deps";
+import type { ManagedInstances } from "#core/ports/index";
+import type { SeededFleet } from "../../scripts/lib/fleet.ts";
+import { attachSsmHarness, type SsmHarness } from "./ssm-harness.ts";
+
+export const ROLLOUT_TABLE = "dcp-rollouts";
+export const IDEMPOTENCY_TABLE = "dcp-idempotency";
+
+export async function createTables(dynamo: DynamoDBClient): Promise<void> {
+  for (const [name, key] of [
+    [ROLLOUT_TABLE, "pk"],
+    [IDEMPOTENCY_TABLE, "id"],
+  ] as const) {
+    try {
+      await dynamo.send(
+        new CreateTableCommand({
+          TableName: name,
+          BillingMode: "PAY_PER_REQUEST",
+          AttributeDefinitions: [{ AttributeName: key, AttributeType: "S" }],
+          KeySchema: [{ AttributeName: key, KeyType: "HASH" }],
+        }),
+      );
+    } catch (err) {
+      if ((err as Error).name !== "ResourceInUseException") throw err;
+    }
+  }
+}
+
+export interface Wired {
+  deps: Deps & { managed: ManagedInstances };
+  counter: ApiCallCounter;
+  harness: SsmHarness;
+}
+
+/** Fresh adapters (fresh memo caches) with one call counter across every client. */
+export function wire(
+  fleet: SeededFleet,
+  opts: { iam?: "bulk" | "targeted"; dryRun?: boolean; iamMode?: "report" | "quarantine" } = {},
+): Wired {
+  const counter = new ApiCallCounter();
+  const clients = createClients({ counter });
+  const harness = attachSsmHarness(clients.ssm);
+  const config = loadConfig({
+    DCP_NAMESPACE: fleet.namespace,
+    DCP_MANIFEST_PARAM: fleet.manifestParam,
+    DCP_RESTART_DOCUMENT: fleet.documentName,
+    DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
+    DCP_IDEMPOTENCY_TABLE: IDEMPOTENCY_TABLE,
+    DCP_DRY_RUN: opts.dryRun ? "true" : "false",
+    DCP_IAM_MODE: opts.iamMode ?? "report",
+    AWS_REGION: fleet.region,
+  });
+  const deps = {
+    config,
+    inventory: new Ec2FleetInventory(clients.ec2),
+    policies: opts.iam === "targeted" ? new TargetedPolicyStore(clients.iam) : new BulkPolicyStore(clients.iam),
+    secrets: new SecretsManagerCatalog(clients.secrets),
+    commands: new SsmCommandRunner(clients.ssm),
+    rollouts: new DynamoRolloutStore(clients.dynamodb, ROLLOUT_TABLE),
+    params: new SsmParameterStore(clients.ssm),
+    managed: { managedIds: async () => undefined },
+    now: () => new Date(),
+  };
+  return { deps, counter, harness };
+}
