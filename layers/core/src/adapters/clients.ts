@@ -1,0 +1,140 @@
+// SDK v3 clients. Endpoint and region come from the standard environment (AWS_ENDPOINT_URL, AWS_REGION):
+// no custom flags. Every @aws-sdk package is `sideEffects: false`, so a handler that imports only `ec2Client`
+// bundles only EC2; `createClients()` builds each client lazily on first access.
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { IAMClient } from "@aws-sdk/client-iam";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SSMClient } from "@aws-sdk/client-ssm";
+import { STSClient } from "@aws-sdk/client-sts";
+import type { AbsoluteLocation, InitializeHandlerOptions, InitializeMiddleware } from "@smithy/types";
+
+/** Counts logical API calls as `"<Service>.<Operation>"` (e.g. `EC2.DescribeInstances`), once per call, not per retry. */
+export class ApiCallCounter {
+  private readonly counts = new Map<string, number>();
+
+  record(key: string): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+
+  count(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries([...this.counts.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  }
+
+  total(): number {
+    let n = 0;
+    for (const v of this.counts.values()) n += v;
+    return n;
+  }
+
+  reset(): void {
+    this.counts.clear();
+  }
+}
+
+export interface ClientOptions {
+  counter?: ApiCallCounter;
+  /** Bounded attempts per call (first try included); default 4. */
+  maxAttempts?: number;
+}
+
+const SERVICE_LABEL: Record<string, string> = {
+  EC2Client: "EC2",
+  IAMClient: "IAM",
+  SSMClient: "SSM",
+  SecretsManagerClient: "SecretsManager",
+  DynamoDBClient: "DynamoDB",
+  STSClient: "STS",
+};
+
+/** `EC2Client` + `DescribeInstancesCommand` → `EC2.DescribeInstances`. */
+export function apiCallName(clientName: string | undefined, commandName: string | undefined): string {
+  const service = (clientName && SERVICE_LABEL[clientName]) ?? (clientName ?? "Unknown").replace(/Client$/, "");
+  const op = (commandName ?? "Unknown").replace(/Command$/, "");
+  return `${service}.${op}`;
+}
+
+const COUNTER_MW: InitializeHandlerOptions & AbsoluteLocation & { name: string } = {
+  step: "initialize",
+  name: "dcpApiCallCounter",
+  // First in the stack, so a call short-circuited by a later middleware (test harness) still counts.
+  priority: "high",
+  override: true,
+};
+
+interface HasMiddleware {
+  middlewareStack: {
+    add(mw: InitializeMiddleware<object, object>, opts: InitializeHandlerOptions & AbsoluteLocation): void;
+  };
+}
+
+/** Adds the counting middleware to any SDK v3 client (initialize step: once per logical call). */
+export function attachCounter<C extends HasMiddleware>(client: C, counter: ApiCallCounter): C {
+  const mw: InitializeMiddleware<object, object> = (next, context) => async (args) => {
+    counter.record(apiCallName(context.clientName, context.commandName));
+    return next(args);
+  };
+  client.middlewareStack.add(mw, COUNTER_MW);
+  return client;
+}
+
+function config(opts: ClientOptions) {
+  return { maxAttempts: opts.maxAttempts ?? 4, retryMode: "adaptive" };
+}
+
+function finish<C extends HasMiddleware>(client: C, opts: ClientOptions): C {
+  return opts.counter ? attachCounter(client, opts.counter) : client;
+}
+
+export const ec2Client = (opts: ClientOptions = {}): EC2Client => finish(new EC2Client(config(opts)), opts);
+export const iamClient = (opts: ClientOptions = {}): IAMClient => finish(new IAMClient(config(opts)), opts);
+export const ssmClient = (opts: ClientOptions = {}): SSMClient => finish(new SSMClient(config(opts)), opts);
+export const secretsClient = (opts: ClientOptions = {}): SecretsManagerClient =>
+  finish(new SecretsManagerClient(config(opts)), opts);
+export const dynamodbClient = (opts: ClientOptions = {}): DynamoDBClient =>
+  finish(new DynamoDBClient(config(opts)), opts);
+export const stsClient = (opts: ClientOptions = {}): STSClient => finish(new STSClient(config(opts)), opts);
+
+export interface AwsClients {
+  readonly ec2: EC2Client;
+  readonly iam: IAMClient;
+  readonly ssm: SSMClient;
+  readonly secrets: SecretsManagerClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly sts: STSClient;
+}
+
+/** Every client, each constructed on first access only. */
+export function createClients(opts: ClientOptions = {}): AwsClients {
+  const cache: Partial<{ -readonly [K in keyof AwsClients]: AwsClients[K] }> = {};
+  return {
+    get ec2() {
+      cache.ec2 ??= ec2Client(opts);
+      return cache.ec2;
+    },
+    get iam() {
+      cache.iam ??= iamClient(opts);
+      return cache.iam;
+    },
+    get ssm() {
+      cache.ssm ??= ssmClient(opts);
+      return cache.ssm;
+    },
+    get secrets() {
+      cache.secrets ??= secretsClient(opts);
+      return cache.secrets;
+    },
+    get dynamodb() {
+      cache.dynamodb ??= dynamodbClient(opts);
+      return cache.dynamodb;
+    },
+    get sts() {
+      cache.sts ??= stsClient(opts);
+      return cache.sts;
+    },
+  };
+}

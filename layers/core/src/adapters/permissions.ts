@@ -1,0 +1,35 @@
+// The IAM actions each adapter method needs (Cloud Custodian style). The SAM template's policies are held to this.
+export const PERMISSIONS = {
+  "FleetInventory.describeHost": ["ec2:DescribeInstances"],
+  "FleetInventory.scanNamespace": ["ec2:DescribeInstances"],
+  "FleetInventory.modifyImds": ["ec2:ModifyInstanceMetadataOptions"],
+  "FleetInventory.tagHosts": ["ec2:CreateTags"],
+  "FleetInventory.imdsDefaults": ["ec2:GetInstanceMetadataDefaults"],
+  "PolicyStore.roleOfInstanceProfile": ["iam:GetInstanceProfile"],
+  "PolicyStore.rolePolicies": [
+    "iam:GetRole",
+    "iam:ListRolePolicies",
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+  ],
+  "BulkPolicyStore.roleOfInstanceProfile": ["iam:GetAccountAuthorizationDetails"],
+  /** The bulk store falls back to GetPolicy/GetPolicyVersion for a managed policy the bulk answer lacked. */
+  "BulkPolicyStore.rolePolicies": ["iam:GetAccountAuthorizationDetails", "iam:GetPolicy", "iam:GetPolicyVersion"],
+  "SecretCatalog.describe": ["secretsmanager:DescribeSecret"],
+  "CommandRunner.sendRestart": ["ssm:SendCommand"],
+  "CommandRunner.invocation": ["ssm:GetCommandInvocation"],
+  "CommandRunner.commandComment": ["ssm:ListCommands"],
+  "ParameterStore.get": ["ssm:GetParameter"],
+  "ParameterStore.put": ["ssm:PutParameter"],
+  "RolloutStore.*": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+  Idempotency: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+} as const satisfies Record<string, readonly string[]>;
+
+export type AdapterMethod = keyof typeof PERMISSIONS;
+
+/** Union of the actions the given methods need, sorted and de-duplicated. */
+export function actionsFor(methods: readonly AdapterMethod[]): string[] {
+  return [...new Set(methods.flatMap((m) => PERMISSIONS[m]))].sort();
+}

@@ -1,0 +1,435 @@
+// Seeds a realistic fleet into (local) AWS with the real SDK: roles + instance profiles, hosts, parameters, secrets,
+// the manifest parameter and the restart document. Used by integration tests, the demo and the benchmark, so it
+// batches what the API allows and runs requests concurrently with a small limit.
+import { randomUUID } from "node:crypto";
+import { RunInstancesCommand } from "@aws-sdk/client-ec2";
+import {
+  AddRoleToInstanceProfileCommand,
+  AttachRolePolicyCommand,
+  CreateInstanceProfileCommand,
+  CreatePolicyCommand,
+  CreateRoleCommand,
+  PutRolePermissionsBoundaryCommand,
+  PutRolePolicyCommand,
+} from "@aws-sdk/client-iam";
+import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
+import { CreateDocumentCommand, PutParameterCommand } from "@aws-sdk/client-ssm";
+import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import { type AwsClients, createClients } from "#core/adapters/clients";
+import { toHost } from "#core/adapters/ec2";
+import type { PolicyDocument, PolicyStatement } from "#core/domain/iam/policy";
+import { defaultManifestParam, type Grant, type Manifest, validateManifest } from "#core/domain/manifest";
+import type { AwsScope, ImdsOptions } from "#core/domain/model";
+
+export interface HostSeed {
+  imds?: Partial<ImdsOptions>;
+  tags?: Record<string, string>;
+  noProfile?: boolean;
+  /** Informational only (EC2 sets LaunchTime itself). */
+  launchedAt?: string;
+}
+export interface RoleSeed {
+  /** `"correct"`: start from correctRolePolicy (as inline policy `<role>-service`) and add the rest. */
+  base?: "correct";
+  inline?: Record<string, PolicyDocument>;
+  managedArns?: string[];
+  boundary?: PolicyDocument;
+}
+export interface ServiceSeed {
+  name: string;
+  wave: number;
+  hosts: number | HostSeed[];
+  /** Default "correct". */
+  role?: "correct" | RoleSeed;
+  extraGrants?: Grant[];
+}
+export interface FleetSpec {
+  namespace: string;
+  region?: string;
+  configBucket?: string;
+  services: ServiceSeed[];
+  sharedSecret?: { name?: string; bootstrapVar?: string; consumers: string[] };
+  extraHosts?: { tags: Record<string, string>; imds?: Partial<ImdsOptions> }[];
+  /** A marker string placed inside every secret value: tests assert it never shows up anywhere else. */
+  canary?: string;
+}
+export interface SeededHost {
+  instanceId: string;
+  /** "" for extra hosts without a Service tag. */
+  service: string;
+  roleName?: string;
+  profileArn?: string;
+  imds: ImdsOptions;
+}
+export interface SeededFleet {
+  namespace: string;
+  region: string;
+  account: string;
+  manifest: Manifest;
+  manifestParam: string;
+  hosts: SeededHost[];
+  roles: string[];
+  /** name → ARN, per-service secrets and the shared secret. */
+  secrets: Record<string, string>;
+  sharedSecretArn?: string;
+  documentName: string;
+}
+
+export type SeedClients = Pick<AwsClients, "ec2" | "iam" | "ssm" | "secrets" | "sts">;
+
+export const RESTART_DOCUMENT_NAME = "dcp-restart-service";
+export const DEMO_AMI = "ami-12c6146b";
+export const DEFAULT_BOOTSTRAP_VAR = "DB_MASTER_SECRET_ARN";
+const COMPLIANT_IMDS: Omit<ImdsOptions, "state"> = { httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled" };
+const CONCURRENCY = 16;
+const STANDARD_TIER_MAX = 4096;
+
+/** The restart document: SSM Command, schema 2.2, one validated parameter. */
+export const RESTART_DOCUMENT_CONTENT = {
+  schemaVersion: "2.2",
+  description: "delphi-control-plane: restart one service on this host so it re-reads its configuration",
+  parameters: {
+    Service: {
+      type: "String",
+      description: "Service directory under /opt/services",
+      allowedPattern: "^[a-z][a-z0-9-]{0,31}$",
+    },
+  },
+  mainSteps: [
+    {
+      action: "aws:runShellScript",
+      name: "restartService",
+      inputs: {
+        timeoutSeconds: "900",
+        runCommand: ["set -eu", "cd /opt/services/{{Service}} && ./update.sh --restart-only"],
+      },
+    },
+  ],
+};
+
+/** `voiceai/staging` → `voiceai-staging`. */
+export function sanitizeNamespace(ns: string): string {
+  return ns.replace(/[^a-zA-Z0-9+=,.@-]+/g, "-");
+}
+
+export function roleNameFor(namespace: string, service: string): string {
+  return `dcp-${sanitizeNamespace(namespace)}-${service}`.slice(0, 64);
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; results keep the input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>) {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      out[i] = await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** The role a host of `service` should have: seeds doc 000 per-host grants + consumed shared secrets + extraGrants. */
+export function correctRolePolicy(m: Manifest, service: string, aws: AwsScope): PolicyDocument {
+  const ns = m.namespace;
+  const base = (svc: string) => `arn:${aws.partition}:${svc}:${aws.region}:${aws.account}`;
+  const spec = m.services.find((s) => s.name === service);
+  if (!spec) throw new Error(`service '${service}' is not in the manifest`);
+  const statements: PolicyStatement[] = [
+    {
+      Sid: "OwnParameters",
+      Effect: "Allow",
+      Action: ["ssm:GetParameter*"],
+      Resource: [`${base("ssm")}:parameter/${ns}/${service}/*`],
+    },
+    // DescribeParameters takes no resource ARN.
+    { Sid: "DescribeParameters", Effect: "Allow", Action: ["ssm:DescribeParameters"], Resource: ["*"] },
+    {
+      Sid: "OwnSecrets",
+      Effect: "Allow",
+      Action: ["secretsmanager:GetSecretValue"],
+      Resource: [`${base("secretsmanager")}:secret:${ns}/${service}/*`],
+    },
+    { Sid: "EcrLogin", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: ["*"] },
+    {
+      Sid: "EcrPull",
+      Effect: "Allow",
+      Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+      Resource: [`${base("ecr")}:repository/${m.ecrRepositoryPrefix}${service}`],
+    },
+    {
+      Sid: "ConfigBucket",
+      Effect: "Allow",
+      Action: ["s3:GetObject"],
+      Resource: [`arn:${aws.partition}:s3:::${m.configBucket}/${service}/*`],
+    },
+  ];
+  const shared = m.sharedSecrets.filter((s) => s.consumers.includes(service)).map((s) => s.arn);
+  if (shared.length)
+    statements.push({
+      Sid: "SharedSecrets",
+      Effect: "Allow",
+      Action: ["secretsmanager:GetSecretValue"],
+      Resource: shared,
+    });
+  for (const [i, g] of spec.extraGrants.entries())
+    statements.push({ Sid: `ExtraGrant${i}`, Effect: "Allow", Action: [...g.actions], Resource: [...g.resources] });
+  return { Version: "2012-10-17", Statement: statements };
+}
+
+const ASSUME_EC2 = JSON.stringify({
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+});
+
+function imdsOf(partial: Partial<ImdsOptions> | undefined): Omit<ImdsOptions, "state"> {
+  return {
+    httpTokens: partial?.httpTokens ?? COMPLIANT_IMDS.httpTokens,
+    hopLimit: partial?.hopLimit ?? COMPLIANT_IMDS.hopLimit,
+    httpEndpoint: partial?.httpEndpoint ?? COMPLIANT_IMDS.httpEndpoint,
+  };
+}
+
+export async function seedFleet(spec: FleetSpec, clients: SeedClients = createClients()): Promise<SeededFleet> {
+  const ns = spec.namespace;
+  const region = spec.region ?? process.env.AWS_REGION ?? "eu-central-1";
+  const ident = await clients.sts.send(new GetCallerIdentityCommand({}));
+  const account = ident.Account ?? "123456789012";
+  const partition = ident.Arn?.split(":")[1] ?? "aws";
+  const aws: AwsScope = { partition, region, account };
+  const canary = spec.canary ? { canary: spec.canary } : {};
+  const secrets: Record<string, string> = {};
+
+  // 1. The AWS-managed database master secret (its ARN goes into the manifest).
+  let sharedSecretArn: string | undefined;
+  const bootstrapVar = spec.sharedSecret?.bootstrapVar ?? DEFAULT_BOOTSTRAP_VAR;
+  if (spec.sharedSecret) {
+    const name = spec.sharedSecret.name ?? `rds!cluster-${randomUUID()}`;
+    const out = await clients.secrets.send(
+      new CreateSecretCommand({
+        Name: name,
+        Description: "Master user secret of an RDS cluster (managed by RDS)",
+        SecretString: JSON.stringify({ username: "postgres", password: `pw-${randomUUID()}`, ...canary }),
+      }),
+    );
+    sharedSecretArn = out.ARN ?? "";
+    secrets[name] = sharedSecretArn;
+  }
+
+  const manifest = validateManifest({
+    namespace: ns,
+    configBucket: spec.configBucket ?? `${sanitizeNamespace(ns)}-config`.toLowerCase(),
+    services: spec.services.map((s) => ({ name: s.name, wave: s.wave, extraGrants: s.extraGrants ?? [] })),
+    sharedSecrets:
+      spec.sharedSecret && sharedSecretArn
+        ? [{ bootstrapVar, arn: sharedSecretArn, consumers: spec.sharedSecret.consumers }]
+        : [],
+  });
+  const manifestParam = defaultManifestParam(ns);
+
+  // 2. Per service: role + instance profile, secret, parameters (services concurrently).
+  const profiles = new Map<string, { roleName: string; profileArn: string }>();
+  await mapLimit(spec.services, 4, async (svc) => {
+    const roleName = roleNameFor(ns, svc.name);
+    await clients.iam.send(
+      new CreateRoleCommand({
+        RoleName: roleName,
+        AssumeRolePolicyDocument: ASSUME_EC2,
+        Description: `${ns} ${svc.name}`,
+      }),
+    );
+    const role: RoleSeed = svc.role === undefined || svc.role === "correct" ? { base: "correct" } : svc.role;
+    const inline: Record<string, PolicyDocument> = {
+      ...(role.base === "correct" ? { [`${roleName}-service`]: correctRolePolicy(manifest, svc.name, aws) } : {}),
+      ...(role.inline ?? {}),
+    };
+    for (const [PolicyName, doc] of Object.entries(inline))
+      await clients.iam.send(
+        new PutRolePolicyCommand({ RoleName: roleName, PolicyName, PolicyDocument: JSON.stringify(doc) }),
+      );
+    for (const PolicyArn of role.managedArns ?? [])
+      await clients.iam.send(new AttachRolePolicyCommand({ RoleName: roleName, PolicyArn }));
+    if (role.boundary) {
+      const pol = await clients.iam.send(
+        new CreatePolicyCommand({ PolicyName: `${roleName}-boundary`, PolicyDocument: JSON.stringify(role.boundary) }),
+      );
+      await clients.iam.send(
+        new PutRolePermissionsBoundaryCommand({ RoleName: roleName, PermissionsBoundary: pol.Policy?.Arn }),
+      );
+    }
+    const ip = await clients.iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: roleName }));
+    await clients.iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: roleName, RoleName: roleName }));
+    profiles.set(svc.name, { roleName, profileArn: ip.InstanceProfile?.Arn ?? "" });
+
+    const secretName = `${ns}/${svc.name}/secrets`;
+    const sec = await clients.secrets.send(
+      new CreateSecretCommand({
+        Name: secretName,
+        SecretString: JSON.stringify({ API_TOKEN: `tok-${randomUUID()}`, ...canary }),
+      }),
+    );
+    secrets[secretName] = sec.ARN ?? "";
+
+    const params: Record<string, string> = { LOG_LEVEL: "info", ECR_TAG: "v0.9.11" };
+    if (spec.sharedSecret?.consumers.includes(svc.name)) {
+      params.DATABASE_HOST = `${sanitizeNamespace(ns)}.cluster-abc.${region}.rds.amazonaws.com`;
+      params.DATABASE_NAME = svc.name;
+    }
+    for (const [k, v] of Object.entries(params))
+      await clients.ssm.send(
+        new PutParameterCommand({ Name: `/${ns}/${svc.name}/${k}`, Value: v, Type: "String", Overwrite: true }),
+      );
+  });
+
+  // 3. Manifest parameter and restart document.
+  const manifestText = JSON.stringify(manifest, null, 2);
+  await clients.ssm.send(
+    new PutParameterCommand({
+      Name: manifestParam,
+      Value: manifestText,
+      Type: "String",
+      Overwrite: true,
+      Tier: Buffer.byteLength(manifestText) > STANDARD_TIER_MAX ? "Advanced" : "Standard",
+    }),
+  );
+  try {
+    await clients.ssm.send(
+      new CreateDocumentCommand({
+        Name: RESTART_DOCUMENT_NAME,
+        DocumentType: "Command",
+        DocumentFormat: "JSON",
+        Content: JSON.stringify(RESTART_DOCUMENT_CONTENT),
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof Error && err.name === "DocumentAlreadyExists")) throw err;
+  }
+
+  // 4. Hosts: one RunInstances per host (moto attaches a profile only to the first instance of a multi-count
+  //    launch). IMDS goes in with the launch, every field set, so no follow-up modification is needed.
+  interface Launch {
+    service: string;
+    tags: Record<string, string>;
+    imds: Omit<ImdsOptions, "state">;
+    profile?: { roleName: string; profileArn: string };
+  }
+  const launches: Launch[] = [];
+  for (const svc of spec.services) {
+    const seeds: HostSeed[] = typeof svc.hosts === "number" ? Array.from({ length: svc.hosts }, () => ({})) : svc.hosts;
+    for (const [i, h] of seeds.entries()) {
+      launches.push({
+        service: svc.name,
+        tags: {
+          [manifest.tags.namespace]: ns,
+          [manifest.tags.service]: svc.name,
+          Name: `${svc.name}-${i + 1}`,
+          ...(h.tags ?? {}),
+        },
+        imds: imdsOf(h.imds),
+        profile: h.noProfile ? undefined : profiles.get(svc.name),
+      });
+    }
+  }
+  for (const x of spec.extraHosts ?? [])
+    launches.push({ service: x.tags[manifest.tags.service] ?? "", tags: x.tags, imds: imdsOf(x.imds) });
+
+  const hosts = await mapLimit(launches, CONCURRENCY, async (l): Promise<SeededHost> => {
+    const out = await clients.ec2.send(
+      new RunInstancesCommand({
+        ImageId: DEMO_AMI,
+        InstanceType: "t3.small",
+        MinCount: 1,
+        MaxCount: 1,
+        IamInstanceProfile: l.profile ? { Arn: l.profile.profileArn } : undefined,
+        MetadataOptions: {
+          HttpTokens: l.imds.httpTokens,
+          HttpPutResponseHopLimit: l.imds.hopLimit,
+          HttpEndpoint: l.imds.httpEndpoint,
+        },
+        TagSpecifications: [
+          { ResourceType: "instance", Tags: Object.entries(l.tags).map(([Key, Value]) => ({ Key, Value })) },
+        ],
+      }),
+    );
+    const inst = out.Instances?.[0];
+    if (!inst?.InstanceId) throw new Error("RunInstances answered without an instance");
+    const host = toHost(inst);
+    const seeded: SeededHost = { instanceId: inst.InstanceId, service: l.service, imds: host.imds };
+    if (l.profile) {
+      seeded.roleName = l.profile.roleName;
+      seeded.profileArn = host.instanceProfileArn ?? l.profile.profileArn;
+    }
+    return seeded;
+  });
+
+  return {
+    namespace: ns,
+    region,
+    account,
+    manifest,
+    manifestParam,
+    hosts,
+    roles: spec.services.map((s) => roleNameFor(ns, s.name)),
+    secrets,
+    sharedSecretArn,
+    documentName: RESTART_DOCUMENT_NAME,
+  };
+}
+
+/** The demo fleet: voiceai/staging with a few realistic defects to find. */
+export function demoFleetSpec(): FleetSpec {
+  const ns = "voiceai/staging";
+  return {
+    namespace: ns,
+    configBucket: "voiceai-staging-config",
+    canary: "CANARY-7f3a9c1e-do-not-leak",
+    sharedSecret: { bootstrapVar: DEFAULT_BOOTSTRAP_VAR, consumers: ["database", "api", "web", "voice", "ops"] },
+    services: [
+      { name: "database", wave: 0, hosts: 2 },
+      { name: "api", wave: 1, hosts: 3 },
+      // One web host still allows IMDSv1.
+      { name: "web", wave: 2, hosts: [{}, { imds: { httpTokens: "optional" } }] },
+      // One voice host has hop limit 1: containers on the Docker bridge cannot reach IMDS.
+      { name: "voice", wave: 2, hosts: [{}, {}, { imds: { hopLimit: 1 } }] },
+      {
+        name: "ops",
+        wave: 3,
+        hosts: 2,
+        extraGrants: [
+          { actions: ["ses:SendEmail", "ses:SendRawEmail"], resources: ["arn:aws:ses:*:*:identity/voiceai.example"] },
+        ],
+        // Over-broad: every secret of the namespace, not just its own.
+        role: {
+          base: "correct",
+          inline: {
+            "ops-debug-all-secrets": {
+              Version: "2012-10-17",
+              Statement: [
+                {
+                  Sid: "DebugAllSecrets",
+                  Effect: "Allow",
+                  Action: "secretsmanager:GetSecretValue",
+                  Resource: `arn:aws:secretsmanager:*:*:secret:${ns}/*`,
+                },
+              ],
+            },
+          },
+        },
+      },
+      // One media host is IMDSv1 with hop limit 1, exempted by the operator.
+      {
+        name: "media",
+        wave: 3,
+        hosts: [
+          {},
+          { imds: { httpTokens: "optional", hopLimit: 1 }, tags: { "dcp:imds-exempt": "legacy-transcoder" } },
+        ],
+      },
+      { name: "telpro", wave: 3, hosts: 2 },
+    ],
+    // A host in the namespace whose Service is not in the manifest.
+    extraHosts: [{ tags: { Namespace: ns, Service: "legacy-cron", Name: "legacy-cron-1" } }],
+  };
+}
