@@ -23,7 +23,10 @@ export const PERMISSIONS = {
   "CommandRunner.commandComment": ["ssm:ListCommands"],
   "ParameterStore.get": ["ssm:GetParameter"],
   "ParameterStore.put": ["ssm:PutParameter"],
+  "ManagedInstances.managedIds": ["ssm:DescribeInstanceInformation"],
   "RolloutStore.*": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+  /** Operator listing (CLI only, operator credentials): not granted to any function. */
+  "RolloutStore.list": ["dynamodb:Scan"],
   Idempotency: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -33,3 +36,50 @@ export type AdapterMethod = keyof typeof PERMISSIONS;
 export function actionsFor(methods: readonly AdapterMethod[]): string[] {
   return [...new Set(methods.flatMap((m) => PERMISSIONS[m]))].sort();
 }
+
+/**
+ * What each deployed function calls, by adapter method. The template's policies are held to exactly this
+ * (test/unit/least-privilege.test.ts): every listed action allowed, nothing else of consequence.
+ */
+export const FUNCTION_USES = {
+  InstanceLaunchFunction: [
+    "FleetInventory.describeHost",
+    "FleetInventory.modifyImds",
+    "FleetInventory.tagHosts",
+    "PolicyStore.roleOfInstanceProfile",
+    "PolicyStore.rolePolicies",
+    "ParameterStore.get",
+    "Idempotency",
+  ],
+  SecretRotationFunction: [
+    "FleetInventory.scanNamespace",
+    "BulkPolicyStore.roleOfInstanceProfile",
+    "BulkPolicyStore.rolePolicies",
+    "SecretCatalog.describe",
+    "CommandRunner.sendRestart",
+    "ParameterStore.get",
+    "RolloutStore.*",
+    "Idempotency",
+  ],
+  RestartTrackerFunction: [
+    "FleetInventory.tagHosts",
+    "CommandRunner.sendRestart",
+    "CommandRunner.invocation",
+    "CommandRunner.commandComment",
+    "RolloutStore.*",
+    "Idempotency",
+  ],
+  DriftAuditFunction: [
+    "FleetInventory.scanNamespace",
+    "FleetInventory.modifyImds",
+    "FleetInventory.imdsDefaults",
+    "BulkPolicyStore.roleOfInstanceProfile",
+    "BulkPolicyStore.rolePolicies",
+    "SecretCatalog.describe",
+    "CommandRunner.sendRestart",
+    "ManagedInstances.managedIds",
+    "ParameterStore.get",
+    "ParameterStore.put",
+    "RolloutStore.*",
+  ],
+} as const satisfies Record<string, readonly AdapterMethod[]>;
