@@ -316,6 +316,7 @@ describe("least privilege", () => {
     "iam:GetAccountAuthorizationDetails",
     "ssm:DescribeInstanceInformation",
     "ssm:GetCommandInvocation",
+    "ssm:ListCommands",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
   ]);

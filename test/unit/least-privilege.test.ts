@@ -1,0 +1,210 @@
+// Least privilege, proven: the template is transformed with the SAM translator, each function's policies are
+// extracted, and the project's own IAM evaluator checks them against what the function's adapters declare.
+import { execFileSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { actionsFor, FUNCTION_USES } from "#core/adapters/permissions";
+import { evaluate } from "#core/domain/iam/evaluator";
+import { decodePolicyDocument } from "#core/domain/iam/policy";
+import type { NamedPolicy } from "#core/ports/index";
+import { type CfnTemplate, type ResolveContext, resolveParameters, resolveValue } from "../../scripts/lib/template.ts";
+
+const NS = "voiceai/prod";
+const ACCOUNT = "123456789012";
+const REGION = "eu-central-1";
+const arn = (svc: string, res: string) => `arn:aws:${svc}:${REGION}:${ACCOUNT}:${res}`;
+
+const transformed = JSON.parse(
+  execFileSync("python3", ["scripts/sam-transform.py", "template.yaml"], { encoding: "utf8" }),
+) as CfnTemplate;
+const ctx: ResolveContext = {
+  template: transformed,
+  parameters: resolveParameters(transformed, { Namespace: NS }),
+  pseudo: {
+    "AWS::Partition": "aws",
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::StackName": "dcp",
+    "AWS::URLSuffix": "amazonaws.com",
+  },
+};
+
+// AWS-managed policies SAM attaches (documents from the AWS managed policy reference).
+const MANAGED: Record<string, NamedPolicy> = {
+  "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": {
+    name: "AWSLambdaBasicExecutionRole",
+    source: "aws-managed",
+    document: {
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Action: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+          Resource: "*",
+        },
+      ],
+    },
+  },
+  "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess": {
+    name: "AWSXrayWriteOnlyAccess",
+    source: "aws-managed",
+    document: {
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Action: [
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+            "xray:GetSamplingRules",
+            "xray:GetSamplingTargets",
+            "xray:GetSamplingStatisticSummaries",
+          ],
+          Resource: "*",
+        },
+      ],
+    },
+  },
+};
+
+type Resource = { Type: string; Properties?: Record<string, unknown> };
+const resources = transformed.Resources as Record<string, Resource>;
+
+/** Every identity policy that applies to a function's role: inline, attached managed, and standalone AWS::IAM::Policy. */
+function policiesOf(fn: string): NamedPolicy[] {
+  const roleId = `${fn}Role`;
+  const role = resources[roleId];
+  if (!role) throw new Error(`no role ${roleId}`);
+  const out: NamedPolicy[] = [];
+  for (const p of (role.Properties?.["Policies"] as { PolicyName: string; PolicyDocument: unknown }[]) ?? [])
+    out.push({
+      name: p.PolicyName,
+      source: "inline",
+      document: decodePolicyDocument(resolveValue(p.PolicyDocument, ctx) as object),
+    });
+  for (const m of (resolveValue(role.Properties?.["ManagedPolicyArns"], ctx) as string[]) ?? []) {
+    const known = MANAGED[m];
+    if (!known) throw new Error(`unexpected managed policy ${m} on ${roleId}: add its document here to evaluate it`);
+    out.push(known);
+  }
+  for (const [id, r] of Object.entries(resources)) {
+    if (r.Type !== "AWS::IAM::Policy") continue;
+    const roles = (r.Properties?.["Roles"] as unknown[]).map((x) => JSON.stringify(x));
+    if (!roles.includes(JSON.stringify({ Ref: roleId }))) continue;
+    const doc = resolveValue(r.Properties?.["PolicyDocument"], ctx);
+    out.push({ name: id, source: "inline", document: decodePolicyDocument(doc as string | object) });
+  }
+  return out;
+}
+
+const TABLE = { Idempotency: "IdempotencyTable.Arn", Rollout: "RolloutTable.Arn" };
+const DOC = arn("ssm", "document/RestartServiceDocument");
+const INSTANCE = arn("ec2", "instance/i-0123456789abcdef0");
+const nsTag = (key: string, value = NS) => ({ [`${key}/Namespace`]: value });
+
+/** A representative request for each action a function declares. */
+function requestsFor(action: string, fn: string): { resource: string; context?: Record<string, string> }[] {
+  switch (action) {
+    case "ec2:ModifyInstanceMetadataOptions":
+    case "ec2:CreateTags":
+      return [{ resource: INSTANCE, context: nsTag("aws:ResourceTag") }];
+    case "ssm:SendCommand":
+      return [{ resource: DOC }, { resource: INSTANCE, context: nsTag("ssm:resourceTag") }];
+    case "ssm:GetParameter":
+      return [{ resource: arn("ssm", `parameter/${NS}/control-plane/manifest`) }];
+    case "ssm:PutParameter":
+      return [{ resource: arn("ssm", `parameter/${NS}/control-plane/audit/summary`) }];
+    case "secretsmanager:DescribeSecret":
+      return [{ resource: arn("secretsmanager", `secret:${NS}/api/secrets-AbCdEf`) }];
+    case "iam:GetInstanceProfile":
+      return [{ resource: `arn:aws:iam::${ACCOUNT}:instance-profile/dcp-api` }];
+    case "iam:GetRole":
+    case "iam:ListRolePolicies":
+    case "iam:GetRolePolicy":
+    case "iam:ListAttachedRolePolicies":
+      return [{ resource: `arn:aws:iam::${ACCOUNT}:role/dcp-api` }];
+    case "iam:GetPolicy":
+    case "iam:GetPolicyVersion":
+      return [
+        { resource: `arn:aws:iam::${ACCOUNT}:policy/dcp-api-extra` },
+        { resource: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" },
+      ];
+    default:
+      if (action.startsWith("dynamodb:")) {
+        const uses = FUNCTION_USES[fn as keyof typeof FUNCTION_USES] as readonly string[];
+        const tables: string[] = [];
+        if (uses.includes("Idempotency")) tables.push(TABLE.Idempotency);
+        if (uses.includes("RolloutStore.*")) tables.push(TABLE.Rollout);
+        return tables
+          .filter(
+            (t) =>
+              t !== TABLE.Rollout || ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"].includes(action),
+          )
+          .map((resource) => ({ resource }));
+      }
+      return [{ resource: "*" }];
+  }
+}
+
+const FUNCTIONS = Object.keys(FUNCTION_USES) as (keyof typeof FUNCTION_USES)[];
+
+describe.each(FUNCTIONS)("%s", (fn) => {
+  const policies = policiesOf(fn);
+  const decide = (action: string, resource: string, context?: Record<string, string>) =>
+    evaluate({ action, resource, ...(context ? { context, contextComplete: true } : {}) }, policies).decision;
+
+  it("is allowed every call its adapters declare", () => {
+    const denied: string[] = [];
+    for (const action of actionsFor(FUNCTION_USES[fn]))
+      for (const r of requestsFor(action, fn))
+        if (decide(action, r.resource, r.context) !== "allow") denied.push(`${action} on ${r.resource}`);
+    expect(denied).toEqual([]);
+  });
+
+  it("can never read a secret value", () => {
+    for (const s of [`secret:${NS}/api/secrets-AbCdEf`, "secret:rds!cluster-1234-AbCdEf", "secret:anything"])
+      expect(decide("secretsmanager:GetSecretValue", arn("secretsmanager", s))).not.toBe("allow");
+  });
+
+  it("cannot send any other document, nor to instances outside the namespace", () => {
+    expect(decide("ssm:SendCommand", arn("ssm", "document/AWS-RunShellScript"))).not.toBe("allow");
+    expect(decide("ssm:SendCommand", "arn:aws:ssm:eu-central-1::document/AWS-RunShellScript")).not.toBe("allow");
+    expect(decide("ssm:SendCommand", INSTANCE, nsTag("ssm:resourceTag", "voiceai/other"))).not.toBe("allow");
+    expect(decide("ssm:SendCommand", INSTANCE, {})).not.toBe("allow");
+  });
+
+  it("writes instance metadata and tags only on instances carrying the namespace tag", () => {
+    for (const action of ["ec2:ModifyInstanceMetadataOptions", "ec2:CreateTags"]) {
+      expect(decide(action, INSTANCE, nsTag("aws:ResourceTag", "voiceai/other"))).not.toBe("allow");
+      expect(decide(action, INSTANCE, {})).not.toBe("allow");
+      expect(decide(action, arn("ec2", "volume/vol-0123"), nsTag("aws:ResourceTag"))).not.toBe("allow");
+    }
+  });
+
+  it("holds nothing of consequence beyond its declared calls", () => {
+    const declared = new Set<string>(actionsFor(FUNCTION_USES[fn]));
+    const probes: [string, string, Record<string, string>?][] = [
+      ["ec2:TerminateInstances", INSTANCE, nsTag("aws:ResourceTag")],
+      ["ec2:StopInstances", INSTANCE, nsTag("aws:ResourceTag")],
+      ["ec2:ModifyInstanceMetadataOptions", INSTANCE, nsTag("aws:ResourceTag")],
+      ["ec2:CreateTags", INSTANCE, nsTag("aws:ResourceTag")],
+      ["ec2:DeleteTags", INSTANCE, nsTag("aws:ResourceTag")],
+      ["iam:PutRolePolicy", `arn:aws:iam::${ACCOUNT}:role/dcp-api`],
+      ["iam:AttachRolePolicy", `arn:aws:iam::${ACCOUNT}:role/dcp-api`],
+      ["iam:PassRole", `arn:aws:iam::${ACCOUNT}:role/dcp-api`],
+      ["ssm:PutParameter", arn("ssm", `parameter/${NS}/control-plane/manifest`)],
+      ["ssm:GetParameter", arn("ssm", `parameter/${NS}/api/DATABASE_HOST`)],
+      ["ssm:SendCommand", DOC],
+      ["secretsmanager:PutSecretValue", arn("secretsmanager", `secret:${NS}/api/secrets-AbCdEf`)],
+      ["secretsmanager:DescribeSecret", arn("secretsmanager", `secret:${NS}/api/secrets-AbCdEf`)],
+      ["dynamodb:DeleteTable", TABLE.Rollout],
+      ["dynamodb:Scan", TABLE.Rollout],
+      ["kms:Decrypt", arn("kms", "key/1234")],
+      ["lambda:InvokeFunction", arn("lambda", "function:x")],
+    ];
+    const excess = probes
+      .filter(([action]) => !declared.has(action))
+      .filter(([action, resource, context]) => decide(action, resource, context) === "allow")
+      .map(([a, r]) => `${a} on ${r}`);
+    expect(excess).toEqual([]);
+  });
+});
