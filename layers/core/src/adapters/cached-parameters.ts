@@ -16,8 +16,15 @@ export class CachedParameterStore implements ParameterStore {
   }
 
   async get(name: string): Promise<string | undefined> {
-    const value = await this.provider.get(name, { maxAge: this.maxAgeSeconds });
-    return typeof value === "string" ? value : undefined;
+    try {
+      const value = await this.provider.get(name, { maxAge: this.maxAgeSeconds });
+      return typeof value === "string" ? value : undefined;
+    } catch (err) {
+      // Powertools wraps the SDK's ParameterNotFound; absence is an answer, not a fault.
+      const cause = (err as { cause?: { name?: string } }).cause;
+      if (cause?.name === "ParameterNotFound" || /not found/i.test((err as Error).message)) return undefined;
+      throw err;
+    }
   }
 
   async put(name: string, value: string, overwrite: boolean): Promise<void> {
