@@ -8,6 +8,10 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 180_000,
-    env: { POWERTOOLS_LOG_LEVEL: "ERROR", POWERTOOLS_METRICS_DISABLED: "true", AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1" },
+    env: {
+      POWERTOOLS_LOG_LEVEL: "ERROR",
+      POWERTOOLS_METRICS_DISABLED: "true",
+      AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1",
+    },
   },
 });
