@@ -82,11 +82,43 @@ export function attachCounter<C extends HasMiddleware>(client: C, counter: ApiCa
   return client;
 }
 
+const NAMING_MW: InitializeHandlerOptions & AbsoluteLocation & { name: string } = {
+  step: "initialize",
+  name: "dcpNameFailedCall",
+  // Outside the retry loop: runs once, after the last attempt failed.
+  priority: "high",
+  override: true,
+};
+
+/**
+ * A call that fails after its retries says which call it was and how often it was tried: a bare "Rate exceeded"
+ * or "socket hang up" in a log names neither the service nor the operation. The error keeps its name and
+ * `$metadata` (callers branch on `err.name`); only the message gains a `Service.Operation (n attempts): ` prefix.
+ */
+export function attachCallNaming<C extends HasMiddleware>(client: C): C {
+  const mw: InitializeMiddleware<object, object> = (next, context) => async (args) => {
+    try {
+      return await next(args);
+    } catch (err) {
+      if (err instanceof Error) {
+        const call = apiCallName(context.clientName, context.commandName);
+        const attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts;
+        if (!err.message.startsWith(call))
+          err.message = `${call}${attempts ? ` (${attempts} attempt${attempts === 1 ? "" : "s"})` : ""}: ${err.message}`;
+      }
+      throw err;
+    }
+  };
+  client.middlewareStack.add(mw, NAMING_MW);
+  return client;
+}
+
 function config(opts: ClientOptions) {
   return { maxAttempts: opts.maxAttempts ?? 4, retryMode: "adaptive" };
 }
 
 function finish<C extends HasMiddleware>(client: C, opts: ClientOptions): C {
+  attachCallNaming(client);
   return opts.counter ? attachCounter(client, opts.counter) : client;
 }
 

@@ -59,7 +59,10 @@ export function isUnsupportedOperation(err: unknown): boolean {
   if (["UnsupportedOperation", "InvalidAction", "NotImplemented", "UnknownOperationException"].includes(err.name))
     return true;
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  const unparsed = err.name === "Error" && /Deserialization error|XML parse error|not.*implemented/i.test(err.message);
+  // XML protocols (EC2) fail as a plain Error; JSON protocols (SSM) as the SyntaxError of JSON.parse on the HTML page.
+  const unparsed =
+    (err.name === "Error" || err.name === "SyntaxError") &&
+    /Deserialization error|XML parse error|not.*implemented/i.test(err.message);
   return unparsed && status !== undefined && (status >= 500 || status === 404);
 }
 

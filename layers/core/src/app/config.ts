@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { defaultManifestParam, NAMESPACE_PATTERN } from "../domain/manifest.ts";
 
 const bool = z

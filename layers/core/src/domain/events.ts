@@ -1,6 +1,21 @@
-// Event shapes the control plane accepts, built on Powertools' EventBridge envelope schema.
-import { EventBridgeSchema } from "@aws-lambda-powertools/parser/schemas/eventbridge";
-import { z } from "zod";
+// Event shapes the control plane accepts, built on an EventBridge envelope schema.
+// Namespace import and a local envelope (the same fields as Powertools' parser EventBridgeSchema): `import { z }`
+// (ours or Powertools') keeps zod's whole namespace object, all locales included, in every bundle (+350 KB).
+import * as z from "zod";
+
+/** The EventBridge envelope (as @aws-lambda-powertools/parser/schemas/eventbridge defines it). */
+const EventBridgeSchema = z.object({
+  version: z.string(),
+  id: z.string(),
+  source: z.string(),
+  account: z.string(),
+  time: z.iso.datetime(),
+  region: z.string(),
+  resources: z.array(z.string()),
+  "detail-type": z.string(),
+  detail: z.unknown(),
+  "replay-name": z.string().optional(),
+});
 
 /** Identifiers are bounded: a 100 KB "instance id" is an attack, not an instance. */
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
@@ -16,7 +31,8 @@ export const Ec2StateChangeEvent = EventBridgeSchema.extend({
 });
 export type Ec2StateChangeEvent = z.infer<typeof Ec2StateChangeEvent>;
 
-const SECRET_ID = z.string().min(1).max(2048);
+/** A secret name or ARN: Secrets Manager ids are at most 2048 characters. */
+export const SECRET_ID = z.string().min(1).max(2048);
 const VERSION_ID = z.string().min(32).max(64);
 
 /** Secrets Manager events: the native label event and the CloudTrail-delivered ones. */

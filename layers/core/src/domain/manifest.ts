@@ -1,5 +1,5 @@
 import { parse as parseYaml } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { InvalidInputError } from "./errors.ts";
 
 /** Lower-case service names only: the same pattern guards the restart document's `Service` parameter. */
@@ -25,10 +25,17 @@ const sharedSecretSchema = z.object({
   consumers: z.array(z.string().regex(SERVICE_NAME_PATTERN)).min(1),
 });
 
-/** SSM accepts a number or a percentage for MaxConcurrency / MaxErrors. */
-const ssmRate = z
-  .union([z.number().int().min(0), z.string().regex(/^([1-9][0-9]*|[0-9]|[1-9][0-9]?%|100%)$/)])
-  .transform(String);
+/**
+ * SSM accepts a number or a percentage for MaxConcurrency / MaxErrors, at most 7 characters, with the
+ * patterns of the SendCommand API: MaxConcurrency is at least 1 (or 1%), MaxErrors may be 0 (or 0%).
+ */
+const ssmRate = (pattern: RegExp, what: string) =>
+  z
+    .union([z.number().int().min(0), z.string()])
+    .transform(String)
+    .pipe(z.string().max(7).regex(pattern, what));
+const maxConcurrency = ssmRate(/^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/, "a number ≥ 1 or a percentage 1%–100%");
+const maxErrors = ssmRate(/^([1-9][0-9]*|0|[1-9][0-9]%|[0-9]%|100%)$/, "a number ≥ 0 or a percentage 0%–100%");
 
 export const manifestSchema = z
   .object({
@@ -54,7 +61,7 @@ export const manifestSchema = z
       })
       .default({ httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled" }),
     restart: z
-      .object({ maxConcurrency: ssmRate.default("1"), maxErrors: ssmRate.default("0") })
+      .object({ maxConcurrency: maxConcurrency.default("1"), maxErrors: maxErrors.default("0") })
       .default({ maxConcurrency: "1", maxErrors: "0" }),
   })
   .superRefine((m, ctx) => {

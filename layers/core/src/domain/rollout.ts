@@ -46,12 +46,22 @@ export function planRollout(input: {
   const waveOf = new Map(m.services.map((s) => [s.name, s.wave]));
   const skipped = [...(input.skipped ?? [])];
   const byService = new Map<string, Set<string>>();
+  const planned = new Map<string, string>();
   for (const t of input.targets) {
     // Defence in depth: the manifest already restricts names, but a service name reaches SSM as a parameter.
     if (!SERVICE_NAME_PATTERN.test(t.service) || !waveOf.has(t.service)) {
       skipped.push({ ...t, reason: "service name refused (not in manifest or not matching the allowed pattern)" });
       continue;
     }
+    // Each host exactly once: a host listed again under another service would be restarted twice
+    // (and its record in the rollout would name only one of the two waves).
+    const first = planned.get(t.instanceId);
+    if (first !== undefined) {
+      if (first !== t.service)
+        skipped.push({ ...t, reason: `host already planned under service '${first}': restarted once, not twice` });
+      continue;
+    }
+    planned.set(t.instanceId, t.service);
     const set = byService.get(t.service) ?? new Set<string>();
     set.add(t.instanceId);
     byService.set(t.service, set);
@@ -108,7 +118,8 @@ export interface Rollout {
   rev: number;
 }
 
-const IN_FLIGHT = new Set(["Pending", "InProgress", "Delayed", "Cancelling", "sent", "pending"]);
+/** Not final: SSM's in-flight statuses and the rollout's own (`pending`, `dispatching` = claimed, `sent`). */
+const IN_FLIGHT = new Set(["Pending", "InProgress", "Delayed", "Cancelling", "sent", "pending", "dispatching"]);
 
 export function isTerminalFailure(status: string): boolean {
   return status !== "Success" && !IN_FLIGHT.has(status);
@@ -166,6 +177,9 @@ export function recordResult(
 ): { rollout: Rollout; effect: ResultEffect } {
   const host = r.hosts[instanceId];
   if (!host || host.status === status || host.status === "Success") return { rollout: r, effect: "unchanged" };
+  // A final status is never overwritten (two deliveries may save out of order, a stale InProgress last);
+  // only resumeRollout takes a failed host back to pending.
+  if (isTerminalFailure(host.status)) return { rollout: r, effect: "unchanged" };
   const hosts = { ...r.hosts, [instanceId]: { ...host, status, at: now } };
   let next: Rollout = { ...r, hosts, updatedAt: now };
   if (isTerminalFailure(status)) {
@@ -182,8 +196,19 @@ export function recordResult(
   return { rollout: { ...next, currentWave: later }, effect: "wave-complete" };
 }
 
-/** Explicit operator resume: failed hosts of the current wave go back to pending; successes are never re-sent. */
+/**
+ * Explicit operator resume: failed hosts of the current wave go back to pending; successes are never re-sent.
+ * A running rollout whose hosts were left `dispatching` (crash between the claim and SendCommand) gets those
+ * hosts back to pending; any other running or finished rollout is returned unchanged.
+ */
 export function resumeRollout(r: Rollout, now: string): Rollout {
+  if (r.status === "running") {
+    const stuck = Object.entries(r.hosts).filter(([, h]) => h.wave === r.currentWave && h.status === "dispatching");
+    if (stuck.length === 0) return r;
+    const hosts = { ...r.hosts };
+    for (const [id, h] of stuck) hosts[id] = { service: h.service, wave: h.wave, status: "pending" };
+    return { ...r, hosts, updatedAt: now };
+  }
   if (r.status !== "halted") return r;
   const hosts = { ...r.hosts };
   for (const [id, h] of Object.entries(hosts))

@@ -1,4 +1,11 @@
-import { ApiCallDetail, describeIssues, LabelUpdatedDetail, type SecretEvent, ServiceEventDetail } from "./events.ts";
+import {
+  ApiCallDetail,
+  describeIssues,
+  LabelUpdatedDetail,
+  SECRET_ID,
+  type SecretEvent,
+  ServiceEventDetail,
+} from "./events.ts";
 
 /** What a Secrets Manager event asks of the control plane, before any AWS call. */
 export type RotationIntent =
@@ -22,7 +29,11 @@ export function classifyRotationEvent(event: SecretEvent): RotationIntent {
     const d = LabelUpdatedDetail.safeParse(event.detail);
     const trigger = "SecretLabelUpdated";
     if (!d.success) return ignore(trigger, `malformed detail: ${describeIssues(d.error)}`);
-    const secretId = event.resources[0] ?? d.data.name;
+    // The envelope's resources are any strings: bound the id like every other one before it reaches a result or log.
+    const resource = event.resources[0];
+    if (resource !== undefined && !SECRET_ID.safeParse(resource).success)
+      return ignore(trigger, "malformed resources.0: not a secret id (empty or over 2048 characters)");
+    const secretId = resource ?? d.data.name;
     if (!secretId) return ignore(trigger, "no secret in resources[0] or detail.name");
     if (d.data.labelUpdated !== "AWSCURRENT")
       return ignore(trigger, `label ${d.data.labelUpdated} is not AWSCURRENT`, secretId);

@@ -1,0 +1,232 @@
+// In-memory fakes of the ports, for the paths moto cannot produce (unmanaged hosts, account IMDS defaults,
+// a role deleted mid-flight, throttling after retries, concurrent writes, crashes). Test-only.
+import { type Config, loadConfig } from "#core/app/config";
+import type { Deps } from "#core/app/deps";
+import { NotFoundError } from "#core/domain/errors";
+import type { Host, ImdsOptions } from "#core/domain/model";
+import type { Rollout } from "#core/domain/rollout";
+import { secretIdMatches } from "#core/domain/secrets";
+import type {
+  CommandRunner,
+  FleetInventory,
+  InvocationStatus,
+  ManagedInstances,
+  ParameterStore,
+  PolicyStore,
+  RestartRequest,
+  RolePolicies,
+  RolloutStore,
+  SecretCatalog,
+  SecretDescription,
+} from "#core/ports/index";
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+export class FakeInventory implements FleetInventory {
+  readonly hosts = new Map<string, Host>();
+  readonly modifyCalls: { instanceId: string; desired: Omit<ImdsOptions, "state"> }[] = [];
+  readonly tagCalls: { instanceIds: string[]; tags: Record<string, string> }[] = [];
+  defaults: Partial<ImdsOptions> | undefined = undefined;
+
+  constructor(hosts: Host[] = []) {
+    for (const h of hosts) this.hosts.set(h.instanceId, clone(h));
+  }
+  async describeHost(instanceId: string): Promise<Host | undefined> {
+    const h = this.hosts.get(instanceId);
+    return h && clone(h);
+  }
+  async scanNamespace(tagKey: string, namespace: string): Promise<Host[]> {
+    return [...this.hosts.values()]
+      .filter((h) => h.tags[tagKey] === namespace && h.state !== "terminated" && h.state !== "shutting-down")
+      .map(clone);
+  }
+  async modifyImds(instanceId: string, desired: Omit<ImdsOptions, "state">): Promise<ImdsOptions> {
+    this.modifyCalls.push({ instanceId, desired: { ...desired } });
+    const h = this.hosts.get(instanceId);
+    if (!h) throw new NotFoundError(`instance ${instanceId}`);
+    h.imds = { ...desired, state: "applied" };
+    return { ...h.imds };
+  }
+  async tagHosts(instanceIds: string[], tags: Record<string, string>): Promise<void> {
+    this.tagCalls.push({ instanceIds: [...instanceIds], tags: { ...tags } });
+    for (const id of instanceIds) {
+      const h = this.hosts.get(id);
+      if (h) h.tags = { ...h.tags, ...tags };
+    }
+  }
+  async imdsDefaults(): Promise<Partial<ImdsOptions> | undefined> {
+    return this.defaults && { ...this.defaults };
+  }
+}
+
+/** Instance profiles → roles → policies; a role set to `"deleted"` throws NotFoundError when loaded. */
+export class FakePolicies implements PolicyStore {
+  readonly profiles = new Map<string, string>();
+  readonly roles = new Map<string, RolePolicies | "deleted">();
+  loads = 0;
+
+  async roleOfInstanceProfile(arn: string): Promise<{ roleName: string; roleArn: string } | undefined> {
+    const roleName = this.profiles.get(arn);
+    return roleName ? { roleName, roleArn: `arn:aws:iam::123456789012:role/${roleName}` } : undefined;
+  }
+  async rolePolicies(roleName: string): Promise<RolePolicies> {
+    this.loads++;
+    const r = this.roles.get(roleName);
+    if (!r || r === "deleted") throw new NotFoundError(`role ${roleName} does not exist`);
+    return clone(r);
+  }
+}
+
+export class FakeSecrets implements SecretCatalog {
+  readonly calls: string[] = [];
+  constructor(readonly secrets: SecretDescription[] = []) {}
+  async describe(secretId: string): Promise<SecretDescription | undefined> {
+    this.calls.push(secretId);
+    const s = this.secrets.find((x) => secretIdMatches(secretId, x));
+    return s && { ...s };
+  }
+}
+
+/** Run Command: records every SendCommand; `failOn(n, err)` makes the n-th call (1-based) throw. */
+export class FakeCommands implements CommandRunner {
+  readonly sent: (RestartRequest & { commandId: string })[] = [];
+  readonly invocations = new Map<string, InvocationStatus>();
+  private failures = new Map<number, Error>();
+  private calls = 0;
+
+  failOn(call: number, err: Error): void {
+    this.failures.set(call, err);
+  }
+  async sendRestart(req: RestartRequest): Promise<{ commandId: string }> {
+    this.calls++;
+    const err = this.failures.get(this.calls);
+    if (err) throw err;
+    const commandId = `0000000${this.calls}-aaaa-bbbb-cccc-000000000000`.slice(-36);
+    this.sent.push({ ...req, instanceIds: [...req.instanceIds], commandId });
+    return { commandId };
+  }
+  /** Sets what GetCommandInvocation answers for every host of a command. */
+  finish(commandId: string, status: InvocationStatus, only?: string[]): void {
+    const cmd = this.sent.find((c) => c.commandId === commandId);
+    if (!cmd) throw new Error(`no command ${commandId}`);
+    for (const id of only ?? cmd.instanceIds) this.invocations.set(`${commandId}|${id}`, status);
+  }
+  async invocation(commandId: string, instanceId: string) {
+    const cmd = this.sent.find((c) => c.commandId === commandId);
+    if (!cmd?.instanceIds.includes(instanceId)) return undefined;
+    return { status: this.invocations.get(`${commandId}|${instanceId}`) ?? "InProgress", comment: cmd.comment };
+  }
+  async commandComment(commandId: string): Promise<string | undefined> {
+    return this.sent.find((c) => c.commandId === commandId)?.comment;
+  }
+}
+
+/**
+ * Rollout table with DynamoDB's conditional-write semantics. `beforeSave` runs before a save is checked,
+ * so a test can slip another delivery's write in between a read and a write.
+ */
+export class FakeRolloutStore implements RolloutStore {
+  readonly items = new Map<string, Rollout>();
+  saves = 0;
+  conflicts = 0;
+  beforeSave?: (incoming: Rollout) => void;
+
+  async create(r: Rollout): Promise<boolean> {
+    if (this.items.has(r.rolloutId)) return false;
+    this.items.set(r.rolloutId, clone(r));
+    return true;
+  }
+  async get(rolloutId: string): Promise<Rollout | undefined> {
+    const r = this.items.get(rolloutId);
+    return r && clone(r);
+  }
+  async save(r: Rollout): Promise<Rollout | undefined> {
+    this.beforeSave?.(r);
+    const stored = this.items.get(r.rolloutId);
+    if (!stored || stored.rev !== r.rev) {
+      this.conflicts++;
+      return undefined;
+    }
+    this.saves++;
+    const next = { ...clone(r), rev: r.rev + 1 };
+    this.items.set(r.rolloutId, next);
+    return clone(next);
+  }
+  /** Another writer's save, bypassing beforeSave. */
+  forceWrite(change: (r: Rollout) => Rollout, rolloutId: string): void {
+    const stored = this.items.get(rolloutId);
+    if (!stored) throw new Error(`no rollout ${rolloutId}`);
+    this.items.set(rolloutId, { ...change(clone(stored)), rev: stored.rev + 1 });
+  }
+  async list(limit: number): Promise<Rollout[]> {
+    return [...this.items.values()].slice(0, limit).map(clone);
+  }
+}
+
+export class FakeParams implements ParameterStore {
+  readonly values = new Map<string, string>();
+  async get(name: string): Promise<string | undefined> {
+    return this.values.get(name);
+  }
+  async put(name: string, value: string, overwrite: boolean): Promise<void> {
+    if (!overwrite && this.values.has(name)) throw new Error(`parameter ${name} exists`);
+    this.values.set(name, value);
+  }
+}
+
+/** SSM fleet manager: `undefined` = the API is unavailable; otherwise the set of online instance ids. */
+export class FakeManaged implements ManagedInstances {
+  constructor(public online: Set<string> | undefined) {}
+  async managedIds(instanceIds: string[]): Promise<Set<string> | undefined> {
+    const online = this.online;
+    return online && new Set(instanceIds.filter((id) => online.has(id)));
+  }
+}
+
+export interface FakeWorld {
+  deps: Deps & { managed: FakeManaged };
+  inventory: FakeInventory;
+  policies: FakePolicies;
+  secrets: FakeSecrets;
+  commands: FakeCommands;
+  rollouts: FakeRolloutStore;
+  params: FakeParams;
+}
+
+export const FAKE_RESTART_DOCUMENT = "dcp-restart-service";
+
+export function fakeWorld(
+  namespace: string,
+  opts: { hosts?: Host[]; secrets?: SecretDescription[]; config?: Partial<Config>; now?: Date } = {},
+): FakeWorld {
+  const inventory = new FakeInventory(opts.hosts);
+  const policies = new FakePolicies();
+  const secrets = new FakeSecrets(opts.secrets);
+  const commands = new FakeCommands();
+  const rollouts = new FakeRolloutStore();
+  const params = new FakeParams();
+  const config = loadConfig(
+    { DCP_NAMESPACE: namespace, DCP_RESTART_DOCUMENT: FAKE_RESTART_DOCUMENT, AWS_REGION: "eu-central-1" },
+    opts.config,
+  );
+  const now = opts.now ?? new Date("2025-11-20T12:00:00.000Z");
+  return {
+    deps: {
+      config,
+      inventory,
+      policies,
+      secrets,
+      commands,
+      rollouts,
+      params,
+      managed: new FakeManaged(undefined),
+      now: () => now,
+    },
+    inventory,
+    policies,
+    secrets,
+    commands,
+    rollouts,
+    params,
+  };
+}

@@ -1,0 +1,388 @@
+// Use cases over in-memory ports: the failure paths moto cannot produce.
+import { describe, expect, it } from "vitest";
+import { auditFleet } from "#core/app/audit-fleet";
+import { guardHost, IAM_SCOPE_TAG } from "#core/app/guard-host";
+import { dispatchWave, mutateRollout } from "#core/app/rollout-runner";
+import { confirmRotation, isFact, type RotationFact, startRollout } from "#core/app/rotate-secret";
+import { trackRestart } from "#core/app/track-restart";
+import { validateManifest } from "#core/domain/manifest";
+import type { Host } from "#core/domain/model";
+import { type Rollout, recordResult, resumeRollout } from "#core/domain/rollout";
+import { classifyRotationEvent } from "#core/domain/rotation";
+import { RESTARTED_AT_TAG, rolloutIdFor, versionTagKey } from "#core/domain/secrets";
+import type { RolePolicies } from "#core/ports/index";
+import { FAKE_RESTART_DOCUMENT, type FakeWorld, fakeWorld } from "../support/fakes.ts";
+
+const ACCT = "123456789012";
+const SM = `arn:aws:secretsmanager:eu-central-1:${ACCT}:secret:`;
+const DB = { arn: `${SM}rds!cluster-abc-Q1w2E3`, name: "rds!cluster-abc" };
+const VERSION = "c4d5e6f7-0a1b-4c2d-9e3f-4a5b6c7d8e9f";
+const NS = "voiceai/prod";
+
+const manifest = validateManifest({
+  namespace: NS,
+  configBucket: "voiceai-prod-config",
+  services: [
+    { name: "api", wave: 1 },
+    { name: "web", wave: 2 },
+  ],
+  sharedSecrets: [{ bootstrapVar: "DB_MASTER_SECRET_ARN", arn: DB.arn, consumers: ["api", "web"] }],
+});
+
+const profile = (svc: string) => `arn:aws:iam::${ACCT}:instance-profile/voiceai/${svc}`;
+const id = (n: number) => `i-${n.toString(16).padStart(17, "0")}`;
+
+function host(n: number, service: string, extra: Partial<Host> = {}): Host {
+  return {
+    instanceId: id(n),
+    state: "running",
+    launchTime: "2025-11-01T00:00:00Z",
+    tags: { Namespace: NS, Service: service },
+    instanceProfileArn: profile(service),
+    imds: { httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled", state: "applied" },
+    ...extra,
+  };
+}
+
+/** A role that can read the database secret (and nothing else matters to the rollout). */
+function dbReader(roleName: string): RolePolicies {
+  return {
+    roleName,
+    roleArn: `arn:aws:iam::${ACCT}:role/${roleName}`,
+    policies: [
+      {
+        name: "db",
+        source: "inline",
+        document: {
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: DB.arn }],
+        },
+      },
+    ],
+  };
+}
+
+/** api: hosts 1,2 (wave 1); web: host 3 (wave 2). Both roles read the DB secret. */
+function fleet(): FakeWorld {
+  const w = fakeWorld(NS, {
+    hosts: [host(1, "api"), host(2, "api"), host(3, "web")],
+    secrets: [{ ...DB, currentVersionId: VERSION, lastChangedDate: "2025-11-20T11:00:00Z" }],
+  });
+  for (const svc of ["api", "web"]) {
+    w.policies.profiles.set(profile(svc), `voiceai-${svc}`);
+    w.policies.roles.set(`voiceai-${svc}`, dbReader(`voiceai-${svc}`));
+  }
+  return w;
+}
+
+const fact: RotationFact = {
+  secretArn: DB.arn,
+  secretName: DB.name,
+  versionId: VERSION,
+  services: ["api", "web"],
+  trigger: "RotationSucceeded",
+};
+const ROLLOUT_ID = rolloutIdFor(DB.arn, VERSION);
+
+async function stored(w: FakeWorld): Promise<Rollout> {
+  const r = await w.rollouts.get(ROLLOUT_ID);
+  if (!r) throw new Error("rollout not stored");
+  return r;
+}
+const statuses = (r: Rollout) => Object.fromEntries(Object.entries(r.hosts).map(([k, h]) => [k, h.status]));
+
+describe("guardHost over fakes", () => {
+  it("a role deleted between describe and load → iam-unknown, tagged unknown, IMDS still fixed in one call", async () => {
+    const w = fleet();
+    w.inventory.hosts.get(id(1))!.imds = { httpTokens: "optional", hopLimit: 1, httpEndpoint: "enabled" };
+    w.policies.roles.set("voiceai-api", "deleted");
+    const r = await guardHost(id(1), manifest, w.deps, { dryRun: false });
+    expect(r.status).toBe("guarded");
+    expect(r.iam.verdict).toBe("unknown");
+    expect(r.iam.role).toBe("voiceai-api");
+    expect(r.findings.find((f) => f.kind === "iam-unknown")?.detail).toMatch(/voiceai-api vanished/);
+    expect(w.inventory.tagCalls).toEqual([{ instanceIds: [id(1)], tags: { [IAM_SCOPE_TAG]: "unknown" } }]);
+    expect(w.inventory.modifyCalls).toEqual([
+      { instanceId: id(1), desired: { httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled" } },
+    ]);
+    expect(r.imds).toMatchObject({ changed: true, action: "modify", after: { httpTokens: "required", hopLimit: 2 } });
+  });
+
+  it("dry run writes nothing but reports the same findings", async () => {
+    const w = fleet();
+    w.inventory.hosts.get(id(1))!.imds = { httpTokens: "optional", hopLimit: 2, httpEndpoint: "enabled" };
+    w.policies.roles.set("voiceai-api", "deleted");
+    const r = await guardHost(id(1), manifest, w.deps, { dryRun: true });
+    expect(r.findings.map((f) => f.kind).sort()).toEqual(["iam-unknown", "imds-tokens-optional"]);
+    expect(r.imds.changed).toBe(false);
+    expect(r.tags).toEqual({ [IAM_SCOPE_TAG]: "unknown" });
+    expect(w.inventory.modifyCalls).toEqual([]);
+    expect(w.inventory.tagCalls).toEqual([]);
+  });
+
+  it("a host of another namespace is left alone", async () => {
+    const w = fleet();
+    w.inventory.hosts.set(id(9), host(9, "api", { tags: { Namespace: "other/ns", Service: "api" } }));
+    const r = await guardHost(id(9), manifest, w.deps, { dryRun: false });
+    expect(r.status).toBe("skipped");
+    expect(w.inventory.modifyCalls).toEqual([]);
+    expect(w.inventory.tagCalls).toEqual([]);
+  });
+});
+
+describe("auditFleet over fakes", () => {
+  it("reports hosts the SSM agent does not manage, and non-compliant account IMDS defaults", async () => {
+    const w = fleet();
+    w.deps.managed.online = new Set([id(1), id(3)]);
+    w.inventory.defaults = { httpTokens: "optional", hopLimit: 1 };
+    const report = await auditFleet(manifest, w.deps, { remediation: "none", dryRun: false });
+    const unmanaged = report.findings.filter((f) => f.kind === "unmanaged-host");
+    expect(unmanaged).toEqual([expect.objectContaining({ instanceId: id(2), service: "api" })]);
+    const defaults = report.findings.filter((f) => f.kind === "imds-defaults");
+    expect(defaults).toHaveLength(1);
+    expect(defaults[0]?.detail).toMatch(/imds-tokens-optional, imds-hop-limit/);
+    expect(report.summary["unmanaged-host"]).toBe(1);
+  });
+
+  it("compliant or absent defaults and an unavailable fleet manager raise nothing", async () => {
+    for (const defaults of [undefined, {}, { httpTokens: "required" as const, hopLimit: 2 }]) {
+      const w = fleet();
+      w.inventory.defaults = defaults;
+      const report = await auditFleet(manifest, w.deps, { remediation: "none", dryRun: false });
+      expect(report.findings.filter((f) => f.kind === "imds-defaults" || f.kind === "unmanaged-host")).toEqual([]);
+    }
+  });
+
+  it("a role deleted mid-audit is iam-unknown for each of its hosts, and the audit goes on", async () => {
+    const w = fleet();
+    w.policies.roles.set("voiceai-api", "deleted");
+    const report = await auditFleet(manifest, w.deps, { remediation: "none", dryRun: false });
+    expect(
+      report.findings
+        .filter((f) => f.kind === "iam-unknown")
+        .map((f) => f.instanceId)
+        .sort(),
+    ).toEqual([id(1), id(2)]);
+  });
+});
+
+describe("startRollout over fakes", () => {
+  it("sends the first wave only, one command per service, naming the rollout", async () => {
+    const w = fleet();
+    const r = await startRollout(fact, manifest, w.deps, { dryRun: false });
+    expect(r).toMatchObject({ action: "restart", rolloutId: ROLLOUT_ID });
+    expect(w.commands.sent).toHaveLength(1);
+    expect(w.commands.sent[0]).toMatchObject({
+      documentName: FAKE_RESTART_DOCUMENT,
+      service: "api",
+      instanceIds: [id(1), id(2)],
+      maxConcurrency: "1",
+      maxErrors: "0",
+    });
+    expect(w.commands.sent[0]?.comment).toMatch(new RegExp(`^dcp ${ROLLOUT_ID} wave 1 `));
+    expect(statuses(await stored(w))).toEqual({ [id(1)]: "sent", [id(2)]: "sent", [id(3)]: "pending" });
+  });
+
+  it("a second delivery of the same rotation sends nothing", async () => {
+    const w = fleet();
+    await startRollout(fact, manifest, w.deps, { dryRun: false });
+    const again = await startRollout(fact, manifest, w.deps, { dryRun: false });
+    expect(again.action).toBe("duplicate");
+    expect(w.commands.sent).toHaveLength(1);
+  });
+
+  it("dry run plans but neither stores nor sends", async () => {
+    const w = fleet();
+    const r = await startRollout(fact, manifest, w.deps, { dryRun: true });
+    expect(r.action).toBe("planned");
+    expect(r.plan.waves.map((s) => s.service)).toEqual(["api", "web"]);
+    expect(w.commands.sent).toEqual([]);
+    expect(w.rollouts.items.size).toBe(0);
+  });
+
+  it("SendCommand throttled past its retries: the error propagates and unsent claims go back to pending", async () => {
+    const w = fleet();
+    // Two commands in wave 1: the api chunk goes out, the second service's is throttled.
+    const m = validateManifest({
+      ...manifest,
+      services: [
+        { name: "api", wave: 1 },
+        { name: "web", wave: 1 },
+      ],
+    });
+    const throttled = Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
+    w.commands.failOn(2, throttled);
+    await expect(startRollout(fact, m, w.deps, { dryRun: false })).rejects.toThrow("Rate exceeded");
+    let r = await stored(w);
+    expect(statuses(r)).toEqual({ [id(1)]: "sent", [id(2)]: "sent", [id(3)]: "pending" });
+    expect(r.commands.map((c) => c.instanceIds)).toEqual([[id(1), id(2)]]);
+    // The retried delivery sends only what was released, never the hosts already sent.
+    const retry = await startRollout(fact, m, w.deps, { dryRun: false });
+    expect(retry.action).toBe("restart");
+    expect(retry.commands.map((c) => c.instanceIds)).toEqual([[id(3)]]);
+    r = await stored(w);
+    expect(statuses(r)).toEqual({ [id(1)]: "sent", [id(2)]: "sent", [id(3)]: "sent" });
+    expect(w.commands.sent.flatMap((c) => c.instanceIds).sort()).toEqual([id(1), id(2), id(3)]);
+  });
+
+  it("a crash after the claim leaves hosts `dispatching`: never re-sent automatically, resumed by the operator", async () => {
+    const w = fleet();
+    // The crash: the claim was stored, SendCommand never happened and no `finally` ran.
+    const crash = Object.assign(new Error("Runtime exited"), { name: "Crash" });
+    w.commands.failOn(1, crash);
+    const realSave = w.rollouts.save.bind(w.rollouts);
+    w.rollouts.save = async () => {
+      throw crash; // the process is gone before the release is written
+    };
+    await expect(startRollout(fact, manifest, w.deps, { dryRun: false })).rejects.toThrow("Runtime exited");
+    w.rollouts.save = realSave;
+    expect(statuses(await stored(w))).toEqual({ [id(1)]: "dispatching", [id(2)]: "dispatching", [id(3)]: "pending" });
+
+    const redelivery = await startRollout(fact, manifest, w.deps, { dryRun: false });
+    expect(redelivery.action).toBe("duplicate");
+    expect(w.commands.sent).toEqual([]);
+
+    const resumed = await mutateRollout(w.deps, ROLLOUT_ID, (cur) => {
+      const next = resumeRollout(cur, w.deps.now().toISOString());
+      return next === cur ? undefined : next;
+    });
+    expect(resumed && statuses(resumed)).toEqual({ [id(1)]: "pending", [id(2)]: "pending", [id(3)]: "pending" });
+    const { sent } = await dispatchWave(w.deps, resumed!);
+    expect(sent.map((c) => c.instanceIds)).toEqual([[id(1), id(2)]]);
+  });
+});
+
+describe("confirmRotation over fakes", () => {
+  it("every id form of the event resolves to the same rollout, through one DescribeSecret", async () => {
+    const ids = new Set<string>();
+    for (const secretId of [DB.arn, `${SM}${DB.name}`, DB.name]) {
+      const w = fleet();
+      const intent = classifyRotationEvent({
+        version: "0",
+        id: "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a",
+        "detail-type": "AWS Service Event via CloudTrail",
+        source: "aws.secretsmanager",
+        account: ACCT,
+        time: "2025-11-20T11:30:45Z",
+        region: "eu-central-1",
+        resources: [],
+        detail: {
+          eventSource: "secretsmanager.amazonaws.com",
+          eventName: "RotationSucceeded",
+          additionalEventData: { SecretId: secretId },
+        },
+      });
+      const f = await confirmRotation(intent, manifest, w.deps);
+      expect(isFact(f)).toBe(true);
+      if (!isFact(f)) continue;
+      expect(f).toMatchObject({ secretArn: DB.arn, secretName: DB.name, versionId: VERSION, services: ["api", "web"] });
+      expect(w.secrets.calls).toEqual([secretId]);
+      const r = await startRollout(f, manifest, w.deps, { dryRun: false });
+      if (r.rolloutId) ids.add(r.rolloutId);
+    }
+    expect(ids).toEqual(new Set([ROLLOUT_ID]));
+  });
+
+  it("a foreign secret is ignored without any AWS call", async () => {
+    const w = fleet();
+    const f = await confirmRotation(
+      { kind: "act", trigger: "PutSecretValue", secretId: "voiceai/staging/api/secrets" },
+      manifest,
+      w.deps,
+    );
+    expect(isFact(f)).toBe(false);
+    expect(w.secrets.calls).toEqual([]);
+  });
+});
+
+describe("trackRestart over fakes", () => {
+  async function started(w: FakeWorld): Promise<string> {
+    await startRollout(fact, manifest, w.deps, { dryRun: false });
+    const cmd = w.commands.sent[0];
+    if (!cmd) throw new Error("nothing sent");
+    return cmd.commandId;
+  }
+  const track = (w: FakeWorld, commandId: string, instanceId: string | undefined, status: string) =>
+    trackRestart(
+      { commandId, documentName: FAKE_RESTART_DOCUMENT, status, ...(instanceId ? { instanceId } : {}) },
+      w.deps,
+    );
+
+  it("records a success, tags the version by secret NAME, and sends the next wave when the wave completes", async () => {
+    const w = fleet();
+    const cmd = await started(w);
+    w.commands.finish(cmd, "Success");
+    const first = await track(w, cmd, id(1), "Success");
+    expect(first.recorded).toEqual([{ instanceId: id(1), status: "Success" }]);
+    expect(first.nextWave).toBeUndefined();
+    expect(w.inventory.hosts.get(id(1))?.tags[versionTagKey(DB.name)]).toBe(VERSION);
+    expect(w.inventory.hosts.get(id(1))?.tags[RESTARTED_AT_TAG]).toBe("2025-11-20T12:00:00.000Z");
+
+    const second = await track(w, cmd, id(2), "Success");
+    expect(second.nextWave?.wave).toBe(2);
+    expect(second.nextWave?.commands.map((c) => [c.service, c.instanceIds])).toEqual([["web", [id(3)]]]);
+    expect(w.commands.sent).toHaveLength(2);
+  });
+
+  it("trusts GetCommandInvocation over the event's status", async () => {
+    const w = fleet();
+    const cmd = await started(w);
+    w.commands.finish(cmd, "InProgress");
+    const r = await track(w, cmd, id(1), "Success");
+    expect(r.recorded).toEqual([{ instanceId: id(1), status: "InProgress" }]);
+    expect(w.inventory.tagCalls).toEqual([]);
+  });
+
+  it("a failure halts: the host and status are named and no later wave is sent", async () => {
+    const w = fleet();
+    const cmd = await started(w);
+    w.commands.finish(cmd, "Success", [id(1)]);
+    w.commands.finish(cmd, "Failed", [id(2)]);
+    const r = await track(w, cmd, undefined, "Failed");
+    expect(r.rolloutStatus).toBe("halted");
+    expect(r.halted).toBe(`${id(2)} (api) ended Failed`);
+    expect(r.nextWave).toBeUndefined();
+    expect(w.commands.sent).toHaveLength(1);
+    // the host that did restart still records its version
+    expect(w.inventory.tagCalls.map((c) => c.instanceIds)).toEqual([[id(1)]]);
+  });
+
+  it("a concurrent write to the rollout: the change is re-applied to the fresh revision, nothing lost", async () => {
+    const w = fleet();
+    const cmd = await started(w);
+    w.commands.finish(cmd, "Success");
+    // Another delivery records host 2's success between our read and our write.
+    let injected = false;
+    w.rollouts.beforeSave = () => {
+      if (injected) return;
+      injected = true;
+      w.rollouts.forceWrite((r) => recordResult(r, id(2), "Success", "2025-11-20T11:59:00.000Z").rollout, ROLLOUT_ID);
+    };
+    const r = await track(w, cmd, id(1), "Success");
+    expect(w.rollouts.conflicts).toBe(1);
+    expect(r.recorded).toEqual([{ instanceId: id(1), status: "Success" }]);
+    // Re-applied on top of the other write: both successes kept, so this delivery completes the wave.
+    expect(r.nextWave?.commands.map((c) => c.instanceIds)).toEqual([[id(3)]]);
+    const after = await stored(w);
+    expect(after.currentWave).toBe(2);
+    expect(after.hosts[id(2)]?.status).toBe("Success");
+  });
+
+  it("ignores other documents, foreign commands and non-final command statuses", async () => {
+    const w = fleet();
+    const cmd = await started(w);
+    expect(
+      (
+        await trackRestart(
+          { commandId: cmd, documentName: "AWS-RunShellScript", status: "Success", instanceId: id(1) },
+          w.deps,
+        )
+      ).ignored,
+    ).toMatch(/not the control plane's restart document/);
+    expect((await track(w, cmd, undefined, "InProgress")).ignored).toMatch(/not final/);
+    expect((await track(w, "ffffffff-aaaa-bbbb-cccc-000000000000", id(1), "Success")).ignored).toMatch(
+      /no such invocation/,
+    );
+    expect(w.rollouts.saves).toBe(1); // only the dispatch record from startRollout
+  });
+});
