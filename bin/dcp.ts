@@ -1,0 +1,318 @@
+// dcp — the operator CLI of delphi-control-plane: a thin shell over the core's use cases.
+// Exit codes: 0 ok/clean, 1 findings / halted rollout / refused action, 2 error (one line on stderr;
+// the stack only with DCP_DEBUG=1).
+import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { stringify as toYaml } from "yaml";
+import { auditFleet, type Remediation } from "#core/app/audit-fleet";
+import { guardHost } from "#core/app/guard-host";
+import { dispatchWave, mutateRollout } from "#core/app/rollout-runner";
+import { confirmRotation, isFact, planForFact } from "#core/app/rotate-secret";
+import { InvalidInputError } from "#core/domain/errors";
+import { defaultManifestParam, type Manifest, parseManifest } from "#core/domain/manifest";
+import { pendingDispatch, type Rollout, resumeRollout } from "#core/domain/rollout";
+import { actionable, auditText, guardText, planText, rolloutListText, rolloutText, wavesTable } from "./lib/render.ts";
+import {
+  type CliContext,
+  CliError,
+  cliContext,
+  cliDeps,
+  cliManifest,
+  type GlobalOptions,
+  rolloutStore,
+} from "./lib/wiring.ts";
+
+export const USAGE = `usage: dcp <command> [options]
+
+commands:
+  audit [--fix [imds|imds+restart]] [--dry-run]   fleet drift audit (exit 1 on findings)
+  guard <instance-id> [--dry-run]                  launch guard for one host (IMDS + IAM scope)
+  restart plan <secret-id>                         the rolling restart a rotation would run; sends nothing
+  rollout list | status <id> | resume <id> [--dry-run]
+  manifest validate <file> | push <file> [--dry-run]
+
+options (every command):
+  --namespace NS        fleet namespace (default: DCP_NAMESPACE)
+  --manifest-param P    manifest parameter (default: DCP_MANIFEST_PARAM or /{ns}/control-plane/manifest)
+  --region R            AWS region (default: AWS_REGION or the profile's)
+  --rollout-table T     rollout table (default: DCP_ROLLOUT_TABLE)
+  --json                machine-readable output only
+AWS_ENDPOINT_URL points every client at an emulator; credentials come from the standard chain.`;
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  env: NodeJS.ProcessEnv;
+  stderrIsTty: boolean;
+}
+
+const defaultIo = (): Io => ({
+  out: (t) => process.stdout.write(t.endsWith("\n") ? t : `${t}\n`),
+  err: (t) => process.stderr.write(t),
+  env: process.env,
+  stderrIsTty: Boolean(process.stderr.isTTY),
+});
+
+const OPTIONS = {
+  namespace: { type: "string" },
+  "manifest-param": { type: "string" },
+  region: { type: "string" },
+  "rollout-table": { type: "string" },
+  json: { type: "boolean", default: false },
+  "dry-run": { type: "boolean", default: false },
+  fix: { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+const FIX_MODES = new Set(["imds", "imds+restart"]);
+const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+
+/** `--fix` alone means imds+restart; `--fix imds` / `--fix=imds` narrow it. */
+function normaliseFix(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--fix") {
+      const next = argv[i + 1];
+      if (next !== undefined && FIX_MODES.has(next)) {
+        out.push(`--fix=${next}`);
+        i++;
+      } else out.push("--fix=imds+restart");
+    } else out.push(a);
+  }
+  return out;
+}
+
+type Parsed = ReturnType<typeof parse>;
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: normaliseFix(argv), options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new CliError(`${(err as Error).message.split("\n")[0]} (dcp --help)`);
+  }
+}
+
+function globals(p: Parsed): GlobalOptions {
+  const v = p.values;
+  return {
+    ...(v.namespace ? { namespace: v.namespace } : {}),
+    ...(v["manifest-param"] ? { manifestParam: v["manifest-param"] } : {}),
+    ...(v.region ? { region: v.region } : {}),
+    ...(v["rollout-table"] ? { rolloutTable: v["rollout-table"] } : {}),
+  };
+}
+
+function arg(p: Parsed, index: number, what: string): string {
+  const v = p.positionals[index];
+  if (!v) throw new CliError(`missing ${what} (dcp --help)`);
+  return v;
+}
+
+const json = (x: unknown): string => JSON.stringify(x, null, 2);
+
+// ---------------------------------------------------------------- commands
+
+async function audit(p: Parsed, io: Io): Promise<number> {
+  const fix = p.values.fix;
+  if (fix !== undefined && !FIX_MODES.has(fix)) throw new CliError(`--fix takes imds or imds+restart, not '${fix}'`);
+  const remediation: Remediation = (fix as Remediation | undefined) ?? "none";
+  const dryRun = p.values["dry-run"];
+  const ctx = await cliContext(globals(p), io.env);
+  if (remediation === "imds+restart" && !dryRun && !ctx.config.rolloutTable)
+    throw new CliError("--fix imds+restart records its rollout: pass --rollout-table NAME or set DCP_ROLLOUT_TABLE");
+  const deps = cliDeps(ctx, "bulk");
+  const manifest = await cliManifest(ctx, deps);
+  const progress = io.stderrIsTty || io.env.DCP_PROGRESS === "1";
+  const tty = io.stderrIsTty;
+  const onProgress = progress
+    ? (stage: string, done: number) =>
+        io.err(`${tty ? "\r\x1b[K" : ""}auditing ${manifest.namespace}: ${stage} ${done}${tty ? "" : "\n"}`)
+    : undefined;
+  const report = await auditFleet(manifest, deps, {
+    remediation,
+    dryRun,
+    apiCalls: () => ctx.counter.snapshot(),
+    ...(onProgress ? { onProgress } : {}),
+  });
+  if (progress && tty) io.err("\r\x1b[K");
+  // Halted rollouts belong in "what to do next" when the operator told us where rollouts live.
+  let halted: Rollout[] = [];
+  if (ctx.config.rolloutTable) halted = (await deps.rollouts.list(100)).filter((r) => r.status === "halted");
+  io.out(p.values.json ? json(report) : auditText(report, halted));
+  return actionable(report.findings).length > 0 || halted.length > 0 ? 1 : 0;
+}
+
+async function guard(p: Parsed, io: Io): Promise<number> {
+  const instanceId = arg(p, 1, "<instance-id>");
+  if (!INSTANCE_ID.test(instanceId))
+    throw new CliError(`'${instanceId}' is not an EC2 instance id (i- followed by 8 or 17 hex digits)`);
+  const ctx = await cliContext(globals(p), io.env);
+  const deps = cliDeps(ctx, "targeted");
+  const manifest = await cliManifest(ctx, deps);
+  const result = await guardHost(instanceId, manifest, deps, { dryRun: p.values["dry-run"] });
+  io.out(p.values.json ? json(result) : guardText(result));
+  return result.status === "skipped" || result.iam.verdict === "violation" ? 1 : 0;
+}
+
+async function restartPlan(p: Parsed, io: Io): Promise<number> {
+  if (p.positionals[1] !== "plan") throw new CliError("usage: dcp restart plan <secret-id>");
+  const secretId = arg(p, 2, "<secret-id>");
+  const ctx = await cliContext(globals(p), io.env);
+  const deps = cliDeps(ctx, "bulk");
+  const manifest = await cliManifest(ctx, deps);
+  const fact = await confirmRotation({ kind: "act", trigger: "cli", secretId }, manifest, deps);
+  if (!isFact(fact)) {
+    io.out(p.values.json ? json(fact) : `Nothing to restart: ${fact.reason}`);
+    return 1;
+  }
+  const plan = await planForFact(fact, manifest, deps);
+  io.out(p.values.json ? json({ ...plan, services: fact.services }) : planText(plan));
+  return 0;
+}
+
+async function rollout(p: Parsed, io: Io): Promise<number> {
+  const sub = p.positionals[1];
+  const ctx = await cliContext(globals(p), io.env);
+  const store = rolloutStore(ctx);
+  if (sub === "list") {
+    const all = await store.list(50);
+    io.out(p.values.json ? json(all) : rolloutListText(all));
+    return 0;
+  }
+  if (sub !== "status" && sub !== "resume") throw new CliError("usage: dcp rollout list | status <id> | resume <id>");
+  const id = arg(p, 2, "<rollout-id>");
+  if (!/^ro-[0-9a-f]{16}$/.test(id)) throw new CliError(`'${id}' is not a rollout id (ro- followed by 16 hex digits)`);
+  const current = await store.get(id);
+  if (!current) throw new CliError(`rollout ${id} not found in ${ctx.config.rolloutTable} (expired after 90 days?)`);
+  if (sub === "status") {
+    io.out(p.values.json ? json(current) : rolloutText(current));
+    return current.status === "halted" ? 1 : 0;
+  }
+  return resume(p, io, ctx, current);
+}
+
+/** A halted rollout, or a running one left with hosts claimed but never sent (a crash between claim and SendCommand). */
+function resumable(r: Rollout): boolean {
+  return (
+    r.status === "halted" || (r.status === "running" && Object.values(r.hosts).some((h) => h.status === "dispatching"))
+  );
+}
+
+/** Explicit operator action: failed (or stranded) hosts of the current wave go back to pending and are sent again. */
+async function resume(p: Parsed, io: Io, ctx: CliContext, current: Rollout): Promise<number> {
+  if (!resumable(current)) {
+    const msg = `rollout ${current.rolloutId} is ${current.status}: only a halted rollout, or one with hosts stranded mid-dispatch, can be resumed`;
+    io.out(p.values.json ? json({ rolloutId: current.rolloutId, action: "refused", reason: msg }) : msg);
+    return 1;
+  }
+  const dryRun = p.values["dry-run"];
+  const now = new Date().toISOString();
+  if (dryRun) {
+    const steps = pendingDispatch(resumeRollout(current, now));
+    io.out(
+      p.values.json
+        ? json({ rolloutId: current.rolloutId, action: "planned", wouldSend: steps })
+        : `Dry run: resuming ${current.rolloutId} would send wave ${current.currentWave}:\n${wavesTable(steps)}`,
+    );
+    return 0;
+  }
+  const deps = cliDeps(ctx, "targeted");
+  const resumed = await mutateRollout(deps, current.rolloutId, (cur) =>
+    resumable(cur) ? resumeRollout(cur, new Date().toISOString()) : undefined,
+  );
+  if (!resumed) throw new CliError(`rollout ${current.rolloutId} changed while resuming; look again`, 1);
+  const { rollout: after, sent } = await dispatchWave(deps, resumed);
+  io.out(
+    p.values.json
+      ? json({ rolloutId: after.rolloutId, action: "resumed", status: after.status, sent })
+      : [
+          `Resumed ${after.rolloutId}: wave ${after.currentWave}, ${sent.length} command(s) sent`,
+          ...sent.map((c) => `  ${c.commandId} ${c.service}: ${c.instanceIds.join(", ")}`),
+        ].join("\n"),
+  );
+  return 0;
+}
+
+function readManifestFile(path: string): Manifest {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    throw new CliError(`cannot read manifest file ${path}`);
+  }
+  return parseManifest(text);
+}
+
+async function manifest(p: Parsed, io: Io): Promise<number> {
+  const sub = p.positionals[1];
+  if (sub !== "validate" && sub !== "push") throw new CliError("usage: dcp manifest validate|push <file>");
+  const file = arg(p, 2, "<file>");
+  const m = readManifestFile(file);
+  if (sub === "validate") {
+    io.out(p.values.json ? json(m) : `# ${file}: valid fleet manifest for ${m.namespace}\n${toYaml(m)}`);
+    return 0;
+  }
+  const g = globals(p);
+  if (g.namespace && g.namespace !== m.namespace)
+    throw new CliError(`manifest is for namespace '${m.namespace}', not '${g.namespace}'`);
+  const ctx = await cliContext(g, io.env, m.namespace);
+  if (ctx.config.namespace !== m.namespace)
+    throw new CliError(`manifest is for namespace '${m.namespace}', DCP_NAMESPACE is '${ctx.config.namespace}'`);
+  const name = g.manifestParam ?? io.env.DCP_MANIFEST_PARAM ?? defaultManifestParam(m.namespace);
+  const text = JSON.stringify(m);
+  if (!p.values["dry-run"]) await cliDeps(ctx, "targeted").params.put(name, text, true);
+  const did = p.values["dry-run"] ? "would write" : "wrote";
+  io.out(
+    p.values.json
+      ? json({ parameter: name, dryRun: p.values["dry-run"], bytes: Buffer.byteLength(text) })
+      : `${did} ${name} (${Buffer.byteLength(text)} bytes, ${m.services.length} services)`,
+  );
+  return 0;
+}
+
+// ---------------------------------------------------------------- entry
+
+export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {
+  const p = parse(argv);
+  const cmd = p.positionals[0];
+  if (p.values.help || !cmd || cmd === "help") {
+    io.out(USAGE);
+    return cmd || p.values.help ? 0 : 2;
+  }
+  switch (cmd) {
+    case "audit":
+      return audit(p, io);
+    case "guard":
+      return guard(p, io);
+    case "restart":
+      return restartPlan(p, io);
+    case "rollout":
+      return rollout(p, io);
+    case "manifest":
+      return manifest(p, io);
+    default:
+      throw new CliError(`unknown command '${cmd}' (dcp --help)`);
+  }
+}
+
+/** main() with the exit-code contract applied to errors. */
+export async function run(argv: string[], io: Io = defaultIo()): Promise<number> {
+  try {
+    return await main(argv, io);
+  } catch (err) {
+    const e = err as Error;
+    const known = err instanceof CliError || err instanceof InvalidInputError;
+    const line = known ? e.message : `${e.name && e.name !== "Error" ? `${e.name}: ` : ""}${e.message}`;
+    io.err(`dcp: ${line.split("\n")[0]}\n`);
+    if (io.env.DCP_DEBUG === "1" && e.stack) io.err(`${e.stack}\n`);
+    return err instanceof CliError ? err.code : 2;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

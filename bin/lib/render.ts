@@ -1,0 +1,268 @@
+// Readable CLI output: plain-text tables and the operator's "what to do next" lines. Pure functions over the
+// core's result types; nothing here talks to AWS.
+import type { DriftReport } from "#core/app/audit-fleet";
+import type { GuardResult } from "#core/app/guard-host";
+import type { Finding, ImdsOptions, Severity } from "#core/domain/model";
+import type { Rollout, RolloutPlan, WaveStep } from "#core/domain/rollout";
+
+/** A left-aligned table; the last column is never padded (long details wrap naturally). */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+const SEVERITY_ORDER: Severity[] = ["critical", "high", "medium", "low", "info"];
+
+/** Clean means nothing above `info` (exempt hosts are reported as info and do not fail the audit). */
+export function actionable(findings: Finding[]): Finding[] {
+  return findings.filter((f) => f.severity !== "info");
+}
+
+export function sortFindings(findings: Finding[]): Finding[] {
+  return [...findings].sort(
+    (a, b) =>
+      SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity) ||
+      (a.instanceId ?? "").localeCompare(b.instanceId ?? "") ||
+      a.kind.localeCompare(b.kind),
+  );
+}
+
+const ev = (f: Finding, key: string): string | undefined => {
+  const v = f.evidence?.[key];
+  return v === undefined ? undefined : String(v);
+};
+
+const DETAIL_WIDTH = 140;
+
+/** The table's short form of a finding's detail (the full sentence is in --json). */
+export function shortDetail(f: Finding): string {
+  let d = f.instanceId && f.detail.startsWith(`${f.instanceId}: `) ? f.detail.slice(f.instanceId.length + 2) : f.detail;
+  if (f.kind.startsWith("iam-") && ev(f, "action")) {
+    const where = ev(f, "statement") ? ` [${ev(f, "policy")} / ${ev(f, "statement")}]` : "";
+    d = `${f.kind === "iam-missing-grant" ? "cannot" : "can"} ${ev(f, "action")} on ${ev(f, "resource")}${where}`;
+  }
+  return d.length > DETAIL_WIDTH ? `${d.slice(0, DETAIL_WIDTH - 1)}…` : d;
+}
+
+export function findingsTable(findings: Finding[]): string {
+  return table(
+    ["INSTANCE", "SERVICE", "KIND", "SEVERITY", "DETAIL"],
+    sortFindings(findings).map((f) => [f.instanceId ?? "-", f.service ?? "-", f.kind, f.severity, shortDetail(f)]),
+  );
+}
+
+export function imdsText(o: ImdsOptions | undefined): string {
+  if (!o) return "-";
+  return `tokens=${o.httpTokens} hop-limit=${o.hopLimit} endpoint=${o.httpEndpoint}${o.state ? ` (${o.state})` : ""}`;
+}
+
+/** One line per distinct thing to do, most urgent first. */
+export function nextSteps(report: DriftReport, haltedRollouts: Pick<Rollout, "rolloutId" | "haltReason">[]): string[] {
+  const steps: string[] = [];
+  const seen = new Set<string>();
+  const add = (s: string) => {
+    if (!seen.has(s)) steps.push(s);
+    seen.add(s);
+  };
+  const fixedImds = report.remediation.imds.filter((i) => i.applied).length;
+  const plannedImds = report.remediation.imds.filter((i) => !i.applied).length;
+  // IAM: one line per (role, policy, statement, kind) listing what it wrongly allows/denies.
+  const iam = new Map<string, { head: string; items: Map<string, Set<string>> }>();
+  for (const f of actionable(report.findings)) {
+    if ((f.kind !== "iam-excess-grant" && f.kind !== "iam-missing-grant") || !ev(f, "action")) continue;
+    const where = ev(f, "policy")
+      ? `policy ${ev(f, "policy")} (${ev(f, "policySource")}) statement ${ev(f, "statement")}`
+      : undefined;
+    const head =
+      f.kind === "iam-excess-grant"
+        ? `IAM: role ${ev(f, "roleName")}: narrow ${where ?? "its policies"}; it must not allow`
+        : where
+          ? `IAM: role ${ev(f, "roleName")}: ${where} denies what the service needs; allow`
+          : `IAM: role ${ev(f, "roleName")}: add a statement allowing`;
+    const g = iam.get(head) ?? { head, items: new Map<string, Set<string>>() };
+    const action = ev(f, "action") ?? "?";
+    g.items.set(action, (g.items.get(action) ?? new Set<string>()).add(ev(f, "resource") ?? "?"));
+    iam.set(head, g);
+  }
+  for (const g of iam.values())
+    add(`${g.head} ${[...g.items].map(([a, rs]) => `${a} on ${[...rs].join(", ")}`).join("; ")}`);
+  for (const f of sortFindings(actionable(report.findings))) {
+    switch (f.kind) {
+      case "iam-unknown":
+        add(`IAM: role ${ev(f, "roleName") ?? "(unknown)"}: review manually (${shortDetail(f)})`);
+        break;
+      case "imds-tokens-optional":
+      case "imds-hop-limit":
+      case "imds-endpoint-disabled":
+        if (fixedImds === 0)
+          add(
+            plannedImds > 0
+              ? "IMDS: run `dcp audit --fix imds` without --dry-run to apply the planned modifications"
+              : "IMDS: run `dcp audit --fix imds` (or `dcp guard <instance-id>` for one host)",
+          );
+        break;
+      case "stale-credentials":
+        if (!report.remediation.restarts.some((r) => r.action === "restart"))
+          add("stale credentials: run `dcp audit --fix` to restart the stale hosts through a rolling restart");
+        break;
+      case "no-instance-profile":
+        add(`${f.instanceId}: attach the instance profile of service '${f.service}'`);
+        break;
+      case "unknown-service":
+        add(`${f.instanceId}: add its service to the manifest (dcp manifest push) or fix its Service tag`);
+        break;
+      case "secret-missing":
+        add(`secrets: ${f.detail}: create it or remove it from the manifest`);
+        break;
+      case "unmanaged-host":
+        add(`${f.instanceId}: bring its SSM agent online (restarts cannot reach it)`);
+        break;
+      case "imds-defaults":
+        add(
+          "account: aws ec2 modify-instance-metadata-defaults --http-tokens required --http-put-response-hop-limit 2",
+        );
+        break;
+      case "service-without-hosts":
+        add(`service '${f.service}': no running host (expected? otherwise check the launch template)`);
+        break;
+      default:
+        break;
+    }
+  }
+  if (fixedImds > 0) add(`IMDS fixed on ${fixedImds} host(s): run \`dcp audit\` again to confirm`);
+  for (const r of report.remediation.restarts)
+    if (r.action === "restart" && r.rolloutId) add(`follow the catch-up restart: dcp rollout status ${r.rolloutId}`);
+  for (const r of haltedRollouts)
+    add(
+      `rollout ${r.rolloutId} is halted (${r.haltReason ?? "failure"}): fix the host, then dcp rollout resume ${r.rolloutId}`,
+    );
+  return steps;
+}
+
+export function auditText(report: DriftReport, halted: Pick<Rollout, "rolloutId" | "haltReason">[]): string {
+  const out: string[] = [];
+  out.push(
+    `Fleet ${report.namespace}: ${report.scannedHosts} host(s), ${report.roles} role(s), ${report.secrets} secret(s) checked at ${report.generatedAt}`,
+  );
+  out.push("");
+  if (report.findings.length === 0) out.push("No findings: the fleet matches its manifest.");
+  else out.push(findingsTable(report.findings));
+  out.push("");
+  out.push("Summary by kind:");
+  const kinds = Object.entries(report.summary).sort(([a], [b]) => a.localeCompare(b));
+  if (kinds.length === 0) out.push("  (none)");
+  for (const [kind, n] of kinds) out.push(`  ${kind.padEnd(24)} ${n}`);
+  const calls = Object.values(report.apiCalls).reduce((a, b) => a + b, 0);
+  out.push(
+    `API calls: ${calls} (${
+      Object.entries(report.apiCalls)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", ") || "none"
+    })`,
+  );
+  out.push("");
+  const rem = report.remediation;
+  const verb = rem.dryRun ? "planned" : "done";
+  out.push(`Remediation (${rem.mode}${rem.dryRun ? ", dry run" : ""}):`);
+  if (rem.mode === "none") out.push("  none requested (use --fix [imds|imds+restart])");
+  else {
+    out.push(
+      `  IMDS ${verb}: ${rem.imds.length ? rem.imds.map((i) => `${i.instanceId}${i.applied ? "" : " (planned)"}`).join(", ") : "nothing to fix"}`,
+    );
+    if (rem.mode === "imds+restart") {
+      if (rem.restarts.length === 0) out.push("  restarts: no stale hosts");
+      for (const r of rem.restarts) {
+        out.push(`  restart ${r.action}: ${r.secretName ?? "?"} ${r.rolloutId ?? ""} — ${r.reason}`);
+        for (const w of r.plan.waves) out.push(`    wave ${w.wave} ${w.service}: ${w.instanceIds.join(", ")}`);
+        for (const c of r.commands) out.push(`    sent ${c.commandId} (${c.service}): ${c.instanceIds.join(", ")}`);
+      }
+    }
+  }
+  const steps = nextSteps(report, halted);
+  out.push("");
+  out.push("What to do next:");
+  if (steps.length === 0) out.push("  nothing");
+  for (const s of steps) out.push(`  - ${s}`);
+  return out.join("\n");
+}
+
+export function guardText(r: GuardResult): string {
+  const out = [`Instance ${r.instanceId} (${r.namespace}${r.service ? `, service ${r.service}` : ""}): ${r.status}`];
+  if (r.reason) out.push(`  reason: ${r.reason}`);
+  if (r.status === "guarded") {
+    out.push(`  IMDS before: ${imdsText(r.imds.before)}`);
+    out.push(`  IMDS after:  ${imdsText(r.imds.after)}`);
+    out.push(
+      `  IMDS action: ${r.imds.action}${r.imds.changed ? " (modified)" : r.dryRun ? " (dry run: not applied)" : ""}`,
+    );
+    out.push(`  IAM: role ${r.iam.role ?? "-"}, verdict ${r.iam.verdict}`);
+    const tags = Object.entries(r.tags).map(([k, v]) => `${k}=${v}`);
+    if (tags.length) out.push(`  tags ${r.dryRun ? "to write" : "written"}: ${tags.join(", ")}`);
+  }
+  if (r.findings.length) {
+    out.push("");
+    out.push(findingsTable(r.findings));
+  }
+  return out.join("\n");
+}
+
+export function wavesTable(waves: WaveStep[]): string {
+  return table(
+    ["WAVE", "SERVICE", "HOSTS", "INSTANCES"],
+    waves.map((w) => [String(w.wave), w.service, String(w.instanceIds.length), w.instanceIds.join(", ")]),
+  );
+}
+
+export function planText(
+  plan: Pick<RolloutPlan, "rolloutId" | "secretName" | "versionId" | "waves" | "skipped">,
+): string {
+  const hosts = plan.waves.reduce((n, w) => n + w.instanceIds.length, 0);
+  const out = [
+    `Restart plan for ${plan.secretName} (AWSCURRENT ${plan.versionId}), rollout ${plan.rolloutId}:`,
+    `${hosts} host(s) in ${new Set(plan.waves.map((w) => w.wave)).size} wave(s); nothing was sent.`,
+    "",
+    plan.waves.length ? wavesTable(plan.waves) : "No host can take the restart.",
+  ];
+  if (plan.skipped.length) {
+    out.push("", "Skipped:");
+    out.push(
+      table(
+        ["INSTANCE", "SERVICE", "REASON"],
+        plan.skipped.map((s) => [s.instanceId, s.service, s.reason]),
+      ),
+    );
+  }
+  return out.join("\n");
+}
+
+export function rolloutText(r: Rollout): string {
+  const out = [
+    `Rollout ${r.rolloutId}: ${r.status}${r.haltReason ? ` (${r.haltReason})` : ""}`,
+    `  secret ${r.plan.secretName} version ${r.plan.versionId}; current wave ${r.currentWave}; updated ${r.updatedAt}`,
+    "",
+    table(
+      ["INSTANCE", "SERVICE", "WAVE", "STATUS", "COMMAND", "AT"],
+      Object.entries(r.hosts)
+        .sort(([a, x], [b, y]) => x.wave - y.wave || x.service.localeCompare(y.service) || a.localeCompare(b))
+        .map(([id, h]) => [id, h.service, String(h.wave), h.status, h.commandId ?? "-", h.at ?? "-"]),
+    ),
+  ];
+  return out.join("\n");
+}
+
+export function rolloutListText(rs: Rollout[]): string {
+  if (rs.length === 0) return "No rollouts.";
+  return table(
+    ["ROLLOUT", "STATUS", "WAVE", "HOSTS", "SECRET", "CREATED"],
+    rs.map((r) => {
+      const hosts = Object.values(r.hosts);
+      const ok = hosts.filter((h) => h.status === "Success").length;
+      return [r.rolloutId, r.status, String(r.currentWave), `${ok}/${hosts.length}`, r.plan.secretName, r.createdAt];
+    }),
+  );
+}

@@ -1,0 +1,322 @@
+// npm run demo: the whole control plane on a local moto_server, end to end, in about a minute.
+//   0. seed the voiceai/staging demo fleet (+ the tables and document the template names)
+//   1. a new IMDSv1 host is guarded by InstanceLaunchFunction
+//   2. the RDS master secret rotates: SecretRotationFunction plans and starts the rolling restart,
+//      RestartTrackerFunction follows it wave by wave (we play EventBridge, feeding SSM status events)
+//   3. `dcp audit`, `dcp audit --fix`, `dcp audit` again
+// The functions run through the docker-free invoker (bundled from template.yaml exactly as SAM would).
+// moto's Run Command traps: SendCommand with InstanceIds is recorded as targeting every instance, and every
+// invocation is Success at once; the tracker still confirms each host through GetCommandInvocation.
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { resolve } from "node:path";
+import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
+import { RunInstancesCommand } from "@aws-sdk/client-ec2";
+import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
+import { CreateDocumentCommand } from "@aws-sdk/client-ssm";
+import { type AwsClients, createClients } from "#core/adapters/clients";
+import { DynamoRolloutStore } from "#core/adapters/rollout-store";
+import type { GuardResult } from "#core/app/guard-host";
+import type { RotationResult } from "#core/app/rotate-secret";
+import type { TrackResult } from "#core/app/track-restart";
+import { imdsText, wavesTable } from "../bin/lib/render.ts";
+import { DEMO_AMI, demoFleetSpec, RESTART_DOCUMENT_CONTENT, type SeededFleet, seedFleet } from "./lib/fleet.ts";
+import { localAwsEnv, type MotoServer, startMoto } from "./lib/moto.ts";
+import { buildFunction, type FunctionConfig, functionConfig, invokeBundle } from "./lib/template.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const ACCOUNT = "123456789012";
+const started = Date.now();
+
+const say = (s = "") => process.stdout.write(`${s}\n`);
+const section = (title: string) => {
+  say();
+  say(`${"=".repeat(100)}`);
+  say(`== ${title}   [+${((Date.now() - started) / 1000).toFixed(1)}s]`);
+  say(`${"=".repeat(100)}`);
+};
+const indent = (text: string, pad = "   ") =>
+  text
+    .split("\n")
+    .map((l) => pad + l)
+    .join("\n");
+
+interface Fn {
+  cfg: FunctionConfig;
+  bundle: string;
+}
+
+async function build(logicalId: string, namespace: string, region: string): Promise<Fn> {
+  const opts = {
+    templatePath: resolve(ROOT, "template.yaml"),
+    parameterOverrides: { Namespace: namespace, LogLevel: "WARN" },
+    region,
+    accountId: ACCOUNT,
+  };
+  const cfg = functionConfig(logicalId, opts);
+  const bundle = await buildFunction(logicalId, { ...opts, outRoot: resolve(ROOT, "dist/demo") }, cfg);
+  return { cfg, bundle };
+}
+
+async function invoke<T>(fn: Fn, event: unknown): Promise<T> {
+  const out = await invokeBundle(fn.bundle, fn.cfg, event, {
+    callerEnv: { ...process.env, POWERTOOLS_METRICS_DISABLED: "true" },
+  });
+  if (!out.ok) throw new Error(`${fn.cfg.logicalId} failed: ${out.error.type}: ${out.error.message}`);
+  return out.result as T;
+}
+
+function eventOf(source: string, detailType: string, resources: string[], detail: Record<string, unknown>) {
+  return {
+    version: "0",
+    id: randomUUID(),
+    "detail-type": detailType,
+    source,
+    account: ACCOUNT,
+    time: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+    region: process.env.AWS_REGION,
+    resources,
+    detail,
+  };
+}
+
+/**
+ * Plays EventBridge for the restart document: one Success per host of each command, wave after wave. The hosts
+ * of a wave report concurrently, as SSM would; the tracker's conditional writes keep every result.
+ */
+async function driveRollout(
+  tracker: Fn,
+  document: string,
+  first: { commandId: string; service: string; instanceIds: string[] }[],
+  region: string,
+): Promise<void> {
+  let commands = first;
+  while (commands.length > 0) {
+    let next: typeof commands = [];
+    const reports = commands.flatMap((c) => c.instanceIds.map((instanceId) => ({ c, instanceId })));
+    await Promise.all(
+      reports.map(async ({ c, instanceId }) => {
+        const r = await invoke<TrackResult>(
+          tracker,
+          eventOf(
+            "aws.ssm",
+            "EC2 Command Invocation Status-change Notification",
+            [`arn:aws:ec2:${region}:${ACCOUNT}:instance/${instanceId}`],
+            { "command-id": c.commandId, "document-name": document, "instance-id": instanceId, status: "Success" },
+          ),
+        );
+        if (r.ignored) throw new Error(`tracker ignored ${c.commandId}/${instanceId}: ${r.ignored}`);
+        if (r.halted) throw new Error(`rollout halted: ${r.halted}`);
+        say(
+          `     ${instanceId} (${c.service}): ${r.recorded.map((x) => x.status).join(",") || "already recorded"} → rollout ${r.rolloutStatus}`,
+        );
+        if (r.nextWave && r.nextWave.commands.length > 0) {
+          next = r.nextWave.commands;
+          say(`   wave ${r.nextWave.wave} starts (sent by the tracker):`);
+          for (const n of next) say(`     command ${n.commandId} ${n.service}: ${n.instanceIds.join(", ")}`);
+        }
+      }),
+    );
+    commands = next;
+  }
+}
+
+function dcp(args: string[], env: NodeJS.ProcessEnv): number {
+  say(`$ dcp ${args.join(" ")}`);
+  const r = spawnSync(process.execPath, [resolve(ROOT, "bin/dcp.mjs"), ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  if (r.status === null || r.status === 2) throw new Error(`dcp ${args.join(" ")} failed (${r.signal ?? r.status})`);
+  say(`(exit ${r.status}${r.status === 1 ? ": findings remain" : ": clean"})`);
+  return r.status;
+}
+
+async function createTable(clients: AwsClients, name: string, key: string): Promise<void> {
+  await clients.dynamodb.send(
+    new CreateTableCommand({
+      TableName: name,
+      AttributeDefinitions: [{ AttributeName: key, AttributeType: "S" }],
+      KeySchema: [{ AttributeName: key, KeyType: "HASH" }],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+}
+
+async function demo(server: MotoServer): Promise<void> {
+  Object.assign(process.env, localAwsEnv(server.endpoint));
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const region = process.env.AWS_REGION ?? "eu-central-1";
+  const clients = createClients();
+  const spec = demoFleetSpec();
+  const ns = spec.namespace;
+
+  section(`0. Setup: moto on ${server.endpoint}, fleet ${ns}`);
+  const fleet: SeededFleet = await seedFleet(spec, clients);
+  const counts = new Map<string, number>();
+  for (const h of fleet.hosts) counts.set(h.service || "(none)", (counts.get(h.service || "(none)") ?? 0) + 1);
+  say(`   ${fleet.hosts.length} hosts: ${[...counts].map(([s, n]) => `${s}×${n}`).join(", ")}`);
+  say(`   shared secret ${fleet.sharedSecretArn}`);
+  say(`   consumers: ${spec.sharedSecret?.consumers.join(", ")}; manifest in ${fleet.manifestParam}`);
+  const [launch, rotation, tracker] = await Promise.all([
+    build("InstanceLaunchFunction", ns, region),
+    build("SecretRotationFunction", ns, region),
+    build("RestartTrackerFunction", ns, region),
+  ]);
+  // The invoker resolves !Ref of resources to their logical ids: create what the functions' environment names.
+  const env = launch.cfg.environment;
+  const idemTable = env.DCP_IDEMPOTENCY_TABLE!;
+  const rolloutTable = env.DCP_ROLLOUT_TABLE!;
+  const document = env.DCP_RESTART_DOCUMENT!;
+  await createTable(clients, idemTable, "id");
+  await createTable(clients, rolloutTable, "pk");
+  await clients.ssm.send(
+    new CreateDocumentCommand({
+      Name: document,
+      DocumentType: "Command",
+      DocumentFormat: "JSON",
+      Content: JSON.stringify(RESTART_DOCUMENT_CONTENT),
+    }),
+  );
+  const store = new DynamoRolloutStore(clients.dynamodb, rolloutTable);
+  say(`   tables ${idemTable} (pk id), ${rolloutTable} (pk pk); SSM document ${document}`);
+  say(`   functions bundled from template.yaml into dist/demo/`);
+
+  // ------------------------------------------------------------------ 1
+  section("1. A new api host launches with IMDSv1: InstanceLaunchFunction guards it");
+  const apiProfile = fleet.hosts.find((h) => h.service === "api")?.profileArn;
+  const run = await clients.ec2.send(
+    new RunInstancesCommand({
+      ImageId: DEMO_AMI,
+      InstanceType: "t3.small",
+      MinCount: 1,
+      MaxCount: 1,
+      IamInstanceProfile: apiProfile ? { Arn: apiProfile } : undefined,
+      MetadataOptions: { HttpTokens: "optional", HttpPutResponseHopLimit: 1, HttpEndpoint: "enabled" },
+      TagSpecifications: [
+        {
+          ResourceType: "instance",
+          Tags: [
+            { Key: "Namespace", Value: ns },
+            { Key: "Service", Value: "api" },
+            { Key: "Name", Value: "api-4" },
+          ],
+        },
+      ],
+    }),
+  );
+  const newId = run.Instances?.[0]?.InstanceId;
+  if (!newId) throw new Error("RunInstances answered without an instance");
+  say(`   launched ${newId} (api, tokens optional, hop limit 1)`);
+  const guard = await invoke<GuardResult>(
+    launch,
+    eventOf(
+      "aws.ec2",
+      "EC2 Instance State-change Notification",
+      [`arn:aws:ec2:${region}:${ACCOUNT}:instance/${newId}`],
+      {
+        "instance-id": newId,
+        state: "pending",
+      },
+    ),
+  );
+  say(`   status:      ${guard.status}${guard.reason ? ` (${guard.reason})` : ""}`);
+  say(`   IMDS before: ${imdsText(guard.imds.before)}`);
+  say(
+    `   IMDS after:  ${imdsText(guard.imds.after)}   (${guard.imds.action}${guard.imds.changed ? ", one call" : ""})`,
+  );
+  say(`   IAM verdict: ${guard.iam.verdict} (role ${guard.iam.role ?? "-"}, ${guard.iam.findings.length} finding(s))`);
+  say(
+    `   tags:        ${
+      Object.entries(guard.tags)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", ") || "(none)"
+    }`,
+  );
+
+  // ------------------------------------------------------------------ 2
+  section("2. The RDS master secret rotates: SecretRotationFunction + RestartTrackerFunction");
+  const secretArn = fleet.sharedSecretArn!;
+  const put = await clients.secrets.send(
+    new PutSecretValueCommand({
+      SecretId: secretArn,
+      SecretString: JSON.stringify({ username: "postgres", password: `pw-${randomUUID()}` }),
+    }),
+  );
+  say(`   PutSecretValue: version ${put.VersionId} now holds AWSCURRENT`);
+  const secretName = secretArn.split(":secret:")[1]!.replace(/-[A-Za-z0-9]{6}$/, "");
+  const rot = await invoke<RotationResult>(
+    rotation,
+    eventOf("aws.secretsmanager", "Secret Label Updated", [secretArn], {
+      name: secretName,
+      labelUpdated: "AWSCURRENT",
+      ...(put.VersionId ? { versionId: put.VersionId } : {}),
+    }),
+  );
+  say(`   action: ${rot.action} — ${rot.reason}`);
+  say(`   rollout ${rot.rolloutId}; plan (waves × hosts):`);
+  say(indent(wavesTable(rot.plan.waves), "     "));
+  for (const s of rot.plan.skipped) say(`     skipped ${s.instanceId} (${s.service}): ${s.reason}`);
+  if (rot.action !== "restart") throw new Error(`expected a restart, got ${rot.action}: ${rot.reason}`);
+  say(`   wave ${rot.plan.waves[0]?.wave} starts (sent by the rotation):`);
+  for (const c of rot.commands) say(`     command ${c.commandId} ${c.service}: ${c.instanceIds.join(", ")}`);
+  say("   SSM reports each host (we feed RestartTrackerFunction the status events):");
+  await driveRollout(tracker, document, rot.commands, region);
+  const final = await store.get(rot.rolloutId ?? "");
+  say(`   rollout ${rot.rolloutId}: ${final?.status} (${Object.keys(final?.hosts ?? {}).length} hosts restarted)`);
+  if (final?.status !== "succeeded") throw new Error(`rollout ${rot.rolloutId} ended ${final?.status}`);
+
+  // ------------------------------------------------------------------ 3
+  section("3. Drift audit from the CLI: dcp audit, dcp audit --fix, dcp audit");
+  // A rotation whose event never arrived: telpro hosts keep running the old version of their bundle.
+  const telproSecret = `${ns}/telpro/secrets`;
+  await clients.secrets.send(
+    new PutSecretValueCommand({ SecretId: telproSecret, SecretString: JSON.stringify({ API_TOKEN: randomUUID() }) }),
+  );
+  say(`   (meanwhile ${telproSecret} was rotated and its event was lost: telpro hosts are stale)`);
+  const cliEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    DCP_NAMESPACE: ns,
+    DCP_ROLLOUT_TABLE: rolloutTable,
+    DCP_RESTART_DOCUMENT: document,
+    DCP_PROGRESS: "",
+  };
+  say();
+  dcp(["audit"], cliEnv);
+  say();
+  dcp(["audit", "--fix"], cliEnv);
+  const catchUps = (await store.list(50)).filter((r) => r.status === "running");
+  for (const r of catchUps) {
+    say();
+    say(`   catch-up rollout ${r.rolloutId} (${r.plan.secretName}): the tracker records each restart`);
+    await driveRollout(tracker, document, r.commands, region);
+    const done = await store.get(r.rolloutId);
+    say(`   rollout ${r.rolloutId}: ${done?.status}`);
+    if (done?.status !== "succeeded") throw new Error(`catch-up rollout ${r.rolloutId} ended ${done?.status}`);
+  }
+  say();
+  dcp(["audit"], cliEnv);
+  say();
+  say("   IMDS findings are gone (the exempt media host stays as info), stale credentials are gone;");
+  say("   what remains needs a human: the ops role's over-broad statement and the legacy-cron host.");
+}
+
+async function main(): Promise<number> {
+  let server: MotoServer | undefined;
+  try {
+    server = await startMoto();
+    await demo(server);
+    section(`Done in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`demo failed: ${(err as Error).message}\n`);
+    if (process.env.DCP_DEBUG === "1") process.stderr.write(`${(err as Error).stack}\n`);
+    if (server) process.stderr.write(`moto log: ${server.logFile}\n`);
+    return 1;
+  } finally {
+    await server?.stop();
+  }
+}
+
+process.exitCode = await main();
