@@ -57,7 +57,9 @@ describe("drift audit", () => {
 
     const calls = report.apiCalls;
     expect(calls["EC2.DescribeInstances"]).toBe(1);
-    expect(calls["SecretsManager.DescribeSecret"]).toBe(fleet.manifest.services.length + 1);
+    // Every consumed secret (a bundle per service + the shared one) from one ListSecrets page, not one call each.
+    expect(calls["SecretsManager.ListSecrets"]).toBe(1);
+    expect(calls["SecretsManager.DescribeSecret"]).toBeUndefined();
     const iam = Object.entries(calls)
       .filter(([k]) => k.startsWith("IAM."))
       .reduce((n, [, v]) => n + v, 0);

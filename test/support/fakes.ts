@@ -85,6 +85,15 @@ export class FakeSecrets implements SecretCatalog {
     const s = this.secrets.find((x) => secretIdMatches(secretId, x));
     return s && { ...s };
   }
+  async describeMany(secretIds: string[]): Promise<Map<string, SecretDescription | undefined>> {
+    this.calls.push(`many:${secretIds.length}`);
+    const out = new Map<string, SecretDescription | undefined>();
+    for (const id of secretIds) {
+      const s = this.secrets.find((x) => secretIdMatches(id, x));
+      out.set(id, s && { ...s });
+    }
+    return out;
+  }
 }
 
 /** Run Command: records every SendCommand; `failOn(n, err)` makes the n-th call (1-based) throw. */

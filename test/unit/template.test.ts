@@ -317,6 +317,7 @@ describe("least privilege", () => {
     "ssm:DescribeInstanceInformation",
     "ssm:GetCommandInvocation",
     "ssm:ListCommands",
+    "secretsmanager:ListSecrets",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
   ]);

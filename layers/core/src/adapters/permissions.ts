@@ -18,6 +18,7 @@ export const PERMISSIONS = {
   /** The bulk store falls back to GetPolicy/GetPolicyVersion for a managed policy the bulk answer lacked. */
   "BulkPolicyStore.rolePolicies": ["iam:GetAccountAuthorizationDetails", "iam:GetPolicy", "iam:GetPolicyVersion"],
   "SecretCatalog.describe": ["secretsmanager:DescribeSecret"],
+  "SecretCatalog.describeMany": ["secretsmanager:ListSecrets"],
   "CommandRunner.sendRestart": ["ssm:SendCommand"],
   "CommandRunner.invocation": ["ssm:GetCommandInvocation"],
   "CommandRunner.commandComment": ["ssm:ListCommands"],
@@ -76,6 +77,7 @@ export const FUNCTION_USES = {
     "BulkPolicyStore.roleOfInstanceProfile",
     "BulkPolicyStore.rolePolicies",
     "SecretCatalog.describe",
+    "SecretCatalog.describeMany",
     "CommandRunner.sendRestart",
     "ManagedInstances.managedIds",
     "ParameterStore.get",

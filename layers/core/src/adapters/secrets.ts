@@ -1,8 +1,42 @@
 // SecretCatalog over Secrets Manager: metadata only. This module never reads a secret value.
-import { DescribeSecretCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import {
+  DescribeSecretCommand,
+  ListSecretsCommand,
+  type SecretListEntry,
+  type SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
+import { isSecretArn, secretIdMatches } from "../domain/secrets.ts";
 import type { SecretCatalog, SecretDescription } from "../ports/index.ts";
 
 const iso = (d: Date | string | undefined): string | undefined => (d ? new Date(d).toISOString() : undefined);
+
+/** ListSecrets accepts at most 10 values per filter. */
+const VALUES_PER_FILTER = 10;
+
+function describe(
+  arn: string | undefined,
+  name: string | undefined,
+  stages: Record<string, string[]> | undefined,
+  changed: Date | undefined,
+  deleted: Date | undefined,
+): SecretDescription | undefined {
+  if (!arn || !name) return undefined;
+  const desc: SecretDescription = { arn, name };
+  const current = Object.entries(stages ?? {}).find(([, s]) => s.includes("AWSCURRENT"));
+  if (current) desc.currentVersionId = current[0];
+  const c = iso(changed);
+  if (c) desc.lastChangedDate = c;
+  const d = iso(deleted);
+  if (d) desc.deletedDate = d;
+  return desc;
+}
+
+/** The name prefix an id can be found under: a name as is; an ARN's resource part without its random suffix. */
+function namePrefix(id: string): string {
+  if (!isSecretArn(id)) return id;
+  const rest = id.slice(id.indexOf(":secret:") + ":secret:".length);
+  return /-[A-Za-z0-9]{6}$/.test(rest) ? rest.slice(0, -7) : rest;
+}
 
 export class SecretsManagerCatalog implements SecretCatalog {
   constructor(private readonly sm: SecretsManagerClient) {}
@@ -10,18 +44,40 @@ export class SecretsManagerCatalog implements SecretCatalog {
   async describe(secretId: string): Promise<SecretDescription | undefined> {
     try {
       const out = await this.sm.send(new DescribeSecretCommand({ SecretId: secretId }));
-      if (!out.ARN || !out.Name) return undefined;
-      const desc: SecretDescription = { arn: out.ARN, name: out.Name };
-      const current = Object.entries(out.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes("AWSCURRENT"));
-      if (current) desc.currentVersionId = current[0];
-      const changed = iso(out.LastChangedDate);
-      if (changed) desc.lastChangedDate = changed;
-      const deleted = iso(out.DeletedDate);
-      if (deleted) desc.deletedDate = deleted;
-      return desc;
+      return describe(out.ARN, out.Name, out.VersionIdsToStages, out.LastChangedDate, out.DeletedDate);
     } catch (err) {
       if (err instanceof Error && err.name === "ResourceNotFoundException") return undefined;
       throw err;
     }
+  }
+
+  async describeMany(secretIds: string[]): Promise<Map<string, SecretDescription | undefined>> {
+    const prefixes = [...new Set(secretIds.map(namePrefix))];
+    const entries: SecretListEntry[] = [];
+    for (let i = 0; i < prefixes.length; i += VALUES_PER_FILTER) {
+      let token: string | undefined;
+      do {
+        const out = await this.sm.send(
+          new ListSecretsCommand({
+            Filters: [{ Key: "name", Values: prefixes.slice(i, i + VALUES_PER_FILTER) }],
+            IncludePlannedDeletion: true,
+            MaxResults: 100,
+            NextToken: token,
+          }),
+        );
+        entries.push(...(out.SecretList ?? []));
+        token = out.NextToken;
+      } while (token);
+    }
+    const found = new Map<string, SecretDescription | undefined>();
+    for (const id of secretIds) {
+      // Name filters match prefixes: pick the exact secret (ns/api/secrets, not ns/api/secrets-old).
+      const e = entries.find((x) => x.ARN && x.Name && secretIdMatches(id, { arn: x.ARN, name: x.Name }));
+      found.set(
+        id,
+        e ? describe(e.ARN, e.Name, e.SecretVersionsToStages, e.LastChangedDate, e.DeletedDate) : undefined,
+      );
+    }
+    return found;
   }
 }

@@ -124,11 +124,12 @@ export async function auditFleet(
   }
   opts.onProgress?.("iam", roles.size);
 
-  // Stale credentials: the version each consumer recorded vs AWSCURRENT, one DescribeSecret per secret.
+  // Stale credentials: the version each consumer recorded vs AWSCURRENT; every consumed secret in one ListSecrets page.
   const consumed = consumedSecretIds(m);
   const catchUps: { fact: RotationFact; stale: Set<string> }[] = [];
+  const described = await deps.secrets.describeMany(consumed.map((c) => c.id));
   for (const c of consumed) {
-    const secret = await deps.secrets.describe(c.id);
+    const secret = described.get(c.id);
     if (!secret || secret.deletedDate) {
       findings.push({
         kind: "secret-missing",

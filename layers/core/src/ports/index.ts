@@ -62,6 +62,11 @@ export interface SecretDescription {
 export interface SecretCatalog {
   /** DescribeSecret; undefined when the secret does not exist. */
   describe(secretId: string): Promise<SecretDescription | undefined>;
+  /**
+   * Many secrets at once (ListSecrets filtered by name prefix: one call per 100 secrets instead of one per
+   * secret), keyed by the ids given; undefined for an id that matches no secret.
+   */
+  describeMany(secretIds: string[]): Promise<Map<string, SecretDescription | undefined>>;
 }
 
 export type InvocationStatus =
