@@ -1,17 +1,14 @@
 // Wires the core's ports for the CLI the same way the Lambda handlers do: SDK v3 adapters over the standard
 // credential chain; the endpoint comes from AWS_ENDPOINT_URL (emulator) or the real AWS endpoints.
+
 import { ApiCallCounter, type AwsClients, createClients } from "#core/adapters/clients";
-import { Ec2FleetInventory } from "#core/adapters/ec2";
-import { BulkPolicyStore, TargetedPolicyStore } from "#core/adapters/iam";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
-import { SecretsManagerCatalog } from "#core/adapters/secrets";
-import { SsmCommandRunner, SsmParameterStore } from "#core/adapters/ssm";
-import { SsmManagedInstances } from "#core/adapters/ssm-managed";
 import { type Config, loadConfig } from "#core/app/config";
 import type { Deps } from "#core/app/deps";
 import { loadManifest } from "#core/app/manifest-source";
 import type { Manifest } from "#core/domain/manifest";
 import type { ManagedInstances, RolloutStore } from "#core/ports/index";
+import { fleetDeps } from "#core/shell/fleet-deps";
 
 /** An operator error: one line on stderr, exit code `code` (2 = error, 1 = refused). */
 export class CliError extends Error {
@@ -95,18 +92,7 @@ export function rolloutStore(ctx: CliContext): RolloutStore {
  * commands, `targeted` (per role) for one host.
  */
 export function cliDeps(ctx: CliContext, policies: "bulk" | "targeted"): Deps & { managed: ManagedInstances } {
-  const { clients } = ctx;
-  return {
-    config: ctx.config,
-    inventory: new Ec2FleetInventory(clients.ec2),
-    policies: policies === "bulk" ? new BulkPolicyStore(clients.iam) : new TargetedPolicyStore(clients.iam),
-    secrets: new SecretsManagerCatalog(clients.secrets),
-    commands: new SsmCommandRunner(clients.ssm),
-    rollouts: rolloutStore(ctx),
-    params: new SsmParameterStore(clients.ssm),
-    managed: new SsmManagedInstances(clients.ssm),
-    now: () => new Date(),
-  };
+  return { ...fleetDeps(ctx.config, { clients: ctx.clients, policies }), rollouts: rolloutStore(ctx) };
 }
 
 export function cliManifest(ctx: CliContext, deps: Pick<Deps, "params">): Promise<Manifest> {

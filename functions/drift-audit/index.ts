@@ -1,20 +1,12 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
-import { CachedParameterStore } from "#core/adapters/cached-parameters";
-import { ApiCallCounter, dynamodbClient, ec2Client, iamClient, secretsClient, ssmClient } from "#core/adapters/clients";
-import { Ec2FleetInventory } from "#core/adapters/ec2";
-import { BulkPolicyStore } from "#core/adapters/iam";
-import { DynamoRolloutStore } from "#core/adapters/rollout-store";
-import { SecretsManagerCatalog } from "#core/adapters/secrets";
-import { SsmCommandRunner } from "#core/adapters/ssm";
-import { SsmManagedInstances } from "#core/adapters/ssm-managed";
+import { ApiCallCounter } from "#core/adapters/clients";
 import { auditFleet, type DriftReport } from "#core/app/audit-fleet";
 import { loadConfig } from "#core/app/config";
-import { unavailable } from "#core/app/deps";
 import { loadManifest } from "#core/app/manifest-source";
 import { AuditRequest, describeIssues } from "#core/domain/events";
-import type { RolloutStore } from "#core/ports/index";
+import { fleetDeps } from "#core/shell/fleet-deps";
 import { MetricUnit, powertools, type Rejected, reject } from "#core/shell/lambda";
 
 const { logger, metrics } = powertools("drift-audit");
@@ -34,28 +26,9 @@ export const handler = middy(async (event: unknown): Promise<AuditSummary | Reje
 
   // A fresh counter and policy store per run: the report's apiCalls are this audit's own.
   const counter = new ApiCallCounter();
-  const opts = { counter };
-  const ssm = ssmClient(opts);
-  const params = new CachedParameterStore(ssm);
-  const manifest = await loadManifest(params, config.manifestParam, config.namespace);
-  const rollouts: RolloutStore = config.rolloutTable
-    ? new DynamoRolloutStore(dynamodbClient(opts), config.rolloutTable)
-    : unavailable("RolloutStore");
-  const report = await auditFleet(
-    manifest,
-    {
-      config,
-      inventory: new Ec2FleetInventory(ec2Client(opts)),
-      policies: new BulkPolicyStore(iamClient(opts)),
-      secrets: new SecretsManagerCatalog(secretsClient(opts)),
-      commands: new SsmCommandRunner(ssm),
-      rollouts,
-      params,
-      managed: new SsmManagedInstances(ssm),
-      now: () => new Date(),
-    },
-    { remediation, dryRun, apiCalls: () => counter.snapshot() },
-  );
+  const deps = fleetDeps(config, { counter });
+  const manifest = await loadManifest(deps.params, config.manifestParam, config.namespace);
+  const report = await auditFleet(manifest, deps, { remediation, dryRun, apiCalls: () => counter.snapshot() });
 
   const summary: AuditSummary = {
     namespace: report.namespace,
@@ -70,7 +43,7 @@ export const handler = middy(async (event: unknown): Promise<AuditSummary | Reje
       restarts: report.remediation.restarts.length,
     },
   };
-  if (!dryRun) await params.put(config.auditSummaryParam, JSON.stringify(summary), true);
+  if (!dryRun) await deps.params.put(config.auditSummaryParam, JSON.stringify(summary), true);
   metrics.addMetric("HostsScanned", MetricUnit.Count, report.scannedHosts);
   for (const [kind, count] of Object.entries(report.summary)) {
     const m = metrics.singleMetric();

@@ -4,43 +4,29 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { CachedParameterStore } from "#core/adapters/cached-parameters";
-import { dynamodbClient, ec2Client, iamClient, secretsClient, ssmClient } from "#core/adapters/clients";
-import { Ec2FleetInventory } from "#core/adapters/ec2";
-import { BulkPolicyStore } from "#core/adapters/iam";
-import { DynamoRolloutStore } from "#core/adapters/rollout-store";
-import { SecretsManagerCatalog } from "#core/adapters/secrets";
-import { SsmCommandRunner } from "#core/adapters/ssm";
+import { createClients } from "#core/adapters/clients";
 import { loadConfig } from "#core/app/config";
 import type { Deps } from "#core/app/deps";
 import { loadManifest } from "#core/app/manifest-source";
 import { confirmRotation, isFact, type RotationFact, type RotationResult, startRollout } from "#core/app/rotate-secret";
 import { describeIssues, SecretEvent } from "#core/domain/events";
 import { classifyRotationEvent } from "#core/domain/rotation";
+import { fleetDeps } from "#core/shell/fleet-deps";
 import { foreignOrigin, idempotency, MetricUnit, powertools, type Rejected, reject } from "#core/shell/lambda";
 
 const { logger, metrics } = powertools("secret-rotation");
 const config = loadConfig();
-const ssm = ssmClient();
-const dynamo = dynamodbClient();
-const params = new CachedParameterStore(ssm);
+const clients = createClients();
+const params = new CachedParameterStore(clients.ssm);
 
 function deps(): Deps {
   if (!config.rolloutTable) throw new Error("configuration error: DCP_ROLLOUT_TABLE is not set");
-  return {
-    config,
-    inventory: new Ec2FleetInventory(ec2Client()),
-    // Fleet-wide work: one paginated GetAccountAuthorizationDetails instead of reads per role.
-    policies: new BulkPolicyStore(iamClient()),
-    secrets: new SecretsManagerCatalog(secretsClient()),
-    commands: new SsmCommandRunner(ssm),
-    rollouts: new DynamoRolloutStore(dynamo, config.rolloutTable),
-    params,
-    now: () => new Date(),
-  };
+  // Fleet-wide work: one paginated GetAccountAuthorizationDetails instead of reads per role.
+  return fleetDeps(config, { clients, params, policies: "bulk" });
 }
 
 /** Keyed on the business fact (secret ARN, AWSCURRENT version), not the event id: every trigger for one rotation agrees. */
-const idem = idempotency(dynamo, config.idempotencyTable, "[secretArn, versionId]");
+const idem = idempotency(clients.dynamodb, config.idempotencyTable, "[secretArn, versionId]");
 const rollout = makeIdempotent(
   async (fact: RotationFact, requestId: string): Promise<RotationResult & { firstRequestId: string }> => {
     const d = deps();

@@ -1,14 +1,11 @@
 // Real adapters against moto, wired the way the handlers wire them, plus the SSM harness for moto's traps.
 import { CreateTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ApiCallCounter, createClients } from "#core/adapters/clients";
-import { Ec2FleetInventory } from "#core/adapters/ec2";
-import { BulkPolicyStore, TargetedPolicyStore } from "#core/adapters/iam";
-import { DynamoRolloutStore } from "#core/adapters/rollout-store";
-import { SecretsManagerCatalog } from "#core/adapters/secrets";
-import { SsmCommandRunner, SsmParameterStore } from "#core/adapters/ssm";
+import { SsmParameterStore } from "#core/adapters/ssm";
 import { loadConfig } from "#core/app/config";
 import type { Deps } from "#core/app/deps";
 import type { ManagedInstances } from "#core/ports/index";
+import { fleetDeps } from "#core/shell/fleet-deps";
 import type { SeededFleet } from "../../scripts/lib/fleet.ts";
 import { attachSsmHarness, type SsmHarness } from "./ssm-harness.ts";
 
@@ -59,16 +56,11 @@ export function wire(
     DCP_IAM_MODE: opts.iamMode ?? "report",
     AWS_REGION: fleet.region,
   });
-  const deps = {
-    config,
-    inventory: new Ec2FleetInventory(clients.ec2),
-    policies: opts.iam === "targeted" ? new TargetedPolicyStore(clients.iam) : new BulkPolicyStore(clients.iam),
-    secrets: new SecretsManagerCatalog(clients.secrets),
-    commands: new SsmCommandRunner(clients.ssm),
-    rollouts: new DynamoRolloutStore(clients.dynamodb, ROLLOUT_TABLE),
+  const deps = fleetDeps(config, {
+    clients,
+    policies: opts.iam ?? "bulk",
+    // Tests change the manifest between steps: read it fresh every time.
     params: new SsmParameterStore(clients.ssm),
-    managed: { managedIds: async () => undefined },
-    now: () => new Date(),
-  };
+  });
   return { deps, counter, harness };
 }

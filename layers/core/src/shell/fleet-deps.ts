@@ -1,0 +1,43 @@
+// Fleet-wide wiring shared by the functions that touch every port (rotation, audit), the CLI, the bench and the tests.
+import { CachedParameterStore } from "../adapters/cached-parameters.ts";
+import { type ApiCallCounter, type AwsClients, createClients } from "../adapters/clients.ts";
+import { Ec2FleetInventory } from "../adapters/ec2.ts";
+import { BulkPolicyStore, TargetedPolicyStore } from "../adapters/iam.ts";
+import { DynamoRolloutStore } from "../adapters/rollout-store.ts";
+import { SecretsManagerCatalog } from "../adapters/secrets.ts";
+import { SsmCommandRunner } from "../adapters/ssm.ts";
+import { SsmManagedInstances } from "../adapters/ssm-managed.ts";
+import type { Config } from "../app/config.ts";
+import { type Deps, unavailable } from "../app/deps.ts";
+import type { ManagedInstances, ParameterStore, RolloutStore } from "../ports/index.ts";
+
+export interface FleetDepsOptions {
+  /** Counts every call of every client (the audit's apiCalls). */
+  counter?: ApiCallCounter;
+  /** Fleet-wide work reads IAM in bulk; one host's guard reads its role only. */
+  policies?: "bulk" | "targeted";
+  /** Existing clients (e.g. with a test harness attached); created lazily otherwise. */
+  clients?: AwsClients;
+  params?: ParameterStore;
+}
+
+export type FleetDeps = Deps & { managed: ManagedInstances; clients: AwsClients };
+
+export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDeps {
+  const clients = opts.clients ?? createClients(opts.counter ? { counter: opts.counter } : {});
+  const rollouts: RolloutStore = config.rolloutTable
+    ? new DynamoRolloutStore(clients.dynamodb, config.rolloutTable)
+    : unavailable("RolloutStore (no rollout table configured)");
+  return {
+    config,
+    clients,
+    inventory: new Ec2FleetInventory(clients.ec2),
+    policies: opts.policies === "targeted" ? new TargetedPolicyStore(clients.iam) : new BulkPolicyStore(clients.iam),
+    secrets: new SecretsManagerCatalog(clients.secrets),
+    commands: new SsmCommandRunner(clients.ssm),
+    rollouts,
+    params: opts.params ?? new CachedParameterStore(clients.ssm),
+    managed: new SsmManagedInstances(clients.ssm),
+    now: () => new Date(),
+  };
+}
