@@ -141,7 +141,8 @@ describe("functions as the invoker and sam build see them", () => {
     expect(cfg.entry).toBe(join(ROOT, "functions", name, "index.ts"));
     expect(cfg.handlerModule).toBe("index"); // esbuild writes index.mjs for the single entry point
     expect(cfg.buildProperties.OutExtension).toEqual([".js=.mjs"]);
-    expect(cfg.buildProperties.External).toEqual(["@aws-sdk/*"]);
+    // The SDK travels inside the bundle: measured 2.6x faster cold init than loading the runtime copy (bench/RESULTS.md).
+    expect(cfg.buildProperties.External).toBeUndefined();
     expect(cfg.environment["POWERTOOLS_SERVICE_NAME"]).toBe(name);
     expect(cfg.environment["POWERTOOLS_METRICS_NAMESPACE"]).toBe("DelphiControlPlane");
     expect(cfg.environment["DCP_MANIFEST_PARAM"]).toBe("/voiceai/prod/control-plane/manifest");
