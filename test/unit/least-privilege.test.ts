@@ -88,7 +88,7 @@ function policiesOf(fn: string): NamedPolicy[] {
   }
   for (const [id, r] of Object.entries(resources)) {
     if (r.Type !== "AWS::IAM::Policy") continue;
-    const roles = (r.Properties?.["Roles"] as unknown[]).map((x) => JSON.stringify(x));
+    const roles = ((r.Properties?.["Roles"] as unknown[] | undefined) ?? []).map((x) => JSON.stringify(x));
     if (!roles.includes(JSON.stringify({ Ref: roleId }))) continue;
     const doc = resolveValue(r.Properties?.["PolicyDocument"], ctx);
     out.push({ name: id, source: "inline", document: decodePolicyDocument(doc as string | object) });
