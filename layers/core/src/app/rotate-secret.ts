@@ -34,7 +34,7 @@ export interface RotationFact {
   note?: string;
 }
 
-/** Turns an intent into a confirmed fact with ONE DescribeSecret (never GetSecretValue), or a reason to ignore. */
+/** Turns an intent into a confirmed fact with ONE DescribeSecret (metadata only, never the value), or a reason to ignore. */
 export async function confirmRotation(
   intent: RotationIntent,
   m: Manifest,
