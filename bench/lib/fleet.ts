@@ -1,0 +1,136 @@
+// The benchmark fleet: 12 services, each with its own role, one shared RDS master secret consumed by 6 of them,
+// grown in place (500 → 2,000 → 10,000 hosts) so seeding is paid once. 1 host in 4 has IMDS drift.
+import { ModifyInstanceMetadataOptionsCommand, RunInstancesCommand } from "@aws-sdk/client-ec2";
+import { type AwsClients, createClients } from "#core/adapters/clients";
+import type { ImdsOptions } from "#core/domain/model";
+import {
+  DEMO_AMI,
+  type FleetSpec,
+  mapLimit,
+  roleNameFor,
+  type SeededFleet,
+  seedFleet,
+} from "../../scripts/lib/fleet.ts";
+
+export const BENCH_SERVICES = [
+  "database",
+  "api",
+  "web",
+  "voice",
+  "media",
+  "telpro",
+  "ops",
+  "billing",
+  "search",
+  "notify",
+  "auth",
+  "reports",
+] as const;
+/** Consumers of the shared RDS master secret (the rotation the benchmark dispatches). */
+export const SHARED_CONSUMERS = ["database", "api", "web", "voice", "billing", "auth"];
+const CONCURRENCY = 16;
+const ZONES = ["a", "b", "c"];
+
+type Imds = Omit<ImdsOptions, "state">;
+const COMPLIANT: Imds = { httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled" };
+/** The drift kinds, cycled over drifted hosts: IMDSv1 allowed, hop limit 1, both. */
+const DRIFTS: Imds[] = [
+  { httpTokens: "optional", hopLimit: 2, httpEndpoint: "enabled" },
+  { httpTokens: "required", hopLimit: 1, httpEndpoint: "enabled" },
+  { httpTokens: "optional", hopLimit: 1, httpEndpoint: "enabled" },
+];
+
+export function benchFleetSpec(namespace: string): FleetSpec {
+  return {
+    namespace,
+    sharedSecret: { consumers: SHARED_CONSUMERS },
+    // Hosts are added by growFleet: the roles, profiles, secrets, parameters, manifest and document come from here.
+    services: BENCH_SERVICES.map((name, i) => ({ name, wave: i % 4, hosts: 0 })),
+  };
+}
+
+export interface BenchFleet {
+  fleet: SeededFleet;
+  /** Every host id, in launch order. */
+  hostIds: string[];
+  /** Host id → the drift it was launched with (1 in 4). */
+  drifted: Map<string, Imds>;
+  /** Host id → service. */
+  serviceOf: Map<string, string>;
+}
+
+export async function seedBenchFleet(namespace: string, clients: AwsClients = createClients()): Promise<BenchFleet> {
+  const fleet = await seedFleet(benchFleetSpec(namespace), clients);
+  return { fleet, hostIds: [], drifted: new Map(), serviceOf: new Map() };
+}
+
+/** Launches hosts until the fleet has `total`; host i runs service i mod 12 and drifts when i mod 4 = 3. */
+export async function growFleet(
+  bf: BenchFleet,
+  total: number,
+  clients: AwsClients = createClients(),
+  onProgress?: (done: number) => void,
+): Promise<void> {
+  const { fleet } = bf;
+  const start = bf.hostIds.length;
+  const indexes = Array.from({ length: Math.max(0, total - start) }, (_, k) => start + k);
+  let done = 0;
+  const launched = await mapLimit(indexes, CONCURRENCY, async (i) => {
+    const service = BENCH_SERVICES[i % BENCH_SERVICES.length]!;
+    const drift = i % 4 === 3 ? DRIFTS[Math.floor(i / 4) % DRIFTS.length]! : undefined;
+    const imds = drift ?? COMPLIANT;
+    // seedFleet names each instance profile after its role.
+    const profileArn = `arn:aws:iam::${fleet.account}:instance-profile/${roleNameFor(fleet.namespace, service)}`;
+    const out = await clients.ec2.send(
+      new RunInstancesCommand({
+        ImageId: DEMO_AMI,
+        InstanceType: "t3.small",
+        MinCount: 1,
+        MaxCount: 1,
+        IamInstanceProfile: { Arn: profileArn },
+        // Spread over three AZs: moto puts every launch without a placement in "<region>a", whose default /20
+        // subnet runs out of addresses at 4,091 hosts (and real fleets span AZs anyway).
+        Placement: { AvailabilityZone: `${fleet.region}${ZONES[i % ZONES.length]}` },
+        MetadataOptions: {
+          HttpTokens: imds.httpTokens,
+          HttpPutResponseHopLimit: imds.hopLimit,
+          HttpEndpoint: imds.httpEndpoint,
+        },
+        TagSpecifications: [
+          {
+            ResourceType: "instance",
+            Tags: [
+              { Key: fleet.manifest.tags.namespace, Value: fleet.namespace },
+              { Key: fleet.manifest.tags.service, Value: service },
+            ],
+          },
+        ],
+      }),
+    );
+    const id = out.Instances?.[0]?.InstanceId;
+    if (!id) throw new Error("RunInstances answered without an instance");
+    if (++done % 500 === 0) onProgress?.(start + done);
+    return { id, service, drift };
+  });
+  for (const l of launched) {
+    bf.hostIds.push(l.id);
+    bf.serviceOf.set(l.id, l.service);
+    if (l.drift) bf.drifted.set(l.id, l.drift);
+  }
+}
+
+/** Puts the drift back on hosts an `audit --fix` corrected, so the next size again has 1 host in 4 drifted. */
+export async function redrift(bf: BenchFleet, clients: AwsClients = createClients()): Promise<number> {
+  const entries = [...bf.drifted.entries()];
+  await mapLimit(entries, CONCURRENCY, async ([id, d]) => {
+    await clients.ec2.send(
+      new ModifyInstanceMetadataOptionsCommand({
+        InstanceId: id,
+        HttpTokens: d.httpTokens,
+        HttpPutResponseHopLimit: d.hopLimit,
+        HttpEndpoint: d.httpEndpoint,
+      }),
+    );
+  });
+  return entries.length;
+}

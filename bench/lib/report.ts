@@ -1,0 +1,97 @@
+// Budgets and the one results table (markdown; the same text goes to stdout and bench/RESULTS.md).
+import type { RunResult } from "./audit.ts";
+import type { BundleRow } from "./bundles.ts";
+
+export const BUDGET = { bundleKB: 600, coldMs: 120, auditWallS: 60, auditWallAtHosts: 10_000, benchMinutes: 10 };
+
+export interface Verdict {
+  met: boolean;
+  text: string;
+}
+const met = (ok: boolean, why: string): Verdict => ({ met: ok, text: `${ok ? "met" : "NOT met"}: ${why}` });
+
+/** ⌈N/1000⌉ + 10 + one ModifyInstanceMetadataOptions per fixed host + one DescribeSecret per secret beyond 8. */
+export function auditCallBudget(hosts: number, fixes: number, secrets: number): number {
+  return Math.ceil(hosts / 1000) + 10 + fixes + Math.max(0, secrets - 8);
+}
+
+/** What real AWS would answer where moto does not implement the call (SSM DescribeInstanceInformation: 50 ids/call). */
+export function awsProjectedCalls(r: RunResult, hosts: number): number {
+  const onMoto = r.apiCalls["SSM.DescribeInstanceInformation"] ?? 0;
+  return onMoto === 0 ? r.totalCalls : r.totalCalls - onMoto + Math.ceil(hosts / 50);
+}
+
+export function auditVerdict(r: RunResult, hosts: number, secrets: number, fixes: number): Verdict {
+  const budget = auditCallBudget(hosts, fixes, secrets);
+  const aws = awsProjectedCalls(r, hosts);
+  const calls = r.totalCalls <= budget;
+  const parts = [`${r.totalCalls} calls ≤ ${budget}`];
+  if (!calls) parts[0] = `${r.totalCalls} calls > ${budget}`;
+  let ok = calls;
+  if (hosts >= BUDGET.auditWallAtHosts) {
+    const s = r.wallMs / 1000;
+    ok &&= s < BUDGET.auditWallS;
+    parts.push(`${s.toFixed(1)} s ${s < BUDGET.auditWallS ? "<" : "≥"} ${BUDGET.auditWallS} s`);
+  }
+  const v = met(ok, parts.join(", "));
+  if (aws > budget)
+    v.text += `; on AWS NOT met: SSM DescribeInstanceInformation takes 50 ids per call (moto: unsupported, 1 call) → ≈${aws} calls`;
+  return v;
+}
+
+export function bundleVerdict(b: BundleRow): Verdict {
+  const kb = b.bytes / 1024;
+  const why: string[] = [];
+  if (kb > BUDGET.bundleKB) why.push(`${kb.toFixed(0)} KB > ${BUDGET.bundleKB}`);
+  if (b.cold.median > BUDGET.coldMs) why.push(`cold ${b.cold.median.toFixed(0)} ms > ${BUDGET.coldMs}`);
+  if (b.cold.networkAttempts > 0) why.push(`${b.cold.networkAttempts} network attempt(s) at import`);
+  if (b.cold.errors.length) why.push(`import failed: ${b.cold.errors[0]}`);
+  return why.length
+    ? met(false, why.join(", "))
+    : met(true, `≤ ${BUDGET.bundleKB} KB, ≤ ${BUDGET.coldMs} ms, no network`);
+}
+
+export interface TableRow {
+  section: string;
+  item: string;
+  kb?: string;
+  cold?: string;
+  hosts?: string;
+  calls?: string;
+  wall?: string;
+  rss?: string;
+  budget: string;
+}
+
+export function fmtCalls(calls: Record<string, number>, total?: number): string {
+  const t = total ?? Object.values(calls).reduce((a, b) => a + b, 0);
+  const ops = Object.entries(calls)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+  return `**${t}**: ${ops}`;
+}
+
+export const fmtCold = (b: BundleRow) =>
+  `${b.cold.median.toFixed(0)} (${b.cold.min.toFixed(0)}–${b.cold.max.toFixed(0)}), n=${b.cold.samples.length}`;
+
+export function renderTable(rows: TableRow[]): string {
+  const head = [
+    "section",
+    "item",
+    "KB",
+    "cold init ms median (min–max)",
+    "hosts",
+    "API calls",
+    "wall s",
+    "peak RSS MB",
+    "budget",
+  ];
+  const esc = (s: string | undefined) => (s ?? "–").replaceAll("|", "\\|");
+  const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`];
+  for (const r of rows)
+    lines.push(
+      `| ${[r.section, r.item, r.kb, r.cold, r.hosts, r.calls, r.wall, r.rss, r.budget].map(esc).join(" | ")} |`,
+    );
+  return lines.join("\n");
+}

@@ -1,0 +1,39 @@
+// One measured run in a fresh process, so its peak RSS is its own: `node --import tsx bench/lib/worker.ts '<job json>'`.
+// Prints one JSON line (RunResult) on stdout; AWS_* (endpoint, region, credentials) come from the environment.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { type RunResult, runAudit, runNaive, runRotation, type Target } from "./audit.ts";
+
+export type Job =
+  | { kind: "audit"; target: Target; remediation: "none" | "imds" }
+  | { kind: "naive"; target: Target; hostIds: string[] }
+  | { kind: "rotation"; target: Target; secretArn: string; account: string };
+
+export function runJob(job: Job): Promise<RunResult> {
+  switch (job.kind) {
+    case "audit":
+      return runAudit(job.target, job.remediation);
+    case "naive":
+      return runNaive(job.target, job.hostIds);
+    case "rotation":
+      return runRotation(job.target, job.secretArn, job.account);
+  }
+}
+
+const arg = process.argv[2];
+if (arg && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    const job = JSON.parse(arg) as Job;
+    const result = await runJob(job);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    // Also kept on disk, so a run stopped part-way still leaves every finished measurement.
+    mkdirSync("bench/.work/results", { recursive: true });
+    writeFileSync(
+      `bench/.work/results/${Date.now()}-${job.kind}.json`,
+      JSON.stringify({ job: { ...job, hostIds: undefined }, result }),
+    );
+  } catch (err) {
+    process.stderr.write(`${(err as Error).stack ?? err}\n`);
+    process.exitCode = 1;
+  }
+}
