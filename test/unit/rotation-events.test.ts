@@ -352,3 +352,39 @@ describe("malformed details are ignored with a short reason, never thrown", () =
     expect(intent).toMatchObject({ kind: "ignore", reason: expect.stringContaining("requestParameters.secretId") });
   });
 });
+
+describe("event values in reasons", () => {
+  it("are bounded and escaped: a hostile label or eventName cannot forge a log line", () => {
+    const base = {
+      version: "0",
+      id: "x",
+      account: "123456789012",
+      time: "2026-01-01T00:00:00Z",
+      region: "eu-central-1",
+    };
+    const label = classifyRotationEvent({
+      ...base,
+      source: "aws.secretsmanager",
+      "detail-type": "Secret Label Updated",
+      resources: ["voiceai/prod/api/secrets"],
+      detail: { labelUpdated: `X\n{"level":"INFO","msg":"forged"}\u202e${"y".repeat(200)}` },
+    });
+    expect(label.kind).toBe("ignore");
+    const reason = label.kind === "ignore" ? label.reason : "";
+    expect(reason).not.toMatch(/[\n\u202e]/);
+    expect(reason.length).toBeLessThan(200);
+
+    const api = classifyRotationEvent({
+      ...base,
+      source: "aws.secretsmanager",
+      "detail-type": "AWS API Call via CloudTrail",
+      resources: [],
+      detail: {
+        eventSource: "secretsmanager.amazonaws.com",
+        eventName: "Evil\nName",
+        requestParameters: { secretId: "s" },
+      },
+    });
+    expect(api.trigger).not.toContain("\n");
+  });
+});

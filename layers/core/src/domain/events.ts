@@ -102,3 +102,17 @@ export function describeIssues(error: z.ZodError): string {
     .map((i) => `${i.path.length ? i.path.join(".") : "(event)"}: ${i.message}`)
     .join("; ");
 }
+
+const SHOWN_MAX = 64;
+
+/**
+ * An event's value as it may appear in a reason (returned, logged, counted): a plain identifier as is; anything
+ * else quoted, cut to 64 characters, with control, bidi and other non-ASCII characters escaped. A 100 KB or
+ * newline-laden "region" must not become a 100 KB or forged log line.
+ */
+export function shown(value: string): string {
+  if (/^[A-Za-z0-9_.:-]{1,64}$/.test(value)) return value;
+  const cut = value.length > SHOWN_MAX ? `${value.slice(0, SHOWN_MAX)}…(${value.length} chars)` : value;
+  const escaped = cut.replace(/[^\x20-\x7e…]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
+  return `"${escaped}"`;
+}

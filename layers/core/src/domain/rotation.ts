@@ -5,6 +5,7 @@ import {
   SECRET_ID,
   type SecretEvent,
   ServiceEventDetail,
+  shown,
 } from "./events.ts";
 
 /** What a Secrets Manager event asks of the control plane, before any AWS call. */
@@ -36,13 +37,13 @@ export function classifyRotationEvent(event: SecretEvent): RotationIntent {
     const secretId = resource ?? d.data.name;
     if (!secretId) return ignore(trigger, "no secret in resources[0] or detail.name");
     if (d.data.labelUpdated !== "AWSCURRENT")
-      return ignore(trigger, `label ${d.data.labelUpdated} is not AWSCURRENT`, secretId);
+      return ignore(trigger, `label ${shown(d.data.labelUpdated)} is not AWSCURRENT`, secretId);
     return { kind: "act", trigger, secretId, ...(d.data.versionId ? { versionHint: d.data.versionId } : {}) };
   }
   if (type === "AWS Service Event via CloudTrail") {
     const d = ServiceEventDetail.safeParse(event.detail);
     if (!d.success) return ignore("ServiceEvent", `malformed detail: ${describeIssues(d.error)}`);
-    const trigger = d.data.eventName;
+    const trigger = shown(d.data.eventName);
     const secretId = d.data.additionalEventData?.SecretId;
     if (trigger !== "RotationSucceeded")
       return ignore(trigger, `${trigger} does not make a new version current`, secretId);
@@ -51,21 +52,27 @@ export function classifyRotationEvent(event: SecretEvent): RotationIntent {
   }
   const d = ApiCallDetail.safeParse(event.detail);
   if (!d.success) return ignore("ApiCall", `malformed detail: ${describeIssues(d.error)}`);
-  const { eventName: trigger, requestParameters: req, responseElements: res, errorCode } = d.data;
+  const { eventName, requestParameters: req, responseElements: res, errorCode } = d.data;
+  // Event values reach results and logs only through shown(): bounded, control/bidi characters escaped.
+  const trigger = shown(eventName);
   const secretId = req?.secretId;
-  if (errorCode) return ignore(trigger, `the call failed (${errorCode})`, secretId);
+  if (errorCode) return ignore(trigger, `the call failed (${shown(errorCode)})`, secretId);
   if (!secretId) return ignore(trigger, "no detail.requestParameters.secretId");
   switch (trigger) {
     case "PutSecretValue": {
       // Rotation functions write AWSPENDING first; only a put that lands on AWSCURRENT is a new live value.
       const stages = req?.versionStages;
       if (stages && !stages.includes("AWSCURRENT"))
-        return ignore(trigger, `version staged as ${stages.join(",")}, not AWSCURRENT`, secretId);
+        return ignore(trigger, `version staged as ${stages.map(shown).join(",")}, not AWSCURRENT`, secretId);
       return { kind: "act", trigger, secretId, ...(res?.versionId ? { versionHint: res.versionId } : {}) };
     }
     case "UpdateSecretVersionStage": {
       if (req?.versionStage !== "AWSCURRENT" || !req.moveToVersionId)
-        return ignore(trigger, `stage ${req?.versionStage ?? "(none)"} moved, not AWSCURRENT onto a version`, secretId);
+        return ignore(
+          trigger,
+          `stage ${req?.versionStage ? shown(req.versionStage) : "(none)"} moved, not AWSCURRENT onto a version`,
+          secretId,
+        );
       return { kind: "act", trigger, secretId, versionHint: req.moveToVersionId };
     }
     case "UpdateSecret": {

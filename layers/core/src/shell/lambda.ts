@@ -5,8 +5,9 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Context } from "aws-lambda";
+import { shown } from "../domain/events.ts";
 
-export { MetricUnit };
+export { MetricUnit, shown };
 
 export function powertools(serviceName: string): { logger: Logger; metrics: Metrics } {
   const logger = new Logger({ serviceName });
@@ -49,20 +50,6 @@ export function foreignOrigin(
   if (account && typeof event.account === "string" && event.account !== account)
     return `event is for account ${shown(event.account)}, this control plane runs in ${account}`;
   return undefined;
-}
-
-const SHOWN_MAX = 64;
-
-/**
- * An event's value as it may appear in a reason (returned, logged, counted): a plain identifier as is; anything
- * else quoted, cut to 64 characters, with control, bidi and other non-ASCII characters escaped. A 100 KB or
- * newline-laden "region" must not become a 100 KB or forged log line.
- */
-export function shown(value: string): string {
-  if (/^[A-Za-z0-9_.:-]{1,64}$/.test(value)) return value;
-  const cut = value.length > SHOWN_MAX ? `${value.slice(0, SHOWN_MAX)}…(${value.length} chars)` : value;
-  const escaped = cut.replace(/[^\x20-\x7e…]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
-  return `"${escaped}"`;
 }
 
 /** Poison events are answered, not thrown: a throw would burn the retry budget on an event that can never succeed. */
