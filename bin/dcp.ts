@@ -10,7 +10,8 @@ import { guardHost } from "#core/app/guard-host";
 import { dispatchWave, mutateRollout } from "#core/app/rollout-runner";
 import { confirmRotation, isFact, planForFact } from "#core/app/rotate-secret";
 import { InvalidInputError } from "#core/domain/errors";
-import { defaultManifestParam, type Manifest, parseManifest } from "#core/domain/manifest";
+import { defaultManifestParam, type Manifest } from "#core/domain/manifest";
+import { parseManifestFile } from "#core/domain/manifest-yaml";
 import { pendingDispatch, type Rollout, resumeRollout } from "#core/domain/rollout";
 import { actionable, auditText, guardText, planText, rolloutListText, rolloutText, wavesTable } from "./lib/render.ts";
 import {
@@ -242,7 +243,7 @@ function readManifestFile(path: string): Manifest {
   } catch {
     throw new CliError(`cannot read manifest file ${path}`);
   }
-  return parseManifest(text);
+  return parseManifestFile(text);
 }
 
 async function manifest(p: Parsed, io: Io): Promise<number> {

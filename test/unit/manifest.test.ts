@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "#core/domain/errors";
 import { defaultManifestParam, parseManifest, serviceByName, validateManifest } from "#core/domain/manifest";
+import { parseManifestFile } from "#core/domain/manifest-yaml";
 
 const DB_ARN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds!cluster-abc-Q1w2E3";
 
@@ -144,9 +145,9 @@ describe("validateManifest refusals name the bad field", () => {
   });
 });
 
-describe("parseManifest", () => {
+describe("parseManifestFile (the CLI's YAML/JSON files)", () => {
   it("reads YAML", () => {
-    const m = parseManifest(`
+    const m = parseManifestFile(`
 namespace: voiceai/staging
 configBucket: voiceai-staging-config
 services:
@@ -167,15 +168,15 @@ restart:
     expect(m.restart.maxConcurrency).toBe("25%");
   });
 
-  it("reads JSON (the form `dcp manifest push` stores) and round-trips", () => {
+  it("reads JSON too (JSON is YAML)", () => {
     const m = validateManifest(minimal());
-    expect(parseManifest(JSON.stringify(m))).toEqual(m);
+    expect(parseManifestFile(JSON.stringify(m))).toEqual(m);
   });
 
   it("refuses invalid YAML with a one-line message", () => {
     let msg = "";
     try {
-      parseManifest("namespace: [unclosed\nservices: {");
+      parseManifestFile("namespace: [unclosed\nservices: {");
     } catch (err) {
       expect(err).toBeInstanceOf(InvalidInputError);
       msg = (err as Error).message;
@@ -186,7 +187,38 @@ restart:
 
   it("a valid YAML document with a bad field names the field", () => {
     expect(() =>
-      parseManifest("namespace: voiceai/prod\nconfigBucket: b-bucket\nservices:\n  - name: API\n    wave: 1\n"),
+      parseManifestFile("namespace: voiceai/prod\nconfigBucket: b-bucket\nservices:\n  - name: API\n    wave: 1\n"),
     ).toThrow(/services\.0\.name/);
+  });
+});
+
+describe("parseManifest (the Parameter Store form, JSON only)", () => {
+  it("reads the JSON `dcp manifest push` stores and round-trips", () => {
+    const m = validateManifest(minimal());
+    expect(parseManifest(JSON.stringify(m))).toEqual(m);
+  });
+
+  it("refuses YAML with a one-line hint to publish through the CLI", () => {
+    expect(() => parseManifest("namespace: voiceai/prod\nservices: []\n")).toThrow(
+      /^fleet manifest parameter is not JSON: it looks like YAML; publish it with `dcp manifest push <file>`/,
+    );
+  });
+
+  it("refuses broken JSON with the parser's one-line reason", () => {
+    let msg = "";
+    try {
+      parseManifest('{"namespace": "voiceai/prod",');
+    } catch (err) {
+      expect(err).toBeInstanceOf(InvalidInputError);
+      msg = (err as Error).message;
+    }
+    expect(msg).toMatch(/^fleet manifest parameter is not JSON: /);
+    expect(msg).not.toMatch(/YAML/);
+    expect(msg).not.toContain("\n");
+  });
+
+  it("a valid JSON document with a bad field names the field", () => {
+    const bad = { ...minimal(), services: [{ name: "API", wave: 1 }] };
+    expect(() => parseManifest(JSON.stringify(bad))).toThrow(/services\.0\.name/);
   });
 });

@@ -1,22 +1,22 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { defaultManifestParam, NAMESPACE_PATTERN } from "../domain/manifest.ts";
 
-const bool = z
-  .enum(["true", "false", ""])
-  .optional()
-  .transform((v) => v === "true");
+const bool = z.pipe(
+  z.optional(z.enum(["true", "false", ""])),
+  z.transform((v) => v === "true"),
+);
 
 const EnvSchema = z.object({
-  DCP_NAMESPACE: z.string().regex(NAMESPACE_PATTERN, "a lower-case namespace such as voiceai/prod"),
-  DCP_MANIFEST_PARAM: z.string().optional(),
+  DCP_NAMESPACE: z.string().check(z.regex(NAMESPACE_PATTERN, "a lower-case namespace such as voiceai/prod")),
+  DCP_MANIFEST_PARAM: z.optional(z.string()),
   DCP_DRY_RUN: bool,
-  DCP_RESTART_DOCUMENT: z.string().min(3).max(128).default("dcp-restart-service"),
-  DCP_IDEMPOTENCY_TABLE: z.string().optional(),
-  DCP_ROLLOUT_TABLE: z.string().optional(),
-  DCP_IAM_MODE: z.enum(["report", "quarantine"]).default("report"),
-  DCP_AUDIT_REMEDIATION: z.enum(["none", "imds", "imds+restart"]).default("none"),
-  DCP_AUDIT_SUMMARY_PARAM: z.string().optional(),
-  AWS_REGION: z.string().default("us-east-1"),
+  DCP_RESTART_DOCUMENT: z._default(z.string().check(z.minLength(3), z.maxLength(128)), "dcp-restart-service"),
+  DCP_IDEMPOTENCY_TABLE: z.optional(z.string()),
+  DCP_ROLLOUT_TABLE: z.optional(z.string()),
+  DCP_IAM_MODE: z._default(z.enum(["report", "quarantine"]), "report"),
+  DCP_AUDIT_REMEDIATION: z._default(z.enum(["none", "imds", "imds+restart"]), "none"),
+  DCP_AUDIT_SUMMARY_PARAM: z.optional(z.string()),
+  AWS_REGION: z._default(z.string(), "us-east-1"),
 });
 
 export interface Config {

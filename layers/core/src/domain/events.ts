@@ -1,10 +1,13 @@
 // Event shapes the control plane accepts, built on an EventBridge envelope schema.
-// Namespace import and a local envelope (the same fields as Powertools' parser EventBridgeSchema): `import { z }`
-// (ours or Powertools') keeps zod's whole namespace object, all locales included, in every bundle (+350 KB).
-import * as z from "zod";
+// zod/mini and a local envelope (the same fields as Powertools' parser EventBridgeSchema): Powertools' schema pulls
+// classic zod's whole namespace object, all locales included, into every bundle (+350 KB, measured).
+import * as z from "zod/mini";
+import "./zod-messages.ts";
+
+const bounded = (max: number) => z.string().check(z.maxLength(max));
 
 /** The EventBridge envelope (as @aws-lambda-powertools/parser/schemas/eventbridge defines it). */
-const EventBridgeSchema = z.object({
+const envelope = {
   version: z.string(),
   id: z.string(),
   source: z.string(),
@@ -14,29 +17,31 @@ const EventBridgeSchema = z.object({
   resources: z.array(z.string()),
   "detail-type": z.string(),
   detail: z.unknown(),
-  "replay-name": z.string().optional(),
-});
+  "replay-name": z.optional(z.string()),
+};
 
 /** Identifiers are bounded: a 100 KB "instance id" is an attack, not an instance. */
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 const COMMAND_ID = /^[0-9a-f-]{36}$/;
 
-export const Ec2StateChangeEvent = EventBridgeSchema.extend({
+export const Ec2StateChangeEvent = z.object({
+  ...envelope,
   source: z.literal("aws.ec2"),
   "detail-type": z.literal("EC2 Instance State-change Notification"),
   detail: z.object({
-    "instance-id": z.string().regex(INSTANCE_ID, "an EC2 instance id (i-…)"),
+    "instance-id": z.string().check(z.regex(INSTANCE_ID, "an EC2 instance id (i-…)")),
     state: z.enum(["pending", "running", "stopping", "stopped", "shutting-down", "terminated"]),
   }),
 });
 export type Ec2StateChangeEvent = z.infer<typeof Ec2StateChangeEvent>;
 
 /** A secret name or ARN: Secrets Manager ids are at most 2048 characters. */
-export const SECRET_ID = z.string().min(1).max(2048);
-const VERSION_ID = z.string().min(32).max(64);
+export const SECRET_ID = z.string().check(z.minLength(1), z.maxLength(2048));
+const VERSION_ID = z.string().check(z.minLength(32), z.maxLength(64));
 
 /** Secrets Manager events: the native label event and the CloudTrail-delivered ones. */
-export const SecretEvent = EventBridgeSchema.extend({
+export const SecretEvent = z.object({
+  ...envelope,
   source: z.literal("aws.secretsmanager"),
   "detail-type": z.enum(["Secret Label Updated", "AWS Service Event via CloudTrail", "AWS API Call via CloudTrail"]),
   detail: z.record(z.string(), z.unknown()),
@@ -44,59 +49,59 @@ export const SecretEvent = EventBridgeSchema.extend({
 export type SecretEvent = z.infer<typeof SecretEvent>;
 
 export const LabelUpdatedDetail = z.object({
-  name: SECRET_ID.optional(),
-  labelUpdated: z.string().max(256),
-  versionId: VERSION_ID.optional(),
+  name: z.optional(SECRET_ID),
+  labelUpdated: bounded(256),
+  versionId: z.optional(VERSION_ID),
 });
 
 export const ServiceEventDetail = z.object({
   eventSource: z.literal("secretsmanager.amazonaws.com"),
-  eventName: z.string().max(128),
-  additionalEventData: z.object({ SecretId: SECRET_ID }).partial().nullish(),
+  eventName: bounded(128),
+  additionalEventData: z.nullish(z.object({ SecretId: z.optional(SECRET_ID) })),
 });
 
 export const ApiCallDetail = z.object({
   eventSource: z.literal("secretsmanager.amazonaws.com"),
-  eventName: z.string().max(128),
-  errorCode: z.string().optional(),
-  requestParameters: z
-    .object({
-      secretId: SECRET_ID.optional(),
-      versionStages: z.array(z.string().max(256)).max(20).optional(),
-      versionStage: z.string().max(256).optional(),
-      moveToVersionId: VERSION_ID.optional(),
-      removeFromVersionId: VERSION_ID.optional(),
-    })
-    .passthrough()
-    .nullish(),
-  responseElements: z.object({ versionId: VERSION_ID.optional(), arn: SECRET_ID.optional() }).passthrough().nullish(),
+  eventName: bounded(128),
+  errorCode: z.optional(z.string()),
+  requestParameters: z.nullish(
+    z.looseObject({
+      secretId: z.optional(SECRET_ID),
+      versionStages: z.optional(z.array(bounded(256)).check(z.maxLength(20))),
+      versionStage: z.optional(bounded(256)),
+      moveToVersionId: z.optional(VERSION_ID),
+      removeFromVersionId: z.optional(VERSION_ID),
+    }),
+  ),
+  responseElements: z.nullish(z.looseObject({ versionId: z.optional(VERSION_ID), arn: z.optional(SECRET_ID) })),
 });
 
-export const SsmStatusEvent = EventBridgeSchema.extend({
+export const SsmStatusEvent = z.object({
+  ...envelope,
   source: z.literal("aws.ssm"),
   "detail-type": z.enum([
     "EC2 Command Status-change Notification",
     "EC2 Command Invocation Status-change Notification",
   ]),
   detail: z.object({
-    "command-id": z.string().regex(COMMAND_ID, "an SSM command id"),
-    "document-name": z.string().max(128),
-    "instance-id": z.string().regex(INSTANCE_ID).optional(),
-    status: z.string().max(32),
+    "command-id": z.string().check(z.regex(COMMAND_ID, "an SSM command id")),
+    "document-name": bounded(128),
+    "instance-id": z.optional(z.string().check(z.regex(INSTANCE_ID))),
+    status: bounded(32),
   }),
 });
 export type SsmStatusEvent = z.infer<typeof SsmStatusEvent>;
 
 /** The schedule's constant input (and what the CLI sends). */
 export const AuditRequest = z.object({
-  source: z.literal("dcp.schedule").optional(),
-  action: z.literal("audit").default("audit"),
-  remediation: z.enum(["none", "imds", "imds+restart"]).optional(),
-  dryRun: z.boolean().optional(),
+  source: z.optional(z.literal("dcp.schedule")),
+  action: z._default(z.literal("audit"), "audit"),
+  remediation: z.optional(z.enum(["none", "imds", "imds+restart"])),
+  dryRun: z.optional(z.boolean()),
 });
 
 /** One line per problem, for results and logs: never the input's values beyond the path. */
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: { issues: readonly z.core.$ZodIssue[] }): string {
   return error.issues
     .slice(0, 5)
     .map((i) => `${i.path.length ? i.path.join(".") : "(event)"}: ${i.message}`)

@@ -1,6 +1,7 @@
-import { parse as parseYaml } from "yaml";
-import * as z from "zod";
+// zod/mini, not classic zod: the same checks at a third of the bundle weight (every function loads this module).
+import * as z from "zod/mini";
 import { InvalidInputError } from "./errors.ts";
+import "./zod-messages.ts";
 
 /** Lower-case service names only: the same pattern guards the restart document's `Service` parameter. */
 export const SERVICE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
@@ -8,21 +9,26 @@ export const SERVICE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9-]*(\/[a-z0-9][a-z0-9-]*)*$/;
 const TAG_KEY = /^[\w .:/=+\-@]{1,128}$/;
 
+const nonEmpty = () => z.string().check(z.minLength(1));
+const matching = (pattern: RegExp, what?: string) => z.string().check(z.regex(pattern, what));
+const int = (min: number, max?: number) =>
+  z.number().check(z.int(), z.gte(min), ...(max === undefined ? [] : [z.lte(max)]));
+
 const grantSchema = z.object({
-  actions: z.array(z.string().min(1)).min(1),
-  resources: z.array(z.string().min(1)).min(1),
+  actions: z.array(nonEmpty()).check(z.minLength(1)),
+  resources: z.array(nonEmpty()).check(z.minLength(1)),
 });
 
 const serviceSchema = z.object({
-  name: z.string().regex(SERVICE_NAME_PATTERN, "lower-case letters, digits and '-', starting with a letter"),
-  wave: z.number().int().min(0).max(100),
-  extraGrants: z.array(grantSchema).default([]),
+  name: matching(SERVICE_NAME_PATTERN, "lower-case letters, digits and '-', starting with a letter"),
+  wave: int(0, 100),
+  extraGrants: z._default(z.array(grantSchema), []),
 });
 
 const sharedSecretSchema = z.object({
-  bootstrapVar: z.string().regex(/^[A-Z][A-Z0-9_]*$/, "an upper-case environment variable name"),
-  arn: z.string().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, "a Secrets Manager secret ARN"),
-  consumers: z.array(z.string().regex(SERVICE_NAME_PATTERN)).min(1),
+  bootstrapVar: matching(/^[A-Z][A-Z0-9_]*$/, "an upper-case environment variable name"),
+  arn: matching(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, "a Secrets Manager secret ARN"),
+  consumers: z.array(matching(SERVICE_NAME_PATTERN)).check(z.minLength(1)),
 });
 
 /**
@@ -30,58 +36,60 @@ const sharedSecretSchema = z.object({
  * patterns of the SendCommand API: MaxConcurrency is at least 1 (or 1%), MaxErrors may be 0 (or 0%).
  */
 const ssmRate = (pattern: RegExp, what: string) =>
-  z
-    .union([z.number().int().min(0), z.string()])
-    .transform(String)
-    .pipe(z.string().max(7).regex(pattern, what));
+  z.pipe(
+    z.pipe(z.union([int(0), z.string()]), z.transform(String)),
+    z.string().check(z.maxLength(7), z.regex(pattern, what)),
+  );
 const maxConcurrency = ssmRate(/^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/, "a number ≥ 1 or a percentage 1%–100%");
 const maxErrors = ssmRate(/^([1-9][0-9]*|0|[1-9][0-9]%|[0-9]%|100%)$/, "a number ≥ 0 or a percentage 0%–100%");
 
 export const manifestSchema = z
   .object({
-    namespace: z.string().regex(NAMESPACE_PATTERN, "lower-case path such as voiceai/prod"),
-    tags: z
-      .object({
-        namespace: z.string().regex(TAG_KEY).default("Namespace"),
-        service: z.string().regex(TAG_KEY).default("Service"),
-      })
-      .default({ namespace: "Namespace", service: "Service" }),
-    configBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name"),
-    ecrRepositoryPrefix: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9._/-]*$/)
-      .default("voiceai-"),
-    services: z.array(serviceSchema).min(1),
-    sharedSecrets: z.array(sharedSecretSchema).default([]),
-    imds: z
-      .object({
-        httpTokens: z.enum(["required", "optional"]).default("required"),
-        hopLimit: z.number().int().min(1).max(64).default(2),
-        httpEndpoint: z.enum(["enabled", "disabled"]).default("enabled"),
-      })
-      .default({ httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled" }),
-    restart: z
-      .object({ maxConcurrency: maxConcurrency.default("1"), maxErrors: maxErrors.default("0") })
-      .default({ maxConcurrency: "1", maxErrors: "0" }),
+    namespace: matching(NAMESPACE_PATTERN, "lower-case path such as voiceai/prod"),
+    tags: z._default(
+      z.object({
+        namespace: z._default(matching(TAG_KEY), "Namespace"),
+        service: z._default(matching(TAG_KEY), "Service"),
+      }),
+      { namespace: "Namespace", service: "Service" },
+    ),
+    configBucket: matching(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name"),
+    ecrRepositoryPrefix: z._default(matching(/^[a-z0-9][a-z0-9._/-]*$/), "voiceai-"),
+    services: z.array(serviceSchema).check(z.minLength(1)),
+    sharedSecrets: z._default(z.array(sharedSecretSchema), []),
+    imds: z._default(
+      z.object({
+        httpTokens: z._default(z.enum(["required", "optional"]), "required"),
+        hopLimit: z._default(int(1, 64), 2),
+        httpEndpoint: z._default(z.enum(["enabled", "disabled"]), "enabled"),
+      }),
+      { httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled" },
+    ),
+    restart: z._default(
+      z.object({ maxConcurrency: z._default(maxConcurrency, "1"), maxErrors: z._default(maxErrors, "0") }),
+      { maxConcurrency: "1", maxErrors: "0" },
+    ),
   })
-  .superRefine((m, ctx) => {
-    const names = new Set<string>();
-    for (const [i, s] of m.services.entries()) {
-      if (names.has(s.name))
-        ctx.addIssue({ code: "custom", path: ["services", i, "name"], message: `duplicate service '${s.name}'` });
-      names.add(s.name);
-    }
-    for (const [i, s] of m.sharedSecrets.entries()) {
-      for (const [j, c] of s.consumers.entries()) {
-        if (!names.has(c))
-          ctx.addIssue({
-            code: "custom",
-            path: ["sharedSecrets", i, "consumers", j],
-            message: `unknown service '${c}'`,
-          });
+  .check(
+    z.superRefine((m, ctx) => {
+      const names = new Set<string>();
+      for (const [i, s] of m.services.entries()) {
+        if (names.has(s.name))
+          ctx.addIssue({ code: "custom", path: ["services", i, "name"], message: `duplicate service '${s.name}'` });
+        names.add(s.name);
       }
-    }
-  });
+      for (const [i, s] of m.sharedSecrets.entries()) {
+        for (const [j, c] of s.consumers.entries()) {
+          if (!names.has(c))
+            ctx.addIssue({
+              code: "custom",
+              path: ["sharedSecrets", i, "consumers", j],
+              message: `unknown service '${c}'`,
+            });
+        }
+      }
+    }),
+  );
 
 export type Manifest = z.output<typeof manifestSchema>;
 export type ServiceSpec = Manifest["services"][number];
@@ -96,13 +104,19 @@ export function validateManifest(input: unknown): Manifest {
   throw new InvalidInputError(`invalid fleet manifest: ${issues.join("; ")}`);
 }
 
-/** Parses YAML or JSON text (JSON is YAML) and validates it. */
+/**
+ * Parses the manifest as Parameter Store holds it: JSON, the form `dcp manifest push` writes (YAML files are for
+ * people and are read by the CLI, `manifest-yaml.ts`; no YAML parser travels in a Lambda bundle).
+ */
 export function parseManifest(text: string): Manifest {
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = JSON.parse(text);
   } catch (err) {
-    throw new InvalidInputError(`fleet manifest is not valid YAML/JSON: ${(err as Error).message.split("\n")[0]}`);
+    const hint = /^\s*[{[]/.test(text)
+      ? (err as Error).message.split("\n")[0]
+      : "it looks like YAML; publish it with `dcp manifest push <file>`, which validates it and stores JSON";
+    throw new InvalidInputError(`fleet manifest parameter is not JSON: ${hint}`);
   }
   return validateManifest(raw);
 }
