@@ -17,7 +17,7 @@ import {
   loadTemplate,
 } from "../../scripts/lib/template.ts";
 
-export type Variant = "deployed" | "alt: sdk-bundled" | "alt: sdk-external" | "layer";
+export type Variant = "deployed" | "alt: sdk-bundled" | "alt: sdk-external" | "layer" | "source-mapped traces";
 
 export interface ColdInit {
   samples: number[];
@@ -123,7 +123,7 @@ function runOnce(
 
 /**
  * Median import time of `bundle` over `samples` fresh node processes, with the function's Lambda environment
- * (template variables incl. NODE_OPTIONS=--enable-source-maps, AWS_REGION). AWS_ENDPOINT_URL points at a closed
+ * (template variables, NODE_OPTIONS only with SourceMappedStackTraces=true, AWS_REGION). AWS_ENDPOINT_URL points at a closed
  * local port so an accidental call at import fails fast instead of reaching AWS; the runner counts attempts.
  */
 export async function coldInit(
@@ -216,13 +216,14 @@ export async function benchBundles(opts: BundleBenchOptions): Promise<BundleRow[
   for (const cfg of cfgs) {
     const deployed = await buildFunction(cfg.logicalId, { outRoot: join(work, "deployed") }, cfg);
     // The other SDK choice, same BuildProperties otherwise: bundled in if the template marks it external, else external.
+    // (Single providers such as @aws-sdk/credential-provider-sso may be external either way: only the wildcard counts.)
     const external = cfg.buildProperties.External ?? [];
-    const sdkExternal = external.some((e) => e.startsWith("@aws-sdk/"));
+    const sdkExternal = external.includes("@aws-sdk/*");
     const altCfg: FunctionConfig = {
       ...cfg,
       buildProperties: {
         ...cfg.buildProperties,
-        External: sdkExternal ? external.filter((e) => !e.startsWith("@aws-sdk/")) : [...external, "@aws-sdk/*"],
+        External: sdkExternal ? external.filter((e) => e !== "@aws-sdk/*") : [...external, "@aws-sdk/*"],
       },
     };
     const altVariant: Variant = sdkExternal ? "alt: sdk-bundled" : "alt: sdk-external";
@@ -232,13 +233,17 @@ export async function benchBundles(opts: BundleBenchOptions): Promise<BundleRow[
     await build({ ...layerOpts, plugins: [coreExternal(layerFile, layerDir)] });
     const layered = bundlePath(cfg, layerDir);
 
-    for (const [variant, file] of [
-      ["deployed", deployed],
-      [altVariant, alt],
-      ["layer", layered],
-    ] as [Variant, string][]) {
+    // The deployed bundle with the template's SourceMappedStackTraces=true (NODE_OPTIONS=--enable-source-maps).
+    const mapped = functionConfig(cfg.logicalId, { parameterOverrides: { SourceMappedStackTraces: "true" } });
+
+    for (const [variant, file, env] of [
+      ["deployed", deployed, cfg],
+      [altVariant, alt, cfg],
+      ["layer", layered, cfg],
+      ["source-mapped traces", deployed, mapped],
+    ] as [Variant, string, FunctionConfig][]) {
       opts.onProgress?.(`cold init ${cfg.logicalId} (${variant})`);
-      const cold = await coldInit(file, cfg, opts.samples, work);
+      const cold = await coldInit(file, env, opts.samples, work);
       rows.push({
         logicalId: cfg.logicalId,
         variant,
