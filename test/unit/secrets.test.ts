@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { listPrefixes } from "#core/adapters/secrets";
 import { validateManifest } from "#core/domain/manifest";
 import {
   bundleSecretName,
@@ -171,5 +172,33 @@ describe("versionTagKey / rolloutIdFor", () => {
     expect(rolloutIdFor(apiOld.arn, v1)).not.toBe(id);
     // The separator keeps (arn, version) pairs from colliding by concatenation.
     expect(rolloutIdFor("ab", "c")).not.toBe(rolloutIdFor("a", "bc"));
+  });
+});
+
+describe("listPrefixes (ListSecrets name filter values)", () => {
+  const bundles = (n: number) => Array.from({ length: n }, (_, i) => `voiceai/prod/svc${i}/secrets`);
+
+  it("keeps up to 10 names exact", () => {
+    expect(listPrefixes(bundles(9))).toEqual([...bundles(9)].sort());
+  });
+
+  it("folds twelve service bundles and a master secret into one filter: calls stay constant in services", () => {
+    const p = listPrefixes([...bundles(12), "rds!db-1a2b3c"]);
+    expect(p).toEqual(["rds!db-1a2b3c", "voiceai/prod/"]);
+    for (const name of bundles(12)) expect(p.some((x) => name.startsWith(x))).toBe(true);
+  });
+
+  it("goes only as shallow as needed and never drops a name it cannot cover", () => {
+    const names = [...bundles(6).map((n) => n.replace("prod", "staging")), ...bundles(6), "flat-a", "flat-b"];
+    const p = listPrefixes(names);
+    expect(p.length).toBeLessThanOrEqual(10);
+    for (const n of names) expect(p.some((x) => n.startsWith(x))).toBe(true);
+    expect(p).toContain("voiceai/prod/");
+    expect(p).toContain("voiceai/staging/");
+  });
+
+  it("gives up shortening when only flat names are left (several filters then)", () => {
+    const flat = Array.from({ length: 12 }, (_, i) => `secret-${i}`);
+    expect(listPrefixes(flat)).toHaveLength(12);
   });
 });

@@ -38,6 +38,28 @@ function namePrefix(id: string): string {
   return /-[A-Za-z0-9]{6}$/.test(rest) ? rest.slice(0, -7) : rest;
 }
 
+/**
+ * Name prefixes for ListSecrets, at most `max` (one filter's worth, so one call per 100 secrets): while there are more,
+ * the deepest names give way to their parent path (`voiceai/prod/api/secrets` → `voiceai/prod/api/` → `voiceai/prod/`),
+ * so twelve service bundles cost one filter value, not two calls. Exact matching happens afterwards.
+ */
+export function listPrefixes(names: string[], max = VALUES_PER_FILTER): string[] {
+  let set = [...new Set(names)];
+  const parent = (p: string): string | undefined => {
+    const i = p.lastIndexOf("/", p.endsWith("/") ? p.length - 2 : p.length - 1);
+    return i > 0 ? p.slice(0, i + 1) : undefined;
+  };
+  const depth = (p: string) => p.split("/").filter(Boolean).length;
+  while (set.length > max) {
+    const deepest = Math.max(...set.map((p) => (parent(p) ? depth(p) : 0)));
+    if (deepest === 0) break; // nothing left to shorten: several filters it is
+    const next = set.map((p) => (parent(p) && depth(p) === deepest ? (parent(p) as string) : p));
+    // A prefix already covered by a shorter one adds nothing.
+    set = [...new Set(next)].filter((p, _, all) => !all.some((q) => q !== p && p.startsWith(q)));
+  }
+  return set.sort();
+}
+
 export class SecretsManagerCatalog implements SecretCatalog {
   constructor(private readonly sm: SecretsManagerClient) {}
 
@@ -52,7 +74,7 @@ export class SecretsManagerCatalog implements SecretCatalog {
   }
 
   async describeMany(secretIds: string[]): Promise<Map<string, SecretDescription | undefined>> {
-    const prefixes = [...new Set(secretIds.map(namePrefix))];
+    const prefixes = listPrefixes(secretIds.map(namePrefix));
     const entries: SecretListEntry[] = [];
     for (let i = 0; i < prefixes.length; i += VALUES_PER_FILTER) {
       let token: string | undefined;
