@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify as toYaml } from "yaml";
-import { auditFleet, type Remediation } from "#core/app/audit-fleet";
+import { auditFleet, type Remediation, readRegistryState } from "#core/app/audit-fleet";
 import { guardHost } from "#core/app/guard-host";
 import { dispatchWave, mutateRollout } from "#core/app/rollout-runner";
 import { confirmRotation, isFact, planForFact } from "#core/app/rotate-secret";
@@ -27,7 +27,10 @@ import {
 export const USAGE = `usage: dcp <command> [options]
 
 commands:
-  audit [--fix [imds|imds+restart]] [--dry-run]   fleet drift audit (exit 1 on findings)
+  audit [--fix [imds|imds+restart]] [--dry-run] [--full-registry]
+                                                   fleet drift audit (exit 1 on findings); the unmanaged-host
+                                                   check asks SSM about hosts launched since the last scheduled
+                                                   audit (its summary, read only), --full-registry about every host
   guard <instance-id> [--dry-run]                  launch guard for one host (IMDS + IAM scope)
   restart plan <secret-id>                         the rolling restart a rotation would run; sends nothing
   rollout list | status <id> | resume <id> [--dry-run]
@@ -63,6 +66,7 @@ const OPTIONS = {
   json: { type: "boolean", default: false },
   "dry-run": { type: "boolean", default: false },
   fix: { type: "string" },
+  "full-registry": { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -125,6 +129,8 @@ async function audit(p: Parsed, io: Io): Promise<number> {
     throw new CliError("--fix imds+restart records its rollout: pass --rollout-table NAME or set DCP_ROLLOUT_TABLE");
   const deps = cliDeps(ctx, "bulk");
   const manifest = await cliManifest(ctx, deps);
+  // The scheduled audit owns the state: the CLI reads it to stay cheap and never writes it.
+  const state = p.values["full-registry"] ? {} : await readRegistryState(deps.params, ctx.config.auditSummaryParam);
   const progress = io.stderrIsTty || io.env.DCP_PROGRESS === "1";
   const tty = io.stderrIsTty;
   const onProgress = progress
@@ -135,6 +141,7 @@ async function audit(p: Parsed, io: Io): Promise<number> {
     remediation,
     dryRun,
     apiCalls: () => ctx.counter.snapshot(),
+    registry: { ...state, forceFull: p.values["full-registry"] },
     ...(onProgress ? { onProgress } : {}),
   });
   if (progress && tty) io.err("\r\x1b[K");

@@ -3,6 +3,7 @@
 import type { DriftReport } from "#core/app/audit-fleet";
 import type { GuardResult } from "#core/app/guard-host";
 import type { Finding, ImdsOptions, Severity } from "#core/domain/model";
+import type { RegistryReport } from "#core/domain/registry";
 import type { Rollout, RolloutPlan, WaveStep } from "#core/domain/rollout";
 
 /** A left-aligned table; the last column is never padded (long details wrap naturally). */
@@ -144,6 +145,14 @@ export function nextSteps(report: DriftReport, haltedRollouts: Pick<Rollout, "ro
   return steps;
 }
 
+/** How the unmanaged-host check ran: its cost grows with the candidates, not the fleet, unless it is full. */
+export function registryLine(r: RegistryReport): string {
+  if (r.mode === "unavailable") return `Unmanaged-host check: skipped (${r.reason})`;
+  const lines = [`Unmanaged-host check: ${r.mode}, ${r.candidates} candidate(s) asked by id (${r.reason})`];
+  if (r.note) lines.push(`  ${r.note}`);
+  return lines.join("\n");
+}
+
 export function auditText(report: DriftReport, halted: Pick<Rollout, "rolloutId" | "haltReason">[]): string {
   const out: string[] = [];
   out.push(
@@ -157,6 +166,7 @@ export function auditText(report: DriftReport, halted: Pick<Rollout, "rolloutId"
   const kinds = Object.entries(report.summary).sort(([a], [b]) => a.localeCompare(b));
   if (kinds.length === 0) out.push("  (none)");
   for (const [kind, n] of kinds) out.push(`  ${kind.padEnd(24)} ${n}`);
+  out.push(registryLine(report.registry));
   const calls = Object.values(report.apiCalls).reduce((a, b) => a + b, 0);
   out.push(
     `API calls: ${calls} (${

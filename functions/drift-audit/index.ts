@@ -2,20 +2,25 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import { ApiCallCounter } from "#core/adapters/clients";
-import { auditFleet, type DriftReport } from "#core/app/audit-fleet";
+import { auditFleet, type DriftReport, readRegistryState } from "#core/app/audit-fleet";
 import { loadConfig } from "#core/app/config";
 import { loadManifest } from "#core/app/manifest-source";
 import { AuditRequest, describeIssues } from "#core/domain/events";
+import { type RegistryState, registryStateToKeep } from "#core/domain/registry";
 import { fleetDeps } from "#core/shell/fleet-deps";
 import { MetricUnit, powertools, type Rejected, reject } from "#core/shell/lambda";
 
 const { logger, metrics } = powertools("drift-audit");
 const config = loadConfig();
 
-/** The operator's summary lives in Parameter Store; the full report goes to the log stream (one JSON line). */
+/**
+ * The operator's summary lives in Parameter Store; the full report goes to the log stream (one JSON line). It also
+ * carries the unmanaged-host check's state, read back by the next audit (≤ 100 ids: the summary stays < 4 KB).
+ */
 export type AuditSummary = Pick<DriftReport, "namespace" | "generatedAt" | "scannedHosts" | "summary" | "apiCalls"> & {
   findings: number;
   remediation: { mode: string; imdsFixed: number; restarts: number };
+  registry?: RegistryState;
 };
 
 export const handler = middy(async (event: unknown): Promise<AuditSummary | Rejected> => {
@@ -28,7 +33,15 @@ export const handler = middy(async (event: unknown): Promise<AuditSummary | Reje
   const counter = new ApiCallCounter();
   const deps = fleetDeps(config, { counter });
   const manifest = await loadManifest(deps.params, config.manifestParam, config.namespace);
-  const report = await auditFleet(manifest, deps, { remediation, dryRun, apiCalls: () => counter.snapshot() });
+  const state = await readRegistryState(deps.params, config.auditSummaryParam);
+  if (state.problem) logger.info("unmanaged-host check: full", { reason: state.problem });
+  const report = await auditFleet(manifest, deps, {
+    remediation,
+    dryRun,
+    apiCalls: () => counter.snapshot(),
+    registry: state,
+  });
+  const registry = registryStateToKeep(report.registry, state.previous);
 
   const summary: AuditSummary = {
     namespace: report.namespace,
@@ -42,6 +55,7 @@ export const handler = middy(async (event: unknown): Promise<AuditSummary | Reje
       imdsFixed: report.remediation.imds.filter((f) => f.applied).length,
       restarts: report.remediation.restarts.length,
     },
+    ...(registry ? { registry } : {}),
   };
   if (!dryRun) await deps.params.put(config.auditSummaryParam, JSON.stringify(summary), true);
   metrics.addMetric("HostsScanned", MetricUnit.Count, report.scannedHosts);

@@ -25,6 +25,7 @@ import { BulkPolicyStore, TargetedPolicyStore } from "#core/adapters/iam";
 import { PERMISSIONS } from "#core/adapters/permissions";
 import { SecretsManagerCatalog } from "#core/adapters/secrets";
 import { SsmCommandRunner, SsmParameterStore } from "#core/adapters/ssm";
+import { SsmManagedInstances } from "#core/adapters/ssm-managed";
 import { InvalidInputError, NotFoundError } from "#core/domain/errors";
 import type { PolicyDocument } from "#core/domain/iam/policy";
 import type { RolePolicies } from "#core/ports/index";
@@ -472,6 +473,9 @@ describe("clients and permissions", () => {
       ...methods(SecretsManagerCatalog).map((m) => `SecretCatalog.${m}`),
       ...methods(SsmCommandRunner).map((m) => `CommandRunner.${m}`),
       ...methods(SsmParameterStore).map((m) => `ParameterStore.${m}`),
+      ...methods(SsmManagedInstances)
+        .filter((m) => m !== "describe")
+        .map((m) => `ManagedInstances.${m}`),
       ...methods(BulkPolicyStore)
         .filter((m) => !["fetchAll", "fallbackManaged"].includes(m))
         .map((m) => `BulkPolicyStore.${m}`),

@@ -175,6 +175,9 @@ describe("dcp against a seeded fleet with known drift", () => {
     // The fleet-wide audit reads IAM in bulk: one call, not one per role.
     expect(report.apiCalls["IAM.GetAccountAuthorizationDetails"]).toBe(1);
     expect(report.remediation.mode).toBe("none");
+    // moto lacks DescribeInstanceInformation: the check says it was skipped; the previous summary was read (absent).
+    expect(report.registry).toMatchObject({ mode: "unavailable" });
+    expect(report.apiCalls["SSM.GetParameter"]).toBe(2);
   });
 
   it("audit (readable) prints the table, the summary and what to do next", async () => {
@@ -184,6 +187,13 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(r.stdout).toContain("Summary by kind:");
     expect(r.stdout).toMatch(/statement DebugAllSecrets/);
     expect(r.stdout).toContain("dcp audit --fix imds");
+    expect(r.stdout).toContain("Unmanaged-host check: skipped (SSM DescribeInstanceInformation is unavailable)");
+
+    // --full-registry skips reading the previous state; the CLI never writes it.
+    const full = await dcp(["audit", "--json", "--full-registry"], env);
+    const fullReport = JSON.parse(full.stdout) as DriftReport;
+    expect(fullReport.apiCalls["SSM.GetParameter"]).toBe(1);
+    expect(fullReport.apiCalls["SSM.PutParameter"]).toBeUndefined();
 
     // Progress goes to stderr only: --json output stays parseable.
     const withProgress = await dcp(["audit", "--json"], { ...env, DCP_PROGRESS: "1" });

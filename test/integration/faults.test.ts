@@ -151,7 +151,7 @@ function depsVia(maxAttempts?: number): Deps & { managed: ManagedInstances } {
     commands: new SsmCommandRunner(clients.ssm),
     rollouts: new DynamoRolloutStore(clients.dynamodb, ROLLOUT_TABLE),
     params: new SsmParameterStore(clients.ssm),
-    managed: { managedIds: async () => undefined },
+    managed: { pingStatus: async () => undefined, unreachable: async () => undefined },
     now: () => new Date(),
   };
 }

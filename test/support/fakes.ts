@@ -183,12 +183,25 @@ export class FakeParams implements ParameterStore {
   }
 }
 
-/** SSM fleet manager: `undefined` = the API is unavailable; otherwise the set of online instance ids. */
+/**
+ * SSM fleet manager: `online` undefined = the API is unavailable; otherwise the online instance ids, plus
+ * `lost` (registered, agent not reachable: id → PingStatus). Any other id is not registered.
+ */
 export class FakeManaged implements ManagedInstances {
+  readonly lost = new Map<string, string>();
   constructor(public online: Set<string> | undefined) {}
-  async managedIds(instanceIds: string[]): Promise<Set<string> | undefined> {
+  async pingStatus(instanceIds: string[]): Promise<Map<string, string> | undefined> {
     const online = this.online;
-    return online && new Set(instanceIds.filter((id) => online.has(id)));
+    if (!online) return undefined;
+    const out = new Map<string, string>();
+    for (const id of instanceIds) {
+      const ping = online.has(id) ? "Online" : this.lost.get(id);
+      if (ping) out.set(id, ping);
+    }
+    return out;
+  }
+  async unreachable(): Promise<Map<string, string> | undefined> {
+    return this.online && new Map(this.lost);
   }
 }
 

@@ -109,8 +109,15 @@ function requestsFor(action: string, fn: string): { resource: string; context?: 
       return [{ resource: INSTANCE, context: nsTag("aws:ResourceTag") }];
     case "ssm:SendCommand":
       return [{ resource: DOC }, { resource: INSTANCE, context: nsTag("ssm:resourceTag") }];
-    case "ssm:GetParameter":
-      return [{ resource: arn("ssm", `parameter/${NS}/control-plane/manifest`) }];
+    case "ssm:GetParameter": {
+      const uses = FUNCTION_USES[fn as keyof typeof FUNCTION_USES] as readonly string[];
+      return [
+        { resource: arn("ssm", `parameter/${NS}/control-plane/manifest`) },
+        ...(uses.includes("AuditState.read")
+          ? [{ resource: arn("ssm", `parameter/${NS}/control-plane/audit/summary`) }]
+          : []),
+      ];
+    }
     case "ssm:PutParameter":
       return [{ resource: arn("ssm", `parameter/${NS}/control-plane/audit/summary`) }];
     case "secretsmanager:DescribeSecret":

@@ -24,7 +24,10 @@ export const PERMISSIONS = {
   "CommandRunner.commandComment": ["ssm:ListCommands"],
   "ParameterStore.get": ["ssm:GetParameter"],
   "ParameterStore.put": ["ssm:PutParameter"],
-  "ManagedInstances.managedIds": ["ssm:DescribeInstanceInformation"],
+  /** ParameterStore.get on the audit summary parameter: the previous audit's unmanaged-host check state. */
+  "AuditState.read": ["ssm:GetParameter"],
+  "ManagedInstances.pingStatus": ["ssm:DescribeInstanceInformation"],
+  "ManagedInstances.unreachable": ["ssm:DescribeInstanceInformation"],
   "RolloutStore.*": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
   /** Operator listing (CLI only, operator credentials): not granted to any function. */
   "RolloutStore.list": ["dynamodb:Scan"],
@@ -79,9 +82,11 @@ export const FUNCTION_USES = {
     "SecretCatalog.describe",
     "SecretCatalog.describeMany",
     "CommandRunner.sendRestart",
-    "ManagedInstances.managedIds",
+    "ManagedInstances.pingStatus",
+    "ManagedInstances.unreachable",
     "ParameterStore.get",
     "ParameterStore.put",
+    "AuditState.read",
     "RolloutStore.*",
   ],
 } as const satisfies Record<string, readonly AdapterMethod[]>;

@@ -1,35 +1,49 @@
-import { DescribeInstanceInformationCommand, type SSMClient } from "@aws-sdk/client-ssm";
+import {
+  DescribeInstanceInformationCommand,
+  type InstanceInformationStringFilter,
+  type SSMClient,
+} from "@aws-sdk/client-ssm";
 import type { ManagedInstances } from "../ports/index.ts";
 import { isUnsupportedOperation } from "./ec2.ts";
 
-/** DescribeInstanceInformation accepts at most 50 ids per InstanceIds filter. */
+/** DescribeInstanceInformation accepts at most 50 ids per InstanceIds filter, and MaxResults 5–50 with filters. */
 const IDS_PER_FILTER = 50;
+const PAGE = 50;
 
 export class SsmManagedInstances implements ManagedInstances {
   constructor(private readonly ssm: SSMClient) {}
 
-  async managedIds(instanceIds: string[]): Promise<Set<string> | undefined> {
-    const managed = new Set<string>();
+  async pingStatus(instanceIds: string[]): Promise<Map<string, string> | undefined> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < instanceIds.length; i += IDS_PER_FILTER) {
+      const page = await this.describe([{ Key: "InstanceIds", Values: instanceIds.slice(i, i + IDS_PER_FILTER) }]);
+      if (!page) return undefined;
+      for (const [id, ping] of page) out.set(id, ping);
+    }
+    return out;
+  }
+
+  async unreachable(): Promise<Map<string, string> | undefined> {
+    return this.describe([{ Key: "PingStatus", Values: ["ConnectionLost", "Inactive"] }]);
+  }
+
+  /** Every page of one filtered DescribeInstanceInformation: id → PingStatus. */
+  private async describe(filters: InstanceInformationStringFilter[]): Promise<Map<string, string> | undefined> {
+    const out = new Map<string, string>();
     try {
-      for (let i = 0; i < instanceIds.length; i += IDS_PER_FILTER) {
-        let token: string | undefined;
-        do {
-          const out = await this.ssm.send(
-            new DescribeInstanceInformationCommand({
-              Filters: [{ Key: "InstanceIds", Values: instanceIds.slice(i, i + IDS_PER_FILTER) }],
-              MaxResults: 50,
-              NextToken: token,
-            }),
-          );
-          for (const info of out.InstanceInformationList ?? [])
-            if (info.InstanceId && info.PingStatus === "Online") managed.add(info.InstanceId);
-          token = out.NextToken;
-        } while (token);
-      }
+      let token: string | undefined;
+      do {
+        const res = await this.ssm.send(
+          new DescribeInstanceInformationCommand({ Filters: filters, MaxResults: PAGE, NextToken: token }),
+        );
+        for (const info of res.InstanceInformationList ?? [])
+          if (info.InstanceId) out.set(info.InstanceId, info.PingStatus ?? "Unknown");
+        token = res.NextToken;
+      } while (token);
     } catch (err) {
       if (isUnsupportedOperation(err)) return undefined;
       throw err;
     }
-    return managed;
+    return out;
   }
 }

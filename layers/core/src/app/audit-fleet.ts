@@ -4,8 +4,17 @@ import { desiredImds, imdsDrift, planImds } from "../domain/imds.ts";
 import type { Manifest } from "../domain/manifest.ts";
 import type { Finding, FindingKind, Host } from "../domain/model.ts";
 import { placeHost } from "../domain/placement.ts";
+import {
+  judgeRegistry,
+  planRegistryCheck,
+  type RegistryAnswers,
+  type RegistryReport,
+  type RegistryState,
+  registryStateFromSummary,
+  type UnmanagedHost,
+} from "../domain/registry.ts";
 import { consumedSecretIds, versionTagKey } from "../domain/secrets.ts";
-import type { ManagedInstances } from "../ports/index.ts";
+import type { ManagedInstances, ParameterStore } from "../ports/index.ts";
 import type { Deps } from "./deps.ts";
 import { assessRole } from "./guard-host.ts";
 import { type RotationFact, type RotationResult, startRollout } from "./rotate-secret.ts";
@@ -21,6 +30,8 @@ export interface DriftReport {
   findings: Finding[];
   summary: Partial<Record<FindingKind, number>>;
   apiCalls: Record<string, number>;
+  /** The unmanaged-host check: full or incremental, what it asked, and the state the next audit starts from. */
+  registry: RegistryReport;
   remediation: {
     mode: Remediation;
     dryRun: boolean;
@@ -38,6 +49,8 @@ export interface AuditOptions {
   onProgress?: (stage: string, done: number) => void;
   /** Snapshot of API calls made so far (the caller owns the counter). */
   apiCalls?: () => Record<string, number>;
+  /** The previous audit's registry state (absent: `problem` says why) and a request to ask about every host. */
+  registry?: { previous?: RegistryState; problem?: string; forceFull?: boolean };
 }
 
 const LIVE = new Set(["pending", "running"]);
@@ -176,17 +189,19 @@ export async function auditFleet(
   }
   opts.onProgress?.("secrets", consumed.length);
 
-  const managed = live.length > 0 ? await deps.managed.managedIds(live.map((h) => h.instanceId)) : undefined;
-  if (managed)
-    for (const host of live)
-      if (!managed.has(host.instanceId))
-        findings.push({
-          kind: "unmanaged-host",
-          severity: "medium",
-          instanceId: host.instanceId,
-          ...(placed.get(host.instanceId) ? { service: placed.get(host.instanceId)! } : {}),
-          detail: "SSM agent not online: restarts through Run Command cannot reach this host",
-        });
+  const registry = await checkRegistry(live, deps.managed, opts.registry ?? {}, now);
+  for (const u of registry.unmanaged) {
+    const service = placed.get(u.instanceId);
+    findings.push({
+      kind: "unmanaged-host",
+      severity: "medium",
+      instanceId: u.instanceId,
+      ...(service ? { service } : {}),
+      detail: u.detail,
+      evidence: u.pingStatus ? { pingStatus: u.pingStatus } : { registered: false },
+    });
+  }
+  opts.onProgress?.("registry", registry.report.candidates);
 
   // Remediation: IMDS one call per host; stale hosts through the rollout machinery. IAM never.
   const remediation: DriftReport["remediation"] = {
@@ -231,6 +246,80 @@ export async function auditFleet(
     findings,
     summary,
     apiCalls: opts.apiCalls?.() ?? {},
+    registry: registry.report,
     remediation,
   };
+}
+
+/**
+ * Unmanaged hosts at a cost that does not grow with the fleet between full checks: a full check asks SSM about
+ * every live host (⌈N/50⌉ calls); an incremental one sweeps the unreachable nodes (agents that went away) and asks
+ * about the candidates only (new launches, hosts unmanaged last time).
+ */
+async function checkRegistry(
+  live: Host[],
+  managed: ManagedInstances,
+  opts: NonNullable<AuditOptions["registry"]>,
+  now: Date,
+): Promise<{ unmanaged: UnmanagedHost[]; report: RegistryReport }> {
+  const plan = planRegistryCheck(live, opts.previous, now, {
+    ...(opts.forceFull ? { forceFull: true } : {}),
+    ...(opts.problem ? { problem: opts.problem } : {}),
+  });
+  const unavailable = (): { unmanaged: UnmanagedHost[]; report: RegistryReport } => ({
+    unmanaged: [],
+    report: {
+      mode: "unavailable",
+      reason: "SSM DescribeInstanceInformation is unavailable",
+      candidates: 0,
+      deferred: 0,
+    },
+  });
+  let unreachable = new Map<string, string>();
+  if (plan.mode === "incremental" && live.length > 0) {
+    const swept = await managed.unreachable();
+    if (!swept) return unavailable();
+    unreachable = swept;
+  }
+  let candidates = new Map<string, string>();
+  if (plan.candidates.length > 0) {
+    const asked = await managed.pingStatus(plan.candidates);
+    if (!asked) return unavailable();
+    candidates = asked;
+  }
+  const answers: RegistryAnswers = { unreachable, candidates };
+  const verdict = judgeRegistry(live, plan, answers, opts.previous, now);
+  const note =
+    verdict.deferred.length > 0
+      ? `${verdict.deferred.length} host(s) launched under 15 min ago are not registered with SSM yet: not reported, asked about again by the next audit`
+      : undefined;
+  return {
+    unmanaged: verdict.unmanaged,
+    report: {
+      mode: plan.mode,
+      reason: plan.reason,
+      candidates: plan.candidates.length,
+      deferred: verdict.deferred.length,
+      ...verdict.state,
+      ...(note ? { note } : {}),
+    },
+  };
+}
+
+/**
+ * The previous audit's registry state from its stored summary (one GetParameter). Absent, unreadable or invalid
+ * is never fatal: the audit then checks every host, and `problem` says why.
+ */
+export async function readRegistryState(
+  params: ParameterStore,
+  summaryParam: string,
+): Promise<{ previous?: RegistryState; problem?: string }> {
+  let text: string | undefined;
+  try {
+    text = await params.get(summaryParam);
+  } catch (err) {
+    return { problem: `previous audit summary unreadable (${(err as Error).name})` };
+  }
+  const { state, problem } = registryStateFromSummary(text);
+  return state ? { previous: state } : { problem: problem ?? "no previous registry state" };
 }

@@ -117,8 +117,13 @@ export interface RolloutStore {
   list(limit: number): Promise<Rollout[]>;
 }
 
-/** SSM fleet manager: which instances run a reachable SSM agent. */
+/**
+ * SSM fleet manager: which instances run a reachable SSM agent. PingStatus is Online, ConnectionLost or Inactive;
+ * undefined answers mean the API is unavailable (e.g. the local emulator).
+ */
 export interface ManagedInstances {
-  /** Ids (of those given) that SSM manages; undefined where the API is unavailable (e.g. the local emulator). */
-  managedIds(instanceIds: string[]): Promise<Set<string> | undefined>;
+  /** PingStatus of those of the given ids SSM knows (absent = never registered): ⌈ids/50⌉ calls. */
+  pingStatus(instanceIds: string[]): Promise<Map<string, string> | undefined>;
+  /** Every registered node whose agent is not reachable (ConnectionLost, Inactive): ⌈such nodes/50⌉ calls, at least 1. */
+  unreachable(): Promise<Map<string, string> | undefined>;
 }
