@@ -31,10 +31,33 @@ const rollout = makeIdempotent(
   async (fact: RotationFact, requestId: string): Promise<RotationResult & { firstRequestId: string }> => {
     const d = deps();
     const manifest = await loadManifest(d.params, config.manifestParam, config.namespace);
-    return { ...(await startRollout(fact, manifest, d, { dryRun: false })), firstRequestId: requestId };
+    return { ...asRecord(await startRollout(fact, manifest, d, { dryRun: false })), firstRequestId: requestId };
   },
   { ...idem, dataIndexArgument: 0 },
 );
+
+/** Above this many planned hosts the result names waves and commands without their ids (see asRecord). */
+export const RECORD_MAX_IDS = 2000;
+
+/**
+ * The result as the idempotency record keeps it (and a duplicate delivery gets it back). A DynamoDB item stops at
+ * 400 KB and a 10,000-host plan's ids alone are ≈ 250 KB, so a large rollout's result keeps its shape but drops the
+ * ids; the rollout store holds them all (`dcp rollout status <id>`).
+ */
+export function asRecord(r: RotationResult): RotationResult {
+  const ids = r.plan.waves.reduce((n, w) => n + w.instanceIds.length, 0);
+  if (ids <= RECORD_MAX_IDS) return r;
+  return {
+    ...r,
+    reason: `${r.reason} (${ids} hosts: ids in rollout ${r.rolloutId}, see dcp rollout status)`,
+    plannedHosts: ids,
+    plan: {
+      waves: r.plan.waves.map((w) => ({ ...w, instanceIds: [] })),
+      skipped: r.plan.skipped.slice(0, 100),
+    },
+    commands: r.commands.map((c) => ({ ...c, instanceIds: [] })),
+  };
+}
 
 export const handler = middy(async (event: unknown, context: Context): Promise<RotationResult | Rejected> => {
   const parsed = SecretEvent.safeParse(event);
@@ -67,7 +90,7 @@ export const handler = middy(async (event: unknown, context: Context): Promise<R
     secretArn: result.secretArn,
     versionId: result.versionId,
     rolloutId: result.rolloutId,
-    hosts: result.plan.waves.reduce((n, w) => n + w.instanceIds.length, 0),
+    hosts: result.plannedHosts ?? result.plan.waves.reduce((n, w) => n + w.instanceIds.length, 0),
     commands: result.commands.length,
   });
   return result;

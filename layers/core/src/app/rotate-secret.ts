@@ -20,6 +20,8 @@ export interface RotationResult {
   rolloutId?: string;
   plan: { waves: RolloutPlan["waves"]; skipped: SkippedHost[] };
   commands: { commandId: string; service: string; instanceIds: string[] }[];
+  /** Set when a large plan's ids were left out of this result (they are in the rollout store). */
+  plannedHosts?: number;
 }
 
 const emptyPlan = { waves: [], skipped: [] };
