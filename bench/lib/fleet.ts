@@ -1,11 +1,11 @@
 // The benchmark fleet: 12 services, each with its own role, one shared RDS master secret consumed by 6 of them,
 // grown in place (500 → 2,000 → 10,000 hosts) so seeding is paid once. 1 host in 4 has IMDS drift.
-import { ModifyInstanceMetadataOptionsCommand, RunInstancesCommand } from "@aws-sdk/client-ec2";
+import { ModifyInstanceMetadataOptionsCommand } from "@aws-sdk/client-ec2";
 import { type AwsClients, createClients } from "#core/adapters/clients";
 import type { ImdsOptions } from "#core/domain/model";
 import {
-  DEMO_AMI,
   type FleetSpec,
+  launchHosts,
   mapLimit,
   roleNameFor,
   type SeededFleet,
@@ -73,49 +73,33 @@ export async function growFleet(
 ): Promise<void> {
   const { fleet } = bf;
   const start = bf.hostIds.length;
-  const indexes = Array.from({ length: Math.max(0, total - start) }, (_, k) => start + k);
-  let done = 0;
-  const launched = await mapLimit(indexes, CONCURRENCY, async (i) => {
+  const launches = Array.from({ length: Math.max(0, total - start) }, (_, k) => {
+    const i = start + k;
     const service = BENCH_SERVICES[i % BENCH_SERVICES.length]!;
     const drift = i % 4 === 3 ? DRIFTS[Math.floor(i / 4) % DRIFTS.length]! : undefined;
-    const imds = drift ?? COMPLIANT;
-    // seedFleet names each instance profile after its role.
-    const profileArn = `arn:aws:iam::${fleet.account}:instance-profile/${roleNameFor(fleet.namespace, service)}`;
-    const out = await clients.ec2.send(
-      new RunInstancesCommand({
-        ImageId: DEMO_AMI,
-        InstanceType: "t3.small",
-        MinCount: 1,
-        MaxCount: 1,
-        IamInstanceProfile: { Arn: profileArn },
-        // Spread over three AZs: moto puts every launch without a placement in "<region>a", whose default /20
-        // subnet runs out of addresses at 4,091 hosts (and real fleets span AZs anyway).
-        Placement: { AvailabilityZone: `${fleet.region}${ZONES[i % ZONES.length]}` },
-        MetadataOptions: {
-          HttpTokens: imds.httpTokens,
-          HttpPutResponseHopLimit: imds.hopLimit,
-          HttpEndpoint: imds.httpEndpoint,
-        },
-        TagSpecifications: [
-          {
-            ResourceType: "instance",
-            Tags: [
-              { Key: fleet.manifest.tags.namespace, Value: fleet.namespace },
-              { Key: fleet.manifest.tags.service, Value: service },
-            ],
-          },
-        ],
-      }),
-    );
-    const id = out.Instances?.[0]?.InstanceId;
-    if (!id) throw new Error("RunInstances answered without an instance");
-    if (++done % 500 === 0) onProgress?.(start + done);
-    return { id, service, drift };
+    return {
+      service,
+      drift,
+      imds: drift ?? COMPLIANT,
+      tags: { [fleet.manifest.tags.namespace]: fleet.namespace, [fleet.manifest.tags.service]: service },
+      // seedFleet names each instance profile after its role.
+      profileArn: `arn:aws:iam::${fleet.account}:instance-profile/${roleNameFor(fleet.namespace, service)}`,
+      // Spread over three AZs: moto puts every launch without a placement in "<region>a", whose default /20
+      // subnet runs out of addresses at 4,091 hosts (and real fleets span AZs anyway).
+      availabilityZone: `${fleet.region}${ZONES[i % ZONES.length]}`,
+    };
   });
-  for (const l of launched) {
-    bf.hostIds.push(l.id);
-    bf.serviceOf.set(l.id, l.service);
-    if (l.drift) bf.drifted.set(l.id, l.drift);
+  const launched = await launchHosts(clients.ec2, launches, {
+    concurrency: CONCURRENCY,
+    onLaunched: (done) => {
+      if (done % 500 === 0) onProgress?.(start + done);
+    },
+  });
+  for (const { launch: l, instance } of launched) {
+    const id = instance.InstanceId ?? "";
+    bf.hostIds.push(id);
+    bf.serviceOf.set(id, l.service);
+    if (l.drift) bf.drifted.set(id, l.drift);
   }
 }
 

@@ -9,6 +9,9 @@ export type Job =
   | { kind: "naive"; target: Target; hostIds: string[] }
   | { kind: "rotation"; target: Target; secretArn: string; account: string };
 
+/** Prefix of the worker's last stderr line when a job fails: `<ErrorName>: <message>` on one line. */
+export const WORKER_ERROR = "worker-error: ";
+
 export function runJob(job: Job): Promise<RunResult> {
   switch (job.kind) {
     case "audit":
@@ -33,7 +36,11 @@ if (arg && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1])
       JSON.stringify({ job: { ...job, hostIds: undefined }, result }),
     );
   } catch (err) {
-    process.stderr.write(`${(err as Error).stack ?? err}\n`);
+    const e = err instanceof Error ? err : new Error(String(err));
+    // The stack for the log, then one line the runner reports (the SDK's stack tail says nothing about the cause).
+    process.stderr.write(
+      `${e.stack ?? e}\n${WORKER_ERROR}${`${e.name}: ${e.message}`.replace(/\s+/g, " ").slice(0, 400)}\n`,
+    );
     process.exitCode = 1;
   }
 }

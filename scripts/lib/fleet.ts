@@ -2,7 +2,7 @@
 // the manifest parameter and the restart document. Used by integration tests, the demo and the benchmark, so it
 // batches what the API allows and runs requests concurrently with a small limit.
 import { randomUUID } from "node:crypto";
-import { RunInstancesCommand } from "@aws-sdk/client-ec2";
+import { type EC2Client, type Instance, RunInstancesCommand } from "@aws-sdk/client-ec2";
 import {
   AddRoleToInstanceProfileCommand,
   AttachRolePolicyCommand,
@@ -179,6 +179,51 @@ export function correctRolePolicy(m: Manifest, service: string, aws: AwsScope): 
   return { Version: "2012-10-17", Statement: statements };
 }
 
+/** One host to launch: its tags, IMDS settings (every field), instance profile and, optionally, its AZ. */
+export interface HostLaunch {
+  tags: Record<string, string>;
+  imds: Omit<ImdsOptions, "state">;
+  profileArn?: string;
+  availabilityZone?: string;
+}
+
+/**
+ * Launches `launches` with one RunInstances each (moto attaches an instance profile only to the first instance of a
+ * multi-count launch), at most `concurrency` in flight. IMDS goes in with the launch, every field set, so no
+ * follow-up modification is needed. Answers each launch with its instance, in input order.
+ */
+export async function launchHosts<L extends HostLaunch>(
+  ec2: EC2Client,
+  launches: readonly L[],
+  opts: { concurrency?: number; onLaunched?: (done: number) => void } = {},
+): Promise<{ launch: L; instance: Instance }[]> {
+  let done = 0;
+  return mapLimit(launches, opts.concurrency ?? CONCURRENCY, async (l) => {
+    const out = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: DEMO_AMI,
+        InstanceType: "t3.small",
+        MinCount: 1,
+        MaxCount: 1,
+        IamInstanceProfile: l.profileArn ? { Arn: l.profileArn } : undefined,
+        Placement: l.availabilityZone ? { AvailabilityZone: l.availabilityZone } : undefined,
+        MetadataOptions: {
+          HttpTokens: l.imds.httpTokens,
+          HttpPutResponseHopLimit: l.imds.hopLimit,
+          HttpEndpoint: l.imds.httpEndpoint,
+        },
+        TagSpecifications: [
+          { ResourceType: "instance", Tags: Object.entries(l.tags).map(([Key, Value]) => ({ Key, Value })) },
+        ],
+      }),
+    );
+    const inst = out.Instances?.[0];
+    if (!inst?.InstanceId) throw new Error("RunInstances answered without an instance");
+    opts.onLaunched?.(++done);
+    return { launch: l, instance: inst };
+  });
+}
+
 const ASSUME_EC2 = JSON.stringify({
   Version: "2012-10-17",
   Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
@@ -307,18 +352,16 @@ export async function seedFleet(spec: FleetSpec, clients: SeedClients = createCl
     if (!(err instanceof Error && err.name === "DocumentAlreadyExists")) throw err;
   }
 
-  // 4. Hosts: one RunInstances per host (moto attaches a profile only to the first instance of a multi-count
-  //    launch). IMDS goes in with the launch, every field set, so no follow-up modification is needed.
-  interface Launch {
+  // 4. Hosts.
+  interface Launch extends HostLaunch {
     service: string;
-    tags: Record<string, string>;
-    imds: Omit<ImdsOptions, "state">;
     profile?: { roleName: string; profileArn: string };
   }
   const launches: Launch[] = [];
   for (const svc of spec.services) {
     const seeds: HostSeed[] = typeof svc.hosts === "number" ? Array.from({ length: svc.hosts }, () => ({})) : svc.hosts;
     for (const [i, h] of seeds.entries()) {
+      const profile = h.noProfile ? undefined : profiles.get(svc.name);
       launches.push({
         service: svc.name,
         tags: {
@@ -328,35 +371,18 @@ export async function seedFleet(spec: FleetSpec, clients: SeedClients = createCl
           ...(h.tags ?? {}),
         },
         imds: imdsOf(h.imds),
-        profile: h.noProfile ? undefined : profiles.get(svc.name),
+        profile,
+        profileArn: profile?.profileArn,
       });
     }
   }
   for (const x of spec.extraHosts ?? [])
     launches.push({ service: x.tags[manifest.tags.service] ?? "", tags: x.tags, imds: imdsOf(x.imds) });
 
-  const hosts = await mapLimit(launches, CONCURRENCY, async (l): Promise<SeededHost> => {
-    const out = await clients.ec2.send(
-      new RunInstancesCommand({
-        ImageId: DEMO_AMI,
-        InstanceType: "t3.small",
-        MinCount: 1,
-        MaxCount: 1,
-        IamInstanceProfile: l.profile ? { Arn: l.profile.profileArn } : undefined,
-        MetadataOptions: {
-          HttpTokens: l.imds.httpTokens,
-          HttpPutResponseHopLimit: l.imds.hopLimit,
-          HttpEndpoint: l.imds.httpEndpoint,
-        },
-        TagSpecifications: [
-          { ResourceType: "instance", Tags: Object.entries(l.tags).map(([Key, Value]) => ({ Key, Value })) },
-        ],
-      }),
-    );
-    const inst = out.Instances?.[0];
-    if (!inst?.InstanceId) throw new Error("RunInstances answered without an instance");
-    const host = toHost(inst);
-    const seeded: SeededHost = { instanceId: inst.InstanceId, service: l.service, imds: host.imds };
+  const launched = await launchHosts(clients.ec2, launches);
+  const hosts = launched.map(({ launch: l, instance }): SeededHost => {
+    const host = toHost(instance);
+    const seeded: SeededHost = { instanceId: host.instanceId, service: l.service, imds: host.imds };
     if (l.profile) {
       seeded.roleName = l.profile.roleName;
       seeded.profileArn = host.instanceProfileArn ?? l.profile.profileArn;

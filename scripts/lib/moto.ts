@@ -1,9 +1,10 @@
 // Local AWS for tests, the demo and benchmarks: a moto_server on a free loopback port, stopped by PID.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { openSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export interface MotoServer {
   endpoint: string;
@@ -39,10 +40,16 @@ function onPath(cmd: string): boolean {
   return false;
 }
 
-function ensureMotoInstalled(): void {
-  if (onPath("moto_server")) return;
-  const r = spawnSync("python3", ["-m", "pip", "install", "moto[server]"], { encoding: "utf8" });
-  if (r.status === 0 && onPath("moto_server")) return;
+/** The indexed launcher imports moto into `python3` itself, so that interpreter must have it (not just PATH). */
+const PYTHON = "python3";
+const INDEXED_LAUNCHER = join(dirname(fileURLToPath(import.meta.url)), "moto_indexed.py");
+const pythonHasMoto = () => spawnSync(PYTHON, ["-c", "import moto.server"], { stdio: "ignore" }).status === 0;
+
+function ensureMotoInstalled(indexed = false): void {
+  const ready = () => onPath("moto_server") && (!indexed || pythonHasMoto());
+  if (ready()) return;
+  const r = spawnSync(PYTHON, ["-m", "pip", "install", "moto[server]"], { encoding: "utf8" });
+  if (r.status === 0 && ready()) return;
   const lines = `${r.stderr ?? ""}\n${r.stdout ?? ""}`
     .split("\n")
     .map((l) => l.trim())
@@ -50,7 +57,7 @@ function ensureMotoInstalled(): void {
   const why =
     r.error?.message ??
     (r.status === 0
-      ? "installed, but moto_server is still not on PATH"
+      ? `installed, but moto_server is still not on PATH${indexed ? ` or ${PYTHON} cannot import moto` : ""}`
       : (lines.find((l) => /^error\b/i.test(l)) ?? lines.at(-1) ?? `exit ${r.status}`));
   throw new Error(`moto_server not found and 'python3 -m pip install "moto[server]"' failed: ${why}`);
 }
@@ -100,22 +107,45 @@ export interface StartMotoOptions {
    * holds ~1,300 extra policies, which slows GetAccountAuthorizationDetails with the AWSManagedPolicy filter.
    */
   loadAwsManagedPolicies?: boolean;
+  /**
+   * Run moto through scripts/lib/moto_indexed.py: same answers, but tag and instance-by-id lookups are indexed
+   * instead of scanning every resource (stock moto 5.2.1 is O(N²) for large EC2 fleets). Refuses to start on a
+   * moto it was not checked against. Off by default: tests and the demo run stock moto_server.
+   */
+  indexedTags?: boolean;
+}
+
+/** Last non-empty line of the server log: why it exited (the launcher's refusal is one line). */
+function lastLogLine(logFile: string): string {
+  try {
+    return (
+      readFileSync(logFile, "utf8")
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .at(-1) ?? ""
+    );
+  } catch {
+    return "";
+  }
 }
 
 export async function startMoto(opts: StartMotoOptions = {}): Promise<MotoServer> {
-  ensureMotoInstalled();
+  ensureMotoInstalled(opts.indexedTags);
   const port = opts.port ?? (await freePort());
   const endpoint = `http://${HOST}:${port}`;
   const logFile = join(tmpdir(), `moto-${port}-${process.pid}.log`);
   const fd = openSync(logFile, "a");
-  const child = spawn("moto_server", ["-H", HOST, "-p", String(port)], {
+  const serverArgs = ["-H", HOST, "-p", String(port)];
+  const [cmd, args] = opts.indexedTags ? [PYTHON, [INDEXED_LAUNCHER, ...serverArgs]] : ["moto_server", serverArgs];
+  const child = spawn(cmd, args, {
     detached: true,
     stdio: ["ignore", fd, fd],
     env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: opts.loadAwsManagedPolicies ? "true" : "false" },
   });
   if (child.pid === undefined) {
     await new Promise((r) => child.once("error", r).once("spawn", r));
-    throw new Error(`could not spawn moto_server (see ${logFile})`);
+    throw new Error(`could not spawn ${cmd} (see ${logFile})`);
   }
   const pid = child.pid;
   let exited = child.exitCode !== null;
@@ -139,7 +169,10 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<MotoServer
 
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
-    if (exited) throw new Error(`moto_server exited before answering on ${endpoint} (see ${logFile})`);
+    if (exited) {
+      const why = lastLogLine(logFile);
+      throw new Error(`moto_server exited before answering on ${endpoint}${why ? `: ${why}` : ""} (see ${logFile})`);
+    }
     try {
       const res = await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
