@@ -2,15 +2,9 @@
 // grown in place (500 → 2,000 → 10,000 hosts) so seeding is paid once. 1 host in 4 has IMDS drift.
 import { ModifyInstanceMetadataOptionsCommand } from "@aws-sdk/client-ec2";
 import { type AwsClients, createClients } from "#core/adapters/clients";
+import { mapLimit } from "#core/app/concurrency";
 import type { ImdsOptions } from "#core/domain/model";
-import {
-  type FleetSpec,
-  launchHosts,
-  mapLimit,
-  roleNameFor,
-  type SeededFleet,
-  seedFleet,
-} from "../../scripts/lib/fleet.ts";
+import { type FleetSpec, launchHosts, roleNameFor, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
 
 export const BENCH_SERVICES = [
   "database",

@@ -71,7 +71,8 @@ export function nextSteps(report: DriftReport, haltedRollouts: Pick<Rollout, "ro
     seen.add(s);
   };
   const fixedImds = report.remediation.imds.filter((i) => i.applied).length;
-  const plannedImds = report.remediation.imds.filter((i) => !i.applied).length;
+  const plannedImds = report.remediation.imds.filter((i) => !i.applied && !i.error && !i.deferred).length;
+  const failedImds = report.remediation.imds.filter((i) => i.error).length;
   // IAM: one line per (role, policy, statement, kind) listing what it wrongly allows/denies.
   const iam = new Map<string, { head: string; items: Map<string, Set<string>> }>();
   for (const f of actionable(report.findings)) {
@@ -136,6 +137,8 @@ export function nextSteps(report: DriftReport, haltedRollouts: Pick<Rollout, "ro
     }
   }
   if (fixedImds > 0) add(`IMDS fixed on ${fixedImds} host(s): run \`dcp audit\` again to confirm`);
+  if (failedImds > 0)
+    add(`IMDS fix refused on ${failedImds} host(s): see the errors above, then \`dcp guard <instance-id>\``);
   for (const r of report.remediation.restarts)
     if (r.action === "restart" && r.rolloutId) add(`follow the catch-up restart: dcp rollout status ${r.rolloutId}`);
   for (const r of haltedRollouts)
@@ -182,7 +185,7 @@ export function auditText(report: DriftReport, halted: Pick<Rollout, "rolloutId"
   if (rem.mode === "none") out.push("  none requested (use --fix [imds|imds+restart])");
   else {
     out.push(
-      `  IMDS ${verb}: ${rem.imds.length ? rem.imds.map((i) => `${i.instanceId}${i.applied ? "" : " (planned)"}`).join(", ") : "nothing to fix"}`,
+      `  IMDS ${verb}: ${rem.imds.length ? rem.imds.map((i) => `${i.instanceId}${i.applied ? "" : i.error ? ` (failed: ${i.error})` : i.deferred ? " (next run)" : " (planned)"}`).join(", ") : "nothing to fix"}`,
     );
     if (rem.mode === "imds+restart") {
       if (rem.restarts.length === 0) out.push("  restarts: no stale hosts");

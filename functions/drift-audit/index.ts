@@ -11,6 +11,11 @@ import { fleetDeps } from "#core/shell/fleet-deps";
 import { MetricUnit, powertools, type Rejected, reject } from "#core/shell/lambda";
 
 const { logger, metrics } = powertools("drift-audit");
+/**
+ * IMDS fixes per run: EC2 refills its mutating-call bucket at about 5 per second, so 1,000 fixes take ≈ 200 s and
+ * a run ends well inside the function's 600 s timeout; hosts beyond stay findings and the next run fixes them.
+ */
+export const MAX_IMDS_FIXES_PER_RUN = 1000;
 const config = loadConfig();
 
 /**
@@ -19,9 +24,11 @@ const config = loadConfig();
  */
 export type AuditSummary = Pick<DriftReport, "namespace" | "generatedAt" | "scannedHosts" | "summary" | "apiCalls"> & {
   findings: number;
-  remediation: { mode: string; imdsFixed: number; restarts: number };
+  remediation: { mode: string; imdsFixed: number; imdsFailed?: number; imdsDeferred?: number; restarts: number };
   registry?: RegistryState;
 };
+
+const counted = <K extends string>(key: K, n: number) => (n > 0 ? { [key]: n } : {}) as Partial<Record<K, number>>;
 
 export const handler = middy(async (event: unknown): Promise<AuditSummary | Rejected> => {
   const parsed = AuditRequest.safeParse(event ?? {});
@@ -40,6 +47,7 @@ export const handler = middy(async (event: unknown): Promise<AuditSummary | Reje
     dryRun,
     apiCalls: () => counter.snapshot(),
     registry: state,
+    maxImdsFixes: MAX_IMDS_FIXES_PER_RUN,
   });
   const registry = registryStateToKeep(report.registry, state.previous);
 
@@ -53,12 +61,16 @@ export const handler = middy(async (event: unknown): Promise<AuditSummary | Reje
     remediation: {
       mode: remediation,
       imdsFixed: report.remediation.imds.filter((f) => f.applied).length,
+      ...counted("imdsFailed", report.remediation.imds.filter((f) => f.error).length),
+      ...counted("imdsDeferred", report.remediation.imds.filter((f) => f.deferred).length),
       restarts: report.remediation.restarts.length,
     },
     ...(registry ? { registry } : {}),
   };
   if (!dryRun) await deps.params.put(config.auditSummaryParam, JSON.stringify(summary), true);
   metrics.addMetric("HostsScanned", MetricUnit.Count, report.scannedHosts);
+  if (summary.remediation.imdsFailed)
+    metrics.addMetric("ImdsFixFailed", MetricUnit.Count, summary.remediation.imdsFailed);
   for (const [kind, count] of Object.entries(report.summary)) {
     const m = metrics.singleMetric();
     m.addDimension("Kind", kind);

@@ -14,9 +14,10 @@ import {
 } from "@aws-sdk/client-iam";
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { CreateDocumentCommand, PutParameterCommand } from "@aws-sdk/client-ssm";
-import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { type AwsClients, createClients } from "#core/adapters/clients";
 import { toHost } from "#core/adapters/ec2";
+import { mapLimit } from "#core/app/concurrency";
 import type { PolicyDocument, PolicyStatement } from "#core/domain/iam/policy";
 import { defaultManifestParam, type Grant, type Manifest, validateManifest } from "#core/domain/manifest";
 import type { AwsScope, ImdsOptions } from "#core/domain/model";
@@ -75,7 +76,7 @@ export interface SeededFleet {
   documentName: string;
 }
 
-export type SeedClients = Pick<AwsClients, "ec2" | "iam" | "ssm" | "secrets" | "sts">;
+export type SeedClients = Pick<AwsClients, "ec2" | "iam" | "ssm" | "secrets">;
 
 export const RESTART_DOCUMENT_NAME = "dcp-restart-service";
 export const DEMO_AMI = "ami-12c6146b";
@@ -114,21 +115,6 @@ export function sanitizeNamespace(ns: string): string {
 
 export function roleNameFor(namespace: string, service: string): string {
   return `dcp-${sanitizeNamespace(namespace)}-${service}`.slice(0, 64);
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; results keep the input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>) {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= items.length) return;
-      out[i] = await fn(items[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 /** The role a host of `service` should have: seeds doc 000 per-host grants + consumed shared secrets + extraGrants. */
@@ -240,7 +226,7 @@ function imdsOf(partial: Partial<ImdsOptions> | undefined): Omit<ImdsOptions, "s
 export async function seedFleet(spec: FleetSpec, clients: SeedClients = createClients()): Promise<SeededFleet> {
   const ns = spec.namespace;
   const region = spec.region ?? process.env.AWS_REGION ?? "eu-central-1";
-  const ident = await clients.sts.send(new GetCallerIdentityCommand({}));
+  const ident = await new STSClient({}).send(new GetCallerIdentityCommand({}));
   const account = ident.Account ?? "123456789012";
   const partition = ident.Arn?.split(":")[1] ?? "aws";
   const aws: AwsScope = { partition, region, account };

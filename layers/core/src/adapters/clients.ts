@@ -6,7 +6,6 @@ import { EC2Client } from "@aws-sdk/client-ec2";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SSMClient } from "@aws-sdk/client-ssm";
-import { STSClient } from "@aws-sdk/client-sts";
 import type { AbsoluteLocation, InitializeHandlerOptions, InitializeMiddleware } from "@smithy/types";
 
 /** Counts logical API calls as `"<Service>.<Operation>"` (e.g. `EC2.DescribeInstances`), once per call, not per retry. */
@@ -129,7 +128,6 @@ export const secretsClient = (opts: ClientOptions = {}): SecretsManagerClient =>
   finish(new SecretsManagerClient(config(opts)), opts);
 export const dynamodbClient = (opts: ClientOptions = {}): DynamoDBClient =>
   finish(new DynamoDBClient(config(opts)), opts);
-export const stsClient = (opts: ClientOptions = {}): STSClient => finish(new STSClient(config(opts)), opts);
 
 export interface AwsClients {
   readonly ec2: EC2Client;
@@ -137,7 +135,6 @@ export interface AwsClients {
   readonly ssm: SSMClient;
   readonly secrets: SecretsManagerClient;
   readonly dynamodb: DynamoDBClient;
-  readonly sts: STSClient;
 }
 
 /** Every client, each constructed on first access only. */
@@ -163,10 +160,6 @@ export function createClients(opts: ClientOptions = {}): AwsClients {
     get dynamodb() {
       cache.dynamodb ??= dynamodbClient(opts);
       return cache.dynamodb;
-    },
-    get sts() {
-      cache.sts ??= stsClient(opts);
-      return cache.sts;
     },
   };
 }

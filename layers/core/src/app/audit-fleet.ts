@@ -15,6 +15,7 @@ import {
 } from "../domain/registry.ts";
 import { consumedSecretIds, versionTagKey } from "../domain/secrets.ts";
 import type { ManagedInstances, ParameterStore } from "../ports/index.ts";
+import { mapLimit } from "./concurrency.ts";
 import type { Deps } from "./deps.ts";
 import { assessRole } from "./guard-host.ts";
 import { type RotationFact, type RotationResult, startRollout } from "./rotate-secret.ts";
@@ -35,7 +36,8 @@ export interface DriftReport {
   remediation: {
     mode: Remediation;
     dryRun: boolean;
-    imds: { instanceId: string; applied: boolean }[];
+    /** One entry per drifted host: applied, planned (dry run), deferred to the next run (cap), or failed (error). */
+    imds: { instanceId: string; applied: boolean; deferred?: true; error?: string }[];
     restarts: Pick<
       RotationResult,
       "action" | "reason" | "rolloutId" | "secretName" | "versionId" | "plan" | "commands"
@@ -51,7 +53,15 @@ export interface AuditOptions {
   apiCalls?: () => Record<string, number>;
   /** The previous audit's registry state (absent: `problem` says why) and a request to ask about every host. */
   registry?: { previous?: RegistryState; problem?: string; forceFull?: boolean };
+  /** At most this many IMDS fixes per run (the rest stay findings, fixed by the next run); default: no cap. */
+  maxImdsFixes?: number;
 }
+
+/**
+ * IMDS fixes in flight at once. EC2 throttles mutating calls (a small bucket refilled a few per second): a handful
+ * in parallel hides the per-call latency, and the adaptive retry mode paces the rest when the bucket runs dry.
+ */
+export const IMDS_FIX_CONCURRENCY = 4;
 
 const LIVE = new Set(["pending", "running"]);
 
@@ -211,10 +221,20 @@ export async function auditFleet(
     restarts: [],
   };
   if (opts.remediation !== "none") {
-    for (const id of imdsFixes) {
-      if (!opts.dryRun) await deps.inventory.modifyImds(id, desired);
-      remediation.imds.push({ instanceId: id, applied: !opts.dryRun });
-    }
+    const now = imdsFixes.slice(0, opts.maxImdsFixes ?? imdsFixes.length);
+    // One host's refusal (terminated meanwhile, a deny on its tag) must not cost the other fixes: it is reported.
+    const done = await mapLimit(now, IMDS_FIX_CONCURRENCY, async (instanceId) => {
+      if (opts.dryRun) return { instanceId, applied: false };
+      try {
+        await deps.inventory.modifyImds(instanceId, desired);
+        return { instanceId, applied: true };
+      } catch (err) {
+        return { instanceId, applied: false, error: (err as Error).message.split("\n")[0]?.slice(0, 300) ?? "error" };
+      }
+    });
+    remediation.imds.push(...done);
+    for (const instanceId of imdsFixes.slice(now.length))
+      remediation.imds.push({ instanceId, applied: false, deferred: true });
   }
   if (opts.remediation === "imds+restart") {
     for (const { fact, stale } of catchUps) {
