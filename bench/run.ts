@@ -3,7 +3,6 @@
 // writes bench/RESULTS.md. Env: BENCH_SIZES=500,2000 (subset), BENCH_COLD_SAMPLES (default 10, min 10 for the
 // budget), BENCH_NAIVE_SAMPLE (hosts the naive baseline really describes per size, default 300), BENCH_SKIP_BUNDLES=1,
 // BENCH_MAX_PASS_S (default 300: a size whose first audit pass takes longer on moto gets no fix/re-audit/rotation).
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -13,6 +12,7 @@ import { consumedSecretIds } from "#core/domain/secrets";
 import { localAwsEnv, startMoto } from "../scripts/lib/moto.ts";
 import type { RunResult, Target } from "./lib/audit.ts";
 import { type BundleRow, benchBundles } from "./lib/bundles.ts";
+import { runNode } from "./lib/child.ts";
 import { growFleet, redrift, seedBenchFleet } from "./lib/fleet.ts";
 import { auditVerdict, BUDGET, bundleVerdict, fmtCalls, fmtCold, renderTable, type TableRow } from "./lib/report.ts";
 import { type Job, WORKER_ERROR } from "./lib/worker.ts";
@@ -37,31 +37,15 @@ const NAMESPACE = "bench/fleet";
 const ROLLOUT_TABLE = "dcp-bench-rollouts";
 
 /** Runs one job in a fresh node process (its peak RSS is its own). */
-function inChild(job: Job): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "bench/lib/worker.ts", JSON.stringify(job)], {
-      env: process.env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.stderr.on("data", (d) => {
-      err += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const line = out.trim().split("\n").at(-1) ?? "";
-      if (code === 0 && line.startsWith("{")) resolve(JSON.parse(line) as RunResult);
-      else {
-        const lines = err.trim().split("\n");
-        const why = lines.findLast((l) => l.startsWith(WORKER_ERROR))?.slice(WORKER_ERROR.length);
-        reject(new Error(`${job.kind} worker exited ${code}: ${why ?? lines.slice(-4).join(" | ")}`));
-      }
-    });
+async function inChild(job: Job): Promise<RunResult> {
+  const { code, out, err } = await runNode(["--import", "tsx", "bench/lib/worker.ts", JSON.stringify(job)], {
+    env: process.env,
   });
+  const line = out.trim().split("\n").at(-1) ?? "";
+  if (code === 0 && line.startsWith("{")) return JSON.parse(line) as RunResult;
+  const lines = err.trim().split("\n");
+  const why = lines.findLast((l) => l.startsWith(WORKER_ERROR))?.slice(WORKER_ERROR.length);
+  throw new Error(`${job.kind} worker exited ${code}: ${why ?? lines.slice(-4).join(" | ")}`);
 }
 
 const rotations: { n: number; r?: RunResult }[] = [];

@@ -1,7 +1,6 @@
 // Bundle size and cold init per function, with the template's own esbuild BuildProperties (scripts/lib/template.ts):
 // (a) as deployed, (b) the other SDK choice (bundled in vs external = the nodejs22.x runtime's copy), and (c) a
 // simulated layer: `#core/*` external, served from ONE prebuilt core file shared by every function.
-import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -16,6 +15,7 @@ import {
   listFunctions,
   loadTemplate,
 } from "../../scripts/lib/template.ts";
+import { runNode } from "./child.ts";
 
 export type Variant = "deployed" | "alt: sdk-bundled" | "alt: sdk-external" | "layer" | "source-mapped traces";
 
@@ -91,34 +91,17 @@ process.stdout.write(JSON.stringify({ importMs, sinceProcessStartMs: t0 + import
 process.exit(0);
 `;
 
-function runOnce(
+async function runOnce(
   runner: string,
   bundle: string,
   env: Record<string, string>,
 ): Promise<{ importMs: number; exported: boolean; attempts: string[]; error?: string }> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [runner, pathToFileURL(bundle).href], {
-      cwd: dirname(bundle),
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.stderr.on("data", (d) => {
-      err += d;
-    });
-    child.on("error", rej);
-    child.on("close", (code) => {
-      try {
-        res(JSON.parse(out));
-      } catch {
-        rej(new Error(`cold-init runner exited ${code}: ${err.trim().split("\n").slice(-3).join(" | ")}`));
-      }
-    });
-  });
+  const { code, out, err } = await runNode([runner, pathToFileURL(bundle).href], { env, cwd: dirname(bundle) });
+  try {
+    return JSON.parse(out);
+  } catch {
+    throw new Error(`cold-init runner exited ${code}: ${err.trim().split("\n").slice(-3).join(" | ")}`);
+  }
 }
 
 /**
