@@ -221,9 +221,9 @@ export async function auditFleet(
     restarts: [],
   };
   if (opts.remediation !== "none") {
-    const now = imdsFixes.slice(0, opts.maxImdsFixes ?? imdsFixes.length);
+    const batch = imdsFixes.slice(0, opts.maxImdsFixes ?? imdsFixes.length);
     // One host's refusal (terminated meanwhile, a deny on its tag) must not cost the other fixes: it is reported.
-    const done = await mapLimit(now, IMDS_FIX_CONCURRENCY, async (instanceId) => {
+    const done = await mapLimit(batch, IMDS_FIX_CONCURRENCY, async (instanceId) => {
       if (opts.dryRun) return { instanceId, applied: false };
       try {
         await deps.inventory.modifyImds(instanceId, desired);
@@ -233,7 +233,7 @@ export async function auditFleet(
       }
     });
     remediation.imds.push(...done);
-    for (const instanceId of imdsFixes.slice(now.length))
+    for (const instanceId of imdsFixes.slice(batch.length))
       remediation.imds.push({ instanceId, applied: false, deferred: true });
   }
   if (opts.remediation === "imds+restart") {
