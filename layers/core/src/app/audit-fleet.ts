@@ -1,19 +1,23 @@
 import { createHash } from "node:crypto";
+import {
+  type CatchUp,
+  type FleetFacts,
+  type FleetJudgement,
+  judgeFleet,
+  placeLiveHosts,
+  roleGroups,
+} from "../domain/audit.ts";
 import { scopeFindingsForHost } from "../domain/iam/scope.ts";
-import { desiredImds, imdsDrift, planImds } from "../domain/imds.ts";
+import { type DesiredImds, desiredImds } from "../domain/imds.ts";
 import type { Manifest } from "../domain/manifest.ts";
 import type { Finding, FindingKind, Host } from "../domain/model.ts";
-import { placeHost } from "../domain/placement.ts";
 import {
-  judgeRegistry,
   planRegistryCheck,
-  type RegistryAnswers,
   type RegistryReport,
   type RegistryState,
   registryStateFromSummary,
-  type UnmanagedHost,
 } from "../domain/registry.ts";
-import { consumedSecretIds, versionTagKey } from "../domain/secrets.ts";
+import { consumedSecretIds } from "../domain/secrets.ts";
 import type { ManagedInstances, ParameterStore } from "../ports/index.ts";
 import { mapLimit } from "./concurrency.ts";
 import type { Deps } from "./deps.ts";
@@ -63,212 +67,78 @@ export interface AuditOptions {
  */
 export const IMDS_FIX_CONCURRENCY = 4;
 
-const LIVE = new Set(["pending", "running"]);
+type AuditDeps = Deps & { managed: ManagedInstances };
 
 /**
- * The whole-fleet audit, from ONE namespace scan shared by every check: IMDS drift, IAM scope per distinct
- * role (fanned out to hosts), stale credentials per consumed secret, unknown services, missing profiles,
- * services without hosts, missing secrets, unmanaged hosts, account IMDS defaults. Remediation reuses the
- * launch guard's IMDS fix and the rotation's rollout machinery.
+ * The whole-fleet audit, in three steps: load the facts (ONE namespace scan shared by every check), judge them
+ * (pure, domain/audit.ts), then remediate when asked (IMDS through the launch guard's fix, stale credentials
+ * through the rotation's rollout machinery; IAM never).
  */
-export async function auditFleet(
-  m: Manifest,
-  deps: Deps & { managed: ManagedInstances },
-  opts: AuditOptions,
-): Promise<DriftReport> {
+export async function auditFleet(m: Manifest, deps: AuditDeps, opts: AuditOptions): Promise<DriftReport> {
   const now = deps.now();
-  const findings: Finding[] = [];
-  const desired = desiredImds(m);
+  const facts = await loadFleetFacts(m, deps, opts, now);
+  const judged = judgeFleet(m, facts, now);
+  const remediation = await remediate(m, deps, facts, judged, opts);
+  return {
+    namespace: m.namespace,
+    generatedAt: now.toISOString(),
+    scannedHosts: facts.hosts.length,
+    roles: facts.iam.roles,
+    secrets: facts.secrets.length,
+    findings: judged.findings,
+    summary: judged.summary,
+    apiCalls: opts.apiCalls?.() ?? {},
+    registry: judged.registry,
+    remediation,
+  };
+}
 
-  const hosts = await deps.inventory.scanNamespace(m.tags.namespace, m.namespace, (n) => opts.onProgress?.("scan", n));
-  const live = hosts.filter((h) => LIVE.has(h.state));
+/** Loads every fact the judgements need: namespace scan, account defaults, IAM per role, secrets, SSM registry. */
+export async function loadFleetFacts(m: Manifest, deps: AuditDeps, opts: AuditOptions, now: Date): Promise<FleetFacts> {
+  const progress = opts.onProgress ?? (() => {});
+  const hosts = await deps.inventory.scanNamespace(m.tags.namespace, m.namespace, (n) => progress("scan", n));
+  const placed = placeLiveHosts(hosts, m);
+  const imdsDefaults = await deps.inventory.imdsDefaults();
+  progress("imds", placed.length);
+  const iam = await assessRoles(roleGroups(placed), m, deps);
+  progress("iam", iam.roles);
+  const consumed = consumedSecretIds(m);
+  const described = await deps.secrets.describeMany(consumed.map((c) => c.id));
+  const secrets = consumed.map((c) => {
+    const secret = described.get(c.id);
+    return secret ? { ...c, secret } : c;
+  });
+  progress("secrets", consumed.length);
+  const registry = await loadRegistryAnswers(
+    placed.map((p) => p.host),
+    deps.managed,
+    opts.registry ?? {},
+    now,
+  );
+  progress("registry", registry.plan?.candidates.length ?? 0);
+  return { hosts, placed, ...(imdsDefaults ? { imdsDefaults } : {}), iam, secrets, registry };
+}
 
-  const defaults = await deps.inventory.imdsDefaults();
-  if (defaults) {
-    const asHost = {
-      instanceId: "",
-      state: "running",
-      launchTime: "",
-      tags: {},
-      imds: { ...desired, ...defaults },
-    } as Host;
-    const drift = imdsDrift(asHost, desired);
-    if (drift.length > 0)
-      findings.push({
-        kind: "imds-defaults",
-        severity: "medium",
-        detail: `account IMDS defaults let new instances launch non-compliant: ${drift.map((d) => d.kind).join(", ")}`,
-      });
-  }
-
-  // Placement + IMDS per host; hosts grouped by (profile, service) so each role is evaluated once.
-  const imdsFixes: string[] = [];
-  const byRole = new Map<string, { service: string; hosts: Host[] }>();
-  const servicesSeen = new Set<string>();
-  const placed = new Map<string, string>();
-  for (const host of live) {
-    const place = placeHost(host, m);
-    if (place.kind === "not-in-fleet") continue;
-    const service = place.kind === "fleet" ? place.service : undefined;
-    const decision = planImds(host, desired, service);
-    findings.push(...decision.findings);
-    if (decision.action === "modify") imdsFixes.push(host.instanceId);
-    if (place.kind === "unknown-service") {
-      findings.push({ kind: "unknown-service", severity: "medium", instanceId: host.instanceId, detail: place.reason });
-      continue;
-    }
-    servicesSeen.add(place.service);
-    placed.set(host.instanceId, place.service);
-    const key = `${host.instanceProfileArn ?? "-"}|${place.service}`;
-    const group = byRole.get(key) ?? { service: place.service, hosts: [] };
-    group.hosts.push(host);
-    byRole.set(key, group);
-  }
-  opts.onProgress?.("imds", live.length);
-
-  for (const s of m.services)
-    if (!servicesSeen.has(s.name))
-      findings.push({
-        kind: "service-without-hosts",
-        severity: "low",
-        service: s.name,
-        detail: `no running host of service '${s.name}' in ${m.namespace}`,
-      });
-
+/**
+ * The IAM judgement, behind one call: each (instance profile, service) group's role is read and evaluated once,
+ * and its findings fanned out to the group's hosts.
+ */
+export async function assessRoles(
+  groups: { service: string; hosts: Host[] }[],
+  m: Manifest,
+  deps: Pick<Deps, "policies" | "config">,
+): Promise<{ findings: Finding[]; roles: number }> {
   const roles = new Set<string>();
-  for (const { service, hosts: group } of byRole.values()) {
-    const first = group[0]!;
-    const assessed = await assessRole(first, service, m, deps);
+  const findings: Finding[] = [];
+  for (const { service, hosts } of groups) {
+    const assessed = await assessRole(hosts[0]!, service, m, deps);
     if (assessed.role) roles.add(assessed.role);
-    for (const host of group) {
+    for (const host of hosts) {
       if (assessed.verdict) findings.push(...scopeFindingsForHost(assessed.verdict, host.instanceId));
       else findings.push(...assessed.findings.map((f) => ({ ...f, instanceId: host.instanceId })));
     }
   }
-  opts.onProgress?.("iam", roles.size);
-
-  // Stale credentials: the version each consumer recorded vs AWSCURRENT; every consumed secret in one ListSecrets page.
-  const consumed = consumedSecretIds(m);
-  const catchUps: { fact: RotationFact; stale: Set<string> }[] = [];
-  const described = await deps.secrets.describeMany(consumed.map((c) => c.id));
-  for (const c of consumed) {
-    const secret = described.get(c.id);
-    if (!secret || secret.deletedDate) {
-      findings.push({
-        kind: "secret-missing",
-        severity: c.via === "shared" ? "high" : "medium",
-        ...(c.via === "bundle" ? { service: c.services[0]! } : {}),
-        detail: secret
-          ? `secret ${secret.name} is scheduled for deletion (${secret.deletedDate}); consumers: ${c.services.join(", ")}`
-          : `secret ${c.id} does not exist; consumers: ${c.services.join(", ")}`,
-      });
-      continue;
-    }
-    if (!secret.currentVersionId) continue;
-    const tag = versionTagKey(secret.name);
-    const since = secret.lastChangedDate ? Date.parse(secret.lastChangedDate) : undefined;
-    const stale = new Set<string>();
-    for (const host of live) {
-      const service = placed.get(host.instanceId);
-      if (!service || !c.services.includes(service)) continue;
-      if (host.tags[tag] === secret.currentVersionId) continue;
-      // Booted after the version changed: fetch-env.sh already read the current value.
-      if (since !== undefined && Date.parse(host.launchTime) > since) continue;
-      const ageSeconds = since !== undefined ? Math.max(0, Math.round((now.getTime() - since) / 1000)) : -1;
-      stale.add(host.instanceId);
-      findings.push({
-        kind: "stale-credentials",
-        severity: "high",
-        instanceId: host.instanceId,
-        service,
-        detail: `runs ${host.tags[tag] ? `version ${host.tags[tag]}` : "an unrecorded version"} of ${secret.name}; AWSCURRENT is ${secret.currentVersionId}${ageSeconds >= 0 ? ` since ${Math.round(ageSeconds / 60)} min` : ""}`,
-        evidence: { secret: secret.name, currentVersion: secret.currentVersionId, ageSeconds },
-      });
-    }
-    if (stale.size > 0)
-      catchUps.push({
-        fact: {
-          secretArn: secret.arn,
-          secretName: secret.name,
-          versionId: secret.currentVersionId,
-          services: c.services,
-          trigger: "DriftAudit",
-        },
-        stale,
-      });
-  }
-  opts.onProgress?.("secrets", consumed.length);
-
-  const registry = await checkRegistry(live, deps.managed, opts.registry ?? {}, now);
-  for (const u of registry.unmanaged) {
-    const service = placed.get(u.instanceId);
-    findings.push({
-      kind: "unmanaged-host",
-      severity: "medium",
-      instanceId: u.instanceId,
-      ...(service ? { service } : {}),
-      detail: u.detail,
-      evidence: u.pingStatus ? { pingStatus: u.pingStatus } : { registered: false },
-    });
-  }
-  opts.onProgress?.("registry", registry.report.candidates);
-
-  // Remediation: IMDS one call per host; stale hosts through the rollout machinery. IAM never.
-  const remediation: DriftReport["remediation"] = {
-    mode: opts.remediation,
-    dryRun: opts.dryRun,
-    imds: [],
-    restarts: [],
-  };
-  if (opts.remediation !== "none") {
-    const batch = imdsFixes.slice(0, opts.maxImdsFixes ?? imdsFixes.length);
-    // One host's refusal (terminated meanwhile, a deny on its tag) must not cost the other fixes: it is reported.
-    const done = await mapLimit(batch, IMDS_FIX_CONCURRENCY, async (instanceId) => {
-      if (opts.dryRun) return { instanceId, applied: false };
-      try {
-        await deps.inventory.modifyImds(instanceId, desired);
-        return { instanceId, applied: true };
-      } catch (err) {
-        return { instanceId, applied: false, error: (err as Error).message.split("\n")[0]?.slice(0, 300) ?? "error" };
-      }
-    });
-    remediation.imds.push(...done);
-    for (const instanceId of imdsFixes.slice(batch.length))
-      remediation.imds.push({ instanceId, applied: false, deferred: true });
-  }
-  if (opts.remediation === "imds+restart") {
-    for (const { fact, stale } of catchUps) {
-      const key = `catch-up:${createHash("sha256")
-        .update([...stale].sort().join(","))
-        .digest("hex")
-        .slice(0, 12)}`;
-      const r = await startRollout(fact, m, deps, { dryRun: opts.dryRun, hosts, only: stale, rolloutKey: key });
-      remediation.restarts.push({
-        action: r.action,
-        reason: r.reason,
-        ...(r.rolloutId ? { rolloutId: r.rolloutId } : {}),
-        ...(r.secretName ? { secretName: r.secretName } : {}),
-        ...(r.versionId ? { versionId: r.versionId } : {}),
-        plan: r.plan,
-        commands: r.commands,
-      });
-    }
-  }
-
-  const summary: Partial<Record<FindingKind, number>> = {};
-  for (const f of findings) summary[f.kind] = (summary[f.kind] ?? 0) + 1;
-  return {
-    namespace: m.namespace,
-    generatedAt: now.toISOString(),
-    scannedHosts: hosts.length,
-    roles: roles.size,
-    secrets: consumed.length,
-    findings,
-    summary,
-    apiCalls: opts.apiCalls?.() ?? {},
-    registry: registry.report,
-    remediation,
-  };
+  return { findings, roles: roles.size };
 }
 
 /**
@@ -276,53 +146,104 @@ export async function auditFleet(
  * every live host (⌈N/50⌉ calls); an incremental one sweeps the unreachable nodes (agents that went away) and asks
  * about the candidates only (new launches, hosts unmanaged last time).
  */
-async function checkRegistry(
+async function loadRegistryAnswers(
   live: Host[],
   managed: ManagedInstances,
   opts: NonNullable<AuditOptions["registry"]>,
   now: Date,
-): Promise<{ unmanaged: UnmanagedHost[]; report: RegistryReport }> {
+): Promise<FleetFacts["registry"]> {
   const plan = planRegistryCheck(live, opts.previous, now, {
     ...(opts.forceFull ? { forceFull: true } : {}),
     ...(opts.problem ? { problem: opts.problem } : {}),
   });
-  const unavailable = (): { unmanaged: UnmanagedHost[]; report: RegistryReport } => ({
-    unmanaged: [],
-    report: {
-      mode: "unavailable",
-      reason: "SSM DescribeInstanceInformation is unavailable",
-      candidates: 0,
-      deferred: 0,
-    },
-  });
+  const unavailable = { unavailable: "SSM DescribeInstanceInformation is unavailable" };
   let unreachable = new Map<string, string>();
   if (plan.mode === "incremental" && live.length > 0) {
     const swept = await managed.unreachable();
-    if (!swept) return unavailable();
+    if (!swept) return unavailable;
     unreachable = swept;
   }
   let candidates = new Map<string, string>();
   if (plan.candidates.length > 0) {
     const asked = await managed.pingStatus(plan.candidates);
-    if (!asked) return unavailable();
+    if (!asked) return unavailable;
     candidates = asked;
   }
-  const answers: RegistryAnswers = { unreachable, candidates };
-  const verdict = judgeRegistry(live, plan, answers, opts.previous, now);
-  const note =
-    verdict.deferred.length > 0
-      ? `${verdict.deferred.length} host(s) launched under 15 min ago are not registered with SSM yet: not reported, asked about again by the next audit`
-      : undefined;
+  return { plan, answers: { unreachable, candidates }, ...(opts.previous ? { previous: opts.previous } : {}) };
+}
+
+/** Applies the judgement's remediation plan: IMDS one call per host (capped per run); stale hosts restarted. */
+export async function remediate(
+  m: Manifest,
+  deps: AuditDeps,
+  facts: FleetFacts,
+  judged: FleetJudgement,
+  opts: AuditOptions,
+): Promise<DriftReport["remediation"]> {
+  const remediation: DriftReport["remediation"] = {
+    mode: opts.remediation,
+    dryRun: opts.dryRun,
+    imds: [],
+    restarts: [],
+  };
+  if (opts.remediation === "none") return remediation;
+  remediation.imds = await fixImds(judged.imdsFixes, desiredImds(m), deps, opts);
+  if (opts.remediation === "imds+restart")
+    for (const c of judged.catchUps) remediation.restarts.push(await catchUp(c, m, deps, facts.hosts, opts.dryRun));
+  return remediation;
+}
+
+async function fixImds(
+  imdsFixes: string[],
+  desired: DesiredImds,
+  deps: AuditDeps,
+  opts: AuditOptions,
+): Promise<DriftReport["remediation"]["imds"]> {
+  const batch = imdsFixes.slice(0, opts.maxImdsFixes ?? imdsFixes.length);
+  // One host's refusal (terminated meanwhile, a deny on its tag) must not cost the other fixes: it is reported.
+  const done = await mapLimit(batch, IMDS_FIX_CONCURRENCY, async (instanceId) => {
+    if (opts.dryRun) return { instanceId, applied: false };
+    try {
+      await deps.inventory.modifyImds(instanceId, desired);
+      return { instanceId, applied: true };
+    } catch (err) {
+      return { instanceId, applied: false, error: (err as Error).message.split("\n")[0]?.slice(0, 300) ?? "error" };
+    }
+  });
+  return [
+    ...done,
+    ...imdsFixes.slice(batch.length).map((instanceId) => ({ instanceId, applied: false, deferred: true as const })),
+  ];
+}
+
+/** One catch-up rollout for the stale consumers of a secret, keyed on the stale set so a rerun is a duplicate. */
+async function catchUp(
+  c: CatchUp,
+  m: Manifest,
+  deps: AuditDeps,
+  hosts: Host[],
+  dryRun: boolean,
+): Promise<DriftReport["remediation"]["restarts"][number]> {
+  const fact: RotationFact = {
+    secretArn: c.secretArn,
+    secretName: c.secretName,
+    versionId: c.versionId,
+    services: c.services,
+    trigger: "DriftAudit",
+  };
+  const key = `catch-up:${createHash("sha256")
+    .update([...c.stale].sort().join(","))
+    .digest("hex")
+    .slice(0, 12)}`;
+  const r = await startRollout(fact, m, deps, { dryRun, hosts, only: c.stale, rolloutKey: key });
   return {
-    unmanaged: verdict.unmanaged,
-    report: {
-      mode: plan.mode,
-      reason: plan.reason,
-      candidates: plan.candidates.length,
-      deferred: verdict.deferred.length,
-      ...verdict.state,
-      ...(note ? { note } : {}),
-    },
+    action: r.action,
+    reason: r.reason,
+    ...(r.rolloutId ? { rolloutId: r.rolloutId } : {}),
+    ...(r.secretName ? { secretName: r.secretName } : {}),
+    ...(r.versionId ? { versionId: r.versionId } : {}),
+    plan: r.plan,
+    commands: r.commands,
   };
 }
 

@@ -1,0 +1,284 @@
+// The drift audit's judgements: pure functions from the facts the audit loaded to findings and a remediation plan.
+// No AWS call, no clock read: `now` is passed in. The app layer (app/audit-fleet.ts) loads the facts and applies
+// the plan.
+import { desiredImds, imdsDrift, planImds } from "./imds.ts";
+import type { Manifest } from "./manifest.ts";
+import type { Finding, FindingKind, Host, ImdsOptions } from "./model.ts";
+import { placeHost } from "./placement.ts";
+import {
+  judgeRegistry,
+  type RegistryAnswers,
+  type RegistryPlan,
+  type RegistryReport,
+  type RegistryState,
+} from "./registry.ts";
+import { type ConsumerVia, versionTagKey } from "./secrets.ts";
+
+/** Instance states the audit judges: stopped hosts keep their options but cannot be fixed or restarted. */
+export const LIVE_STATES = new Set(["pending", "running"]);
+
+/** A live host of the namespace placed against the manifest; `service` is absent for an unknown service. */
+export interface PlacedHost {
+  host: Host;
+  service?: string;
+  /** Why the service is unknown (tag missing, service not in the manifest). */
+  unknownReason?: string;
+}
+
+/** The namespace's live hosts, placed: hosts of another namespace (a tag changed mid-scan) are left out. */
+export function placeLiveHosts(hosts: readonly Host[], m: Manifest): PlacedHost[] {
+  const out: PlacedHost[] = [];
+  for (const host of hosts) {
+    if (!LIVE_STATES.has(host.state)) continue;
+    const place = placeHost(host, m);
+    if (place.kind === "not-in-fleet") continue;
+    out.push(place.kind === "fleet" ? { host, service: place.service } : { host, unknownReason: place.reason });
+  }
+  return out;
+}
+
+/** Hosts of known services grouped by (instance profile, service): each role is judged once, fanned out to hosts. */
+export function roleGroups(placed: readonly PlacedHost[]): { service: string; hosts: Host[] }[] {
+  const groups = new Map<string, { service: string; hosts: Host[] }>();
+  for (const p of placed) {
+    if (!p.service) continue;
+    const key = `${p.host.instanceProfileArn ?? "-"}|${p.service}`;
+    const g = groups.get(key) ?? { service: p.service, hosts: [] };
+    g.hosts.push(p.host);
+    groups.set(key, g);
+  }
+  return [...groups.values()];
+}
+
+/** A consumed secret and what Secrets Manager said about it (undefined: it does not exist). */
+export interface SecretFact {
+  id: string;
+  services: string[];
+  via: ConsumerVia;
+  secret?: { arn: string; name: string; currentVersionId?: string; lastChangedDate?: string; deletedDate?: string };
+}
+
+/** Everything the audit loaded, as plain data. */
+export interface FleetFacts {
+  /** Every host the namespace scan returned (any state). */
+  hosts: Host[];
+  placed: PlacedHost[];
+  /** Account IMDS defaults; undefined when the API is unavailable. */
+  imdsDefaults?: Partial<ImdsOptions>;
+  /** The IAM judgement per host (one call, see app/audit-fleet.ts `assessRoles`) and the roles it read. */
+  iam: { findings: Finding[]; roles: number };
+  secrets: SecretFact[];
+  /** Unmanaged-host check: the plan and SSM's answers, or why SSM could not answer. */
+  registry:
+    | { plan: RegistryPlan; answers: RegistryAnswers; previous?: RegistryState }
+    | { unavailable: string; plan?: RegistryPlan };
+}
+
+/** A catch-up restart: the consumers of a secret still running an older version. */
+export interface CatchUp {
+  secretArn: string;
+  secretName: string;
+  versionId: string;
+  services: string[];
+  stale: Set<string>;
+}
+
+export interface FleetJudgement {
+  findings: Finding[];
+  /** Hosts whose IMDS options one ModifyInstanceMetadataOptions would fix, in scan order. */
+  imdsFixes: string[];
+  catchUps: CatchUp[];
+  registry: RegistryReport;
+  summary: Partial<Record<FindingKind, number>>;
+}
+
+/** Account defaults let new instances launch non-compliant: one finding naming the fields. */
+export function judgeImdsDefaults(m: Manifest, defaults: Partial<ImdsOptions> | undefined): Finding[] {
+  if (!defaults) return [];
+  const desired = desiredImds(m);
+  const asHost: Host = {
+    instanceId: "",
+    state: "running",
+    launchTime: "",
+    tags: {},
+    imds: { ...desired, ...defaults },
+  };
+  const drift = imdsDrift(asHost, desired);
+  if (drift.length === 0) return [];
+  return [
+    {
+      kind: "imds-defaults",
+      severity: "medium",
+      detail: `account IMDS defaults let new instances launch non-compliant: ${drift.map((d) => d.kind).join(", ")}`,
+    },
+  ];
+}
+
+/** IMDS findings per live host and the hosts to fix; unknown-service findings alongside. */
+export function judgeImdsHosts(m: Manifest, placed: readonly PlacedHost[]): { findings: Finding[]; fixes: string[] } {
+  const desired = desiredImds(m);
+  const findings: Finding[] = [];
+  const fixes: string[] = [];
+  for (const p of placed) {
+    const decision = planImds(p.host, desired, p.service);
+    findings.push(...decision.findings);
+    if (decision.action === "modify") fixes.push(p.host.instanceId);
+    if (p.unknownReason !== undefined)
+      findings.push({
+        kind: "unknown-service",
+        severity: "medium",
+        instanceId: p.host.instanceId,
+        detail: p.unknownReason,
+      });
+  }
+  return { findings, fixes };
+}
+
+/** Services of the manifest with no live host. */
+export function judgeServicesWithoutHosts(m: Manifest, placed: readonly PlacedHost[]): Finding[] {
+  const seen = new Set(placed.map((p) => p.service).filter((s) => s !== undefined));
+  return m.services
+    .filter((s) => !seen.has(s.name))
+    .map((s) => ({
+      kind: "service-without-hosts" as const,
+      severity: "low" as const,
+      service: s.name,
+      detail: `no running host of service '${s.name}' in ${m.namespace}`,
+    }));
+}
+
+/**
+ * Stale credentials: the version each consumer recorded (tag `versionTagKey`) vs AWSCURRENT. A host booted after
+ * the secret last changed read the current value at boot. Missing or deleting secrets are findings too.
+ */
+export function judgeSecrets(
+  placed: readonly PlacedHost[],
+  secrets: readonly SecretFact[],
+  now: Date,
+): { findings: Finding[]; catchUps: CatchUp[] } {
+  const findings: Finding[] = [];
+  const catchUps: CatchUp[] = [];
+  for (const c of secrets) {
+    const secret = c.secret;
+    if (!secret || secret.deletedDate) {
+      findings.push({
+        kind: "secret-missing",
+        severity: c.via === "shared" ? "high" : "medium",
+        ...(c.via === "bundle" ? { service: c.services[0]! } : {}),
+        detail: secret
+          ? `secret ${secret.name} is scheduled for deletion (${secret.deletedDate}); consumers: ${c.services.join(", ")}`
+          : `secret ${c.id} does not exist; consumers: ${c.services.join(", ")}`,
+      });
+      continue;
+    }
+    const current = secret.currentVersionId;
+    if (!current) continue;
+    const tag = versionTagKey(secret.name);
+    const since = secret.lastChangedDate ? Date.parse(secret.lastChangedDate) : undefined;
+    const stale = new Set<string>();
+    for (const { host, service } of placed) {
+      if (!service || !c.services.includes(service)) continue;
+      if (host.tags[tag] === current) continue;
+      if (since !== undefined && Date.parse(host.launchTime) > since) continue;
+      const ageSeconds = since !== undefined ? Math.max(0, Math.round((now.getTime() - since) / 1000)) : -1;
+      stale.add(host.instanceId);
+      findings.push({
+        kind: "stale-credentials",
+        severity: "high",
+        instanceId: host.instanceId,
+        service,
+        detail: `runs ${host.tags[tag] ? `version ${host.tags[tag]}` : "an unrecorded version"} of ${secret.name}; AWSCURRENT is ${current}${ageSeconds >= 0 ? ` since ${Math.round(ageSeconds / 60)} min` : ""}`,
+        evidence: { secret: secret.name, currentVersion: current, ageSeconds },
+      });
+    }
+    if (stale.size > 0)
+      catchUps.push({
+        secretArn: secret.arn,
+        secretName: secret.name,
+        versionId: current,
+        services: c.services,
+        stale,
+      });
+  }
+  return { findings, catchUps };
+}
+
+/** Unmanaged hosts (SSM agent missing or unreachable) and the registry part of the report. */
+export function judgeUnmanaged(
+  placed: readonly PlacedHost[],
+  registry: FleetFacts["registry"],
+  now: Date,
+): { findings: Finding[]; report: RegistryReport } {
+  if ("unavailable" in registry)
+    return {
+      findings: [],
+      report: { mode: "unavailable", reason: registry.unavailable, candidates: 0, deferred: 0 },
+    };
+  const { plan, answers, previous } = registry;
+  const verdict = judgeRegistry(
+    placed.map((p) => p.host),
+    plan,
+    answers,
+    previous,
+    now,
+  );
+  const serviceOf = new Map(placed.map((p) => [p.host.instanceId, p.service]));
+  const findings = verdict.unmanaged.map((u): Finding => {
+    const service = serviceOf.get(u.instanceId);
+    return {
+      kind: "unmanaged-host",
+      severity: "medium",
+      instanceId: u.instanceId,
+      ...(service ? { service } : {}),
+      detail: u.detail,
+      evidence: u.pingStatus ? { pingStatus: u.pingStatus } : { registered: false },
+    };
+  });
+  const note =
+    verdict.deferred.length > 0
+      ? `${verdict.deferred.length} host(s) launched under 15 min ago are not registered with SSM yet: not reported, asked about again by the next audit`
+      : undefined;
+  return {
+    findings,
+    report: {
+      mode: plan.mode,
+      reason: plan.reason,
+      candidates: plan.candidates.length,
+      deferred: verdict.deferred.length,
+      ...verdict.state,
+      ...(note ? { note } : {}),
+    },
+  };
+}
+
+/** Count of findings per kind. */
+export function summarise(findings: readonly Finding[]): Partial<Record<FindingKind, number>> {
+  const summary: Partial<Record<FindingKind, number>> = {};
+  for (const f of findings) summary[f.kind] = (summary[f.kind] ?? 0) + 1;
+  return summary;
+}
+
+/**
+ * Every judgement of the audit over the loaded facts, in report order: account sources, hosts' IMDS, services
+ * without hosts, IAM (already judged per role), secrets, unmanaged hosts.
+ */
+export function judgeFleet(m: Manifest, facts: FleetFacts, now: Date): FleetJudgement {
+  const imds = judgeImdsHosts(m, facts.placed);
+  const secrets = judgeSecrets(facts.placed, facts.secrets, now);
+  const unmanaged = judgeUnmanaged(facts.placed, facts.registry, now);
+  const findings = [
+    ...judgeImdsDefaults(m, facts.imdsDefaults),
+    ...imds.findings,
+    ...judgeServicesWithoutHosts(m, facts.placed),
+    ...facts.iam.findings,
+    ...secrets.findings,
+    ...unmanaged.findings,
+  ];
+  return {
+    findings,
+    imdsFixes: imds.fixes,
+    catchUps: secrets.catchUps,
+    registry: unmanaged.report,
+    summary: summarise(findings),
+  };
+}
