@@ -1,14 +1,14 @@
 // Wires the core's ports for the CLI the same way the Lambda handlers do: SDK v3 adapters over the standard
 // credential chain; the endpoint comes from AWS_ENDPOINT_URL (emulator) or the real AWS endpoints.
 
-import { ApiCallCounter, type AwsClients, createClients } from "#core/adapters/clients";
+import { ApiCallCounter, type AwsClients, cloudwatchClient, createClients } from "#core/adapters/clients";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import { type Config, loadConfig } from "#core/app/config";
 import type { Deps } from "#core/app/deps";
 import { loadManifest } from "#core/app/manifest-source";
 import type { Manifest } from "#core/domain/manifest";
-import type { ManagedInstances, RolloutStore } from "#core/ports/index";
-import { fleetDeps } from "#core/shell/fleet-deps";
+import type { RolloutStore } from "#core/ports/index";
+import { auditDeps, type FullAuditDeps } from "#core/shell/fleet-deps";
 
 /** An operator error: one line on stderr, exit code `code` (2 = error, 1 = refused). */
 export class CliError extends Error {
@@ -91,8 +91,9 @@ export function rolloutStore(ctx: CliContext): RolloutStore {
  * Every port, as the handlers wire them. `bulk` policies (one GetAccountAuthorizationDetails) for fleet-wide
  * commands, `targeted` (per role) for one host.
  */
-export function cliDeps(ctx: CliContext, policies: "bulk" | "targeted"): Deps & { managed: ManagedInstances } {
-  return { ...fleetDeps(ctx.config, { clients: ctx.clients, policies }), rollouts: rolloutStore(ctx) };
+export function cliDeps(ctx: CliContext, policies: "bulk" | "targeted"): FullAuditDeps {
+  const cloudwatch = cloudwatchClient({ counter: ctx.counter });
+  return { ...auditDeps(ctx.config, { clients: ctx.clients, policies, cloudwatch }), rollouts: rolloutStore(ctx) };
 }
 
 export function cliManifest(ctx: CliContext, deps: Pick<Deps, "params">): Promise<Manifest> {

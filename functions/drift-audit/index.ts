@@ -6,16 +6,17 @@ import { auditFleet, type DriftReport, readRegistryState } from "#core/app/audit
 import { loadConfig } from "#core/app/config";
 import { loadManifest } from "#core/app/manifest-source";
 import { AuditRequest, describeIssues } from "#core/domain/events";
+import type { HostCheckState } from "#core/domain/host-check";
 import { type RegistryState, registryStateToKeep } from "#core/domain/registry";
-import { fleetDeps } from "#core/shell/fleet-deps";
+import { auditDeps } from "#core/shell/fleet-deps";
 import { MetricUnit, powertools, type Rejected, reject } from "#core/shell/lambda";
 
 const { logger, metrics } = powertools("drift-audit");
 /**
- * IMDS fixes per run: EC2 refills its mutating-call bucket at about 5 per second, so 1,000 fixes take ≈ 200 s and
- * a run ends well inside the function's 600 s timeout; hosts beyond stay findings and the next run fixes them.
+ * Seconds a run spends draining IMDS fixes at the manifest's pace (imds.drain): well inside the function's 600 s
+ * timeout; hosts beyond stay findings and the next scheduled run continues with them.
  */
-export const MAX_IMDS_FIXES_PER_RUN = 1000;
+export const DRAIN_BUDGET_SECONDS = 420;
 const config = loadConfig();
 
 /**
@@ -26,6 +27,7 @@ export type AuditSummary = Pick<DriftReport, "namespace" | "generatedAt" | "scan
   findings: number;
   remediation: { mode: string; imdsFixed: number; imdsFailed?: number; imdsDeferred?: number; restarts: number };
   registry?: RegistryState;
+  hostChecks?: HostCheckState;
 };
 
 const counted = <K extends string>(key: K, n: number) => (n > 0 ? { [key]: n } : {}) as Partial<Record<K, number>>;
@@ -38,7 +40,7 @@ export const handler = middy(async (event: unknown): Promise<AuditSummary | Reje
 
   // A fresh counter and policy store per run: the report's apiCalls are this audit's own.
   const counter = new ApiCallCounter();
-  const deps = fleetDeps(config, { counter });
+  const deps = auditDeps(config, { counter });
   const manifest = await loadManifest(deps.params, config.manifestParam, config.namespace);
   const state = await readRegistryState(deps.params, config.auditSummaryParam);
   if (state.problem) logger.info("unmanaged-host check: full", { reason: state.problem });
@@ -47,7 +49,9 @@ export const handler = middy(async (event: unknown): Promise<AuditSummary | Reje
     dryRun,
     apiCalls: () => counter.snapshot(),
     registry: state,
-    maxImdsFixes: MAX_IMDS_FIXES_PER_RUN,
+    drainBudgetSeconds: DRAIN_BUDGET_SECONDS,
+    // Collect the check the previous run sent; send the next one (read-only, results kept by SSM).
+    hostChecks: { ...(state.hostChecks ? { collect: state.hostChecks } : {}), send: true },
   });
   const registry = registryStateToKeep(report.registry, state.previous);
 
@@ -66,6 +70,7 @@ export const handler = middy(async (event: unknown): Promise<AuditSummary | Reje
       restarts: report.remediation.restarts.length,
     },
     ...(registry ? { registry } : {}),
+    ...(report.hostChecks.sent ? { hostChecks: report.hostChecks.sent } : {}),
   };
   if (!dryRun) await deps.params.put(config.auditSummaryParam, JSON.stringify(summary), true);
   metrics.addMetric("HostsScanned", MetricUnit.Count, report.scannedHosts);

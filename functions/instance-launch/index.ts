@@ -4,7 +4,8 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { CachedParameterStore } from "#core/adapters/cached-parameters";
-import { dynamodbClient, ec2Client, iamClient, ssmClient } from "#core/adapters/clients";
+import { cloudwatchClient, dynamodbClient, ec2Client, iamClient, ssmClient } from "#core/adapters/clients";
+import { CloudWatchImdsUsage } from "#core/adapters/cloudwatch";
 import { Ec2FleetInventory } from "#core/adapters/ec2";
 import { TargetedPolicyStore } from "#core/adapters/iam";
 import { loadConfig } from "#core/app/config";
@@ -19,6 +20,7 @@ const config = loadConfig();
 const ec2 = ec2Client();
 const iam = iamClient();
 const params = new CachedParameterStore(ssmClient());
+const usage = new CloudWatchImdsUsage(cloudwatchClient());
 /** Role policies are cached across warm invocations for a few minutes: a launch burst reads each role once. */
 const POLICY_TTL_MS = 5 * 60_000;
 let policies = { store: new TargetedPolicyStore(iam), at: Date.now() };
@@ -42,7 +44,7 @@ const idem = idempotency(dynamodbClient(), config.idempotencyTable, "[instanceId
 const guard = makeIdempotent(async (fact: { instanceId: string; state: string }): Promise<GuardResult> => {
   const d = deps();
   const manifest = await loadManifest(d.params, config.manifestParam, config.namespace);
-  return guardHost(fact.instanceId, manifest, d, { dryRun: config.dryRun });
+  return guardHost(fact.instanceId, manifest, d, { dryRun: config.dryRun, usage });
 }, idem);
 
 export const handler = middy(async (event: unknown, context: Context): Promise<GuardResult | Rejected> => {

@@ -29,7 +29,15 @@ describe("validateManifest defaults", () => {
   it("fills tags, IMDS, restart rate, ECR prefix and empty lists", () => {
     const m = validateManifest(minimal());
     expect(m.tags).toEqual({ namespace: "Namespace", service: "Service" });
-    expect(m.imds).toEqual({ httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled" });
+    expect(m.imds).toEqual({
+      httpTokens: "required",
+      hopLimit: 2,
+      httpEndpoint: "enabled",
+      manageAccountDefaults: false,
+      readinessDays: 14,
+      enforceWhenNotReady: false,
+      drain: { burst: 80, refillPerSecond: 4 },
+    });
     expect(m.restart).toEqual({ maxConcurrency: "1", maxErrors: "0" });
     expect(m.ecrRepositoryPrefix).toBe("voiceai-");
     expect(m.sharedSecrets).toEqual([]);
@@ -45,7 +53,7 @@ describe("validateManifest defaults", () => {
       ecrRepositoryPrefix: "acme/",
     });
     expect(m.tags).toEqual({ namespace: "Namespace", service: "App" });
-    expect(m.imds).toEqual({ httpTokens: "required", hopLimit: 3, httpEndpoint: "enabled" });
+    expect(m.imds).toMatchObject({ httpTokens: "required", hopLimit: 3, httpEndpoint: "enabled", readinessDays: 14 });
     // SSM takes strings: a number in the manifest reaches SendCommand as its decimal text.
     expect(m.restart).toEqual({ maxConcurrency: "5", maxErrors: "10%" });
     expect(m.ecrRepositoryPrefix).toBe("acme/");

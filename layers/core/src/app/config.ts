@@ -11,6 +11,7 @@ const EnvSchema = z.object({
   DCP_MANIFEST_PARAM: z.optional(z.string()),
   DCP_DRY_RUN: bool,
   DCP_RESTART_DOCUMENT: z._default(z.string().check(z.minLength(3), z.maxLength(128)), "dcp-restart-service"),
+  DCP_HOST_CHECK_DOCUMENT: z._default(z.string().check(z.minLength(3), z.maxLength(128)), "dcp-host-credential-check"),
   DCP_IDEMPOTENCY_TABLE: z.optional(z.string()),
   DCP_ROLLOUT_TABLE: z.optional(z.string()),
   DCP_IAM_MODE: z._default(z.enum(["report", "quarantine"]), "report"),
@@ -24,6 +25,8 @@ export interface Config {
   manifestParam: string;
   dryRun: boolean;
   restartDocument: string;
+  /** The read-only host credential check document (template: HostCredentialCheckDocument). */
+  hostCheckDocument: string;
   idempotencyTable?: string;
   rolloutTable?: string;
   iamMode: "report" | "quarantine";
@@ -51,6 +54,7 @@ export function loadConfig(
     manifestParam: e.DCP_MANIFEST_PARAM || defaultManifestParam(e.DCP_NAMESPACE),
     dryRun: e.DCP_DRY_RUN,
     restartDocument: e.DCP_RESTART_DOCUMENT,
+    hostCheckDocument: e.DCP_HOST_CHECK_DOCUMENT,
     iamMode: e.DCP_IAM_MODE,
     auditRemediation: e.DCP_AUDIT_REMEDIATION,
     auditSummaryParam: e.DCP_AUDIT_SUMMARY_PARAM || `/${e.DCP_NAMESPACE}/control-plane/audit/summary`,

@@ -1,9 +1,19 @@
 // The drift audit's judgements: pure functions from the facts the audit loaded to findings and a remediation plan.
 // No AWS call, no clock read: `now` is passed in. The app layer (app/audit-fleet.ts) loads the facts and applies
 // the plan.
-import { desiredImds, imdsDrift, planImds } from "./imds.ts";
+import { type HostCheckSummary, judgeHostChecks } from "./host-check.ts";
+import { type DesiredImds, desiredImds, type HostReadiness, planImds } from "./imds.ts";
+import {
+  type AccountImdsDefaults,
+  type DefaultsPlan,
+  judgeAccountDefaults,
+  judgeImages,
+  judgeLaunchTemplates,
+  type LaunchTemplateFact,
+  type LaunchTemplatePlan,
+} from "./imds-sources.ts";
 import type { Manifest } from "./manifest.ts";
-import type { Finding, FindingKind, Host, ImdsOptions } from "./model.ts";
+import type { Finding, FindingKind, Host } from "./model.ts";
 import { placeHost } from "./placement.ts";
 import {
   judgeRegistry,
@@ -64,7 +74,15 @@ export interface FleetFacts {
   hosts: Host[];
   placed: PlacedHost[];
   /** Account IMDS defaults; undefined when the API is unavailable. */
-  imdsDefaults?: Partial<ImdsOptions>;
+  imdsDefaults?: AccountImdsDefaults;
+  /** The launch templates the fleet uses, with their default version's MetadataOptions. */
+  launchTemplates: LaunchTemplateFact[];
+  /** `ImdsSupport` of the live hosts' AMIs (absent: not asked or unknown to EC2). */
+  images: ReadonlyMap<string, string | undefined>;
+  /** IMDSv1 use of the hosts whose tokens are optional; a host absent = readiness unknown. */
+  readiness: ReadonlyMap<string, HostReadiness>;
+  /** The host credential check collected from an earlier command. */
+  hostChecks?: { commandId: string; invocations: { instanceId: string; status: string; output?: string }[] };
   /** The IAM judgement per host (one call, see app/audit-fleet.ts `assessRoles`) and the roles it read. */
   iam: { findings: Finding[]; roles: number };
   secrets: SecretFact[];
@@ -83,46 +101,73 @@ export interface CatchUp {
   stale: Set<string>;
 }
 
+/** Readiness for IMDSv2 of one service's live hosts (CloudWatch MetadataNoToken). */
+export interface ServiceReadiness {
+  service: string;
+  hosts: number;
+  /** Tokens already required. */
+  enforced: number;
+  /** Tokens optional, no IMDSv1 call in the window: tokens can be required. */
+  ready: number;
+  /** Tokens optional and IMDSv1 still in use: hop limit fixed, tokens left optional. */
+  notReady: number;
+  unknown: number;
+}
+
+/** One instance fix: the full options to send (tokens may stay optional on a host not ready). */
+export interface ImdsFix {
+  instanceId: string;
+  desired: DesiredImds;
+  notReady?: true;
+}
+
 export interface FleetJudgement {
   findings: Finding[];
-  /** Hosts whose IMDS options one ModifyInstanceMetadataOptions would fix, in scan order. */
-  imdsFixes: string[];
+  /** Sources first: the account defaults and the launch templates to fix. */
+  defaultsPlan: DefaultsPlan;
+  templatePlans: LaunchTemplatePlan[];
+  /** Hosts one ModifyInstanceMetadataOptions each would fix, in scan order. */
+  imdsFixes: ImdsFix[];
+  /** Hosts whose last modification EC2 still reports `pending`: neither compliant nor drifted. */
+  imdsInFlight: string[];
+  readiness: ServiceReadiness[];
+  hostChecks?: HostCheckSummary;
   catchUps: CatchUp[];
   registry: RegistryReport;
   summary: Partial<Record<FindingKind, number>>;
 }
 
-/** Account defaults let new instances launch non-compliant: one finding naming the fields. */
-export function judgeImdsDefaults(m: Manifest, defaults: Partial<ImdsOptions> | undefined): Finding[] {
-  if (!defaults) return [];
-  const desired = desiredImds(m);
-  const asHost: Host = {
-    instanceId: "",
-    state: "running",
-    launchTime: "",
-    tags: {},
-    imds: { ...desired, ...defaults },
-  };
-  const drift = imdsDrift(asHost, desired);
-  if (drift.length === 0) return [];
-  return [
-    {
-      kind: "imds-defaults",
-      severity: "medium",
-      detail: `account IMDS defaults let new instances launch non-compliant: ${drift.map((d) => d.kind).join(", ")}`,
-    },
-  ];
+/** The IMDS judgement inputs beside the hosts: clock, readiness, the manifest's readiness policy. */
+export interface ImdsJudgeContext {
+  now: Date;
+  readiness: ReadonlyMap<string, HostReadiness>;
 }
 
-/** IMDS findings per live host and the hosts to fix; unknown-service findings alongside. */
-export function judgeImdsHosts(m: Manifest, placed: readonly PlacedHost[]): { findings: Finding[]; fixes: string[] } {
+/** IMDS findings per live host, the hosts to fix and those in flight; unknown-service findings alongside. */
+export function judgeImdsHosts(
+  m: Manifest,
+  placed: readonly PlacedHost[],
+  ctx: ImdsJudgeContext,
+): { findings: Finding[]; fixes: ImdsFix[]; inFlight: string[] } {
   const desired = desiredImds(m);
   const findings: Finding[] = [];
-  const fixes: string[] = [];
+  const fixes: ImdsFix[] = [];
+  const inFlight: string[] = [];
   for (const p of placed) {
-    const decision = planImds(p.host, desired, p.service);
+    const readiness = ctx.readiness.get(p.host.instanceId);
+    const decision = planImds(p.host, desired, p.service, {
+      now: ctx.now,
+      ...(readiness ? { readiness } : {}),
+      enforceWhenNotReady: m.imds.enforceWhenNotReady,
+    });
     findings.push(...decision.findings);
-    if (decision.action === "modify") fixes.push(p.host.instanceId);
+    if (decision.action === "modify")
+      fixes.push({
+        instanceId: p.host.instanceId,
+        desired: decision.desired,
+        ...(decision.notReady ? { notReady: true as const } : {}),
+      });
+    if (decision.action === "in-flight") inFlight.push(p.host.instanceId);
     if (p.unknownReason !== undefined)
       findings.push({
         kind: "unknown-service",
@@ -131,7 +176,27 @@ export function judgeImdsHosts(m: Manifest, placed: readonly PlacedHost[]): { fi
         detail: p.unknownReason,
       });
   }
-  return { findings, fixes };
+  return { findings, fixes, inFlight };
+}
+
+/** Readiness per service: enforced, ready, not ready, unknown (hosts of unknown services are left out). */
+export function readinessByService(
+  placed: readonly PlacedHost[],
+  readiness: ReadonlyMap<string, HostReadiness>,
+): ServiceReadiness[] {
+  const by = new Map<string, ServiceReadiness>();
+  for (const { host, service } of placed) {
+    if (!service) continue;
+    const r = by.get(service) ?? { service, hosts: 0, enforced: 0, ready: 0, notReady: 0, unknown: 0 };
+    r.hosts++;
+    const use = readiness.get(host.instanceId);
+    if (host.imds.httpTokens === "required") r.enforced++;
+    else if (!use) r.unknown++;
+    else if (use.noTokenCalls > 0) r.notReady++;
+    else r.ready++;
+    by.set(service, r);
+  }
+  return [...by.values()].sort((a, b) => a.service.localeCompare(b.service));
 }
 
 /** Services of the manifest with no live host. */
@@ -259,24 +324,47 @@ export function summarise(findings: readonly Finding[]): Partial<Record<FindingK
 }
 
 /**
- * Every judgement of the audit over the loaded facts, in report order: account sources, hosts' IMDS, services
- * without hosts, IAM (already judged per role), secrets, unmanaged hosts.
+ * Every judgement of the audit over the loaded facts, in report order: IMDS sources (account defaults, launch
+ * templates, AMIs), hosts' IMDS, services without hosts, IAM (already judged per role), secrets, unmanaged hosts,
+ * host credential checks.
  */
 export function judgeFleet(m: Manifest, facts: FleetFacts, now: Date): FleetJudgement {
-  const imds = judgeImdsHosts(m, facts.placed);
+  const desired = desiredImds(m);
+  const live = facts.placed.map((p) => p.host);
+  const defaults = judgeAccountDefaults(facts.imdsDefaults, desired, m.imds.manageAccountDefaults);
+  const templates = judgeLaunchTemplates(facts.launchTemplates, live, desired, {
+    tagKey: m.tags.namespace,
+    namespace: m.namespace,
+  });
+  const imds = judgeImdsHosts(m, facts.placed, { now, readiness: facts.readiness });
   const secrets = judgeSecrets(facts.placed, facts.secrets, now);
   const unmanaged = judgeUnmanaged(facts.placed, facts.registry, now);
+  const hostChecks = facts.hostChecks
+    ? judgeHostChecks(
+        facts.hostChecks.commandId,
+        facts.hostChecks.invocations,
+        new Map(facts.placed.map((p) => [p.host.instanceId, p.service])),
+      )
+    : undefined;
   const findings = [
-    ...judgeImdsDefaults(m, facts.imdsDefaults),
+    ...defaults.findings,
+    ...templates.findings,
+    ...judgeImages(live, facts.images),
     ...imds.findings,
     ...judgeServicesWithoutHosts(m, facts.placed),
     ...facts.iam.findings,
     ...secrets.findings,
     ...unmanaged.findings,
+    ...(hostChecks?.findings ?? []),
   ];
   return {
     findings,
+    defaultsPlan: defaults.plan,
+    templatePlans: templates.plans,
     imdsFixes: imds.fixes,
+    imdsInFlight: imds.inFlight,
+    readiness: readinessByService(facts.placed, facts.readiness),
+    ...(hostChecks ? { hostChecks: hostChecks.summary } : {}),
     catchUps: secrets.catchUps,
     registry: unmanaged.report,
     summary: summarise(findings),

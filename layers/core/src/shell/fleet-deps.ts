@@ -1,14 +1,19 @@
 // Fleet-wide wiring shared by the functions that touch every port (rotation, audit), the CLI, the bench and the tests.
+
+import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { CachedParameterStore } from "../adapters/cached-parameters.ts";
-import { type ApiCallCounter, type AwsClients, createClients } from "../adapters/clients.ts";
-import { Ec2FleetInventory } from "../adapters/ec2.ts";
+import { type ApiCallCounter, type AwsClients, cloudwatchClient, createClients } from "../adapters/clients.ts";
+import { CloudWatchImdsUsage } from "../adapters/cloudwatch.ts";
+import { Ec2FleetInventory, Ec2ImdsSources } from "../adapters/ec2.ts";
 import { BulkPolicyStore, TargetedPolicyStore } from "../adapters/iam.ts";
 import { DynamoRolloutStore } from "../adapters/rollout-store.ts";
 import { SecretsManagerCatalog } from "../adapters/secrets.ts";
-import { SsmCommandRunner } from "../adapters/ssm.ts";
+import { SsmCommandRunner, SsmHostChecks } from "../adapters/ssm.ts";
 import { SsmManagedInstances } from "../adapters/ssm-managed.ts";
+import type { AuditDeps } from "../app/audit-fleet.ts";
 import type { Config } from "../app/config.ts";
-import { type Deps, unavailable } from "../app/deps.ts";
+import type { Deps } from "../app/deps.ts";
+import { unavailable } from "../app/deps.ts";
 import type { ManagedInstances, ParameterStore, RolloutStore } from "../ports/index.ts";
 
 export interface FleetDepsOptions {
@@ -39,5 +44,25 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
     params: opts.params ?? new CachedParameterStore(clients.ssm),
     managed: new SsmManagedInstances(clients.ssm),
     now: () => new Date(),
+  };
+}
+
+export type FullAuditDeps = FleetDeps & Required<Pick<AuditDeps, "sources" | "usage" | "hostChecks">>;
+
+/**
+ * The audit's wiring: every fleet port plus the IMDS sources, CloudWatch readiness and the host credential check.
+ * Separate from `fleetDeps` so the rotation's bundle carries no CloudWatch client.
+ */
+export function auditDeps(
+  config: Config,
+  opts: FleetDepsOptions & { cloudwatch?: CloudWatchClient } = {},
+): FullAuditDeps {
+  const base = fleetDeps(config, opts);
+  const cloudwatch = opts.cloudwatch ?? cloudwatchClient(opts.counter ? { counter: opts.counter } : {});
+  return {
+    ...base,
+    sources: new Ec2ImdsSources(base.clients.ec2),
+    usage: new CloudWatchImdsUsage(cloudwatch),
+    hostChecks: new SsmHostChecks(base.clients.ssm, config.hostCheckDocument),
   };
 }
