@@ -54,7 +54,8 @@ async function build(logicalId: string, namespace: string, region: string): Prom
     accountId: ACCOUNT,
   };
   const cfg = functionConfig(logicalId, opts);
-  const bundle = await buildFunction(logicalId, { ...opts, outRoot: resolve(ROOT, "dist/demo") }, cfg);
+  // The same build as `npm run build`: .aws-sam/build/<LogicalId>/index.mjs.
+  const bundle = await buildFunction(logicalId, opts, cfg);
   return { cfg, bundle };
 }
 
@@ -181,7 +182,7 @@ async function demo(server: MotoServer): Promise<void> {
   );
   const store = new DynamoRolloutStore(clients.dynamodb, rolloutTable);
   say(`   tables ${idemTable} (pk id), ${rolloutTable} (pk pk); SSM document ${document}`);
-  say(`   functions bundled from template.yaml into dist/demo/`);
+  say(`   functions bundled from template.yaml into .aws-sam/build/ (as npm run build and sam build write them)`);
 
   // ------------------------------------------------------------------ 1
   section("1. A new api host launches with IMDSv1: InstanceLaunchFunction guards it");
