@@ -127,3 +127,13 @@ export interface ManagedInstances {
   /** Every registered node whose agent is not reachable (ConnectionLost, Inactive): ⌈such nodes/50⌉ calls, at least 1. */
   unreachable(): Promise<Map<string, string> | undefined>;
 }
+
+/**
+ * At-most-once execution per business fact (the instance and state of a launch, the secret and version of a rotation):
+ * concurrent and repeated deliveries of one fact run `work` once; the others get the first run's result back with
+ * `duplicate: true`. A run that throws leaves no record, so a retry runs again. The key's fields are the fact itself
+ * (hashed whole), never an event id: every event that states the same fact agrees.
+ */
+export interface Idempotency {
+  once<T>(key: Record<string, string>, work: () => Promise<T>): Promise<{ result: T; duplicate: boolean }>;
+}
