@@ -20,7 +20,7 @@ import type { GuardResult } from "#core/app/guard-host";
 import type { RotationResult } from "#core/app/rotate-secret";
 import type { TrackResult } from "#core/app/track-restart";
 import { imdsText, wavesTable } from "../bin/lib/render.ts";
-import { DEMO_AMI, demoFleetSpec, RESTART_DOCUMENT_CONTENT, type SeededFleet, seedFleet } from "./lib/fleet.ts";
+import { DEMO_AMI, demoFleetSpec, restartDocumentContent, type SeededFleet, seedFleet } from "./lib/fleet.ts";
 import { localAwsEnv, type MotoServer, startMoto } from "./lib/moto.ts";
 import { buildFunction, type FunctionConfig, functionConfig, invokeBundle } from "./lib/template.ts";
 
@@ -177,7 +177,7 @@ async function demo(server: MotoServer): Promise<void> {
       Name: document,
       DocumentType: "Command",
       DocumentFormat: "JSON",
-      Content: JSON.stringify(RESTART_DOCUMENT_CONTENT),
+      Content: JSON.stringify(restartDocumentContent()),
     }),
   );
   const store = new DynamoRolloutStore(clients.dynamodb, rolloutTable);

@@ -335,6 +335,28 @@ function variablesOf(props: Record<string, unknown> | undefined): Record<string,
   return isRecord(vars) ? vars : {};
 }
 
+function contextFor(template: CfnTemplate, opts: FunctionOptions): ResolveContext {
+  const region = opts.region ?? process.env["AWS_REGION"] ?? process.env["AWS_DEFAULT_REGION"] ?? "us-east-1";
+  const accountId = opts.accountId ?? process.env["AWS_ACCOUNT_ID"] ?? "123456789012";
+  return {
+    template,
+    parameters: resolveParameters(template, { ...opts.parameterOverrides }),
+    pseudo: pseudoParameters(region, accountId),
+  };
+}
+
+/**
+ * A resource's Properties with parameters, conditions and pseudo parameters resolved as CloudFormation would
+ * (resource Refs become logical ids). Throws TemplateError when the template has no such resource.
+ */
+export function resourceProperties(logicalId: string, opts: FunctionOptions = {}): Record<string, unknown> {
+  const templatePath = resolve(opts.templatePath ?? "template.yaml");
+  const template = loadTemplate(templatePath);
+  const resource = template.Resources[logicalId];
+  if (!resource) throw new TemplateError(`no resource '${logicalId}' in ${templatePath}`);
+  return (resolveValue(resource.Properties ?? {}, contextFor(template, opts)) ?? {}) as Record<string, unknown>;
+}
+
 /** Everything needed to run one function locally, resolved from the template. */
 export function functionConfig(logicalId: string, opts: FunctionOptions = {}): FunctionConfig {
   const templatePath = resolve(opts.templatePath ?? "template.yaml");
@@ -346,13 +368,9 @@ export function functionConfig(logicalId: string, opts: FunctionOptions = {}): F
       `'${logicalId}' is not an AWS::Serverless::Function in ${templatePath} (functions: ${known})`,
     );
   }
-  const region = opts.region ?? process.env["AWS_REGION"] ?? process.env["AWS_DEFAULT_REGION"] ?? "us-east-1";
-  const accountId = opts.accountId ?? process.env["AWS_ACCOUNT_ID"] ?? "123456789012";
-  const ctx: ResolveContext = {
-    template,
-    parameters: resolveParameters(template, { ...opts.parameterOverrides }),
-    pseudo: pseudoParameters(region, accountId),
-  };
+  const ctx = contextFor(template, opts);
+  const region = ctx.pseudo["AWS::Region"]!;
+  const accountId = ctx.pseudo["AWS::AccountId"]!;
   const globals = template.Globals?.Function ?? {};
   const props = resource.Properties ?? {};
   const prop = (name: string): unknown => resolveValue(props[name] ?? globals[name], ctx);

@@ -3,6 +3,7 @@
 import type { PolicyDocument } from "../domain/iam/policy.ts";
 import type { Host, ImdsOptions } from "../domain/model.ts";
 import type { Rollout } from "../domain/rollout.ts";
+import type { InvocationStatus } from "../domain/ssm.ts";
 
 /** EC2: the fleet's hosts. */
 export interface FleetInventory {
@@ -69,19 +70,7 @@ export interface SecretCatalog {
   describeMany(secretIds: string[]): Promise<Map<string, SecretDescription | undefined>>;
 }
 
-export type InvocationStatus =
-  | "Pending"
-  | "InProgress"
-  | "Delayed"
-  | "Success"
-  | "Cancelled"
-  | "TimedOut"
-  | "Failed"
-  | "Cancelling"
-  | "Undeliverable"
-  | "Terminated"
-  | "InvalidPlatform"
-  | "AccessDenied";
+export type { InvocationStatus } from "../domain/ssm.ts";
 
 export interface RestartRequest {
   documentName: string;
