@@ -11,11 +11,11 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SsmManagedInstances } from "#core/adapters/ssm-managed";
 import { auditFleet, type DriftReport, readRegistryState } from "#core/app/audit-fleet";
+import type { AuditSummary } from "#core/app/run-audit";
 import { validateManifest } from "#core/domain/manifest";
 import type { FindingKind, Host } from "#core/domain/model";
 import { MAX_REMEMBERED, registryStateToKeep } from "#core/domain/registry";
 import { registryLine } from "../../bin/lib/render.ts";
-import type { AuditSummary } from "../../functions/drift-audit/index.ts";
 import { fakeWorld } from "../support/fakes.ts";
 
 const NS = "voiceai/prod";
@@ -238,6 +238,13 @@ describe("the stored summary", () => {
       "secret-missing",
       "unmanaged-host",
       "imds-defaults",
+      "imds-exempt-expired",
+      "imds-launch-template",
+      "imds-asg-pinned",
+      "imds-ami",
+      "proxy-bypasses-imds",
+      "static-keys-shadow-profile",
+      "host-check-failed",
     ];
     const worst: AuditSummary = {
       namespace: "a-long-team-name/a-long-environment-name",
@@ -258,16 +265,29 @@ describe("the stored summary", () => {
           "SSM.DescribeInstanceInformation",
           "SSM.GetParameter",
           "SSM.SendCommand",
+          "SSM.ListCommandInvocations",
+          "EC2.DescribeLaunchTemplates",
+          "EC2.DescribeLaunchTemplateVersions",
+          "EC2.DescribeImages",
+          "CloudWatch.GetMetricData",
           "DynamoDB.PutItem",
         ].map((k) => [k, 100_000]),
       ),
-      remediation: { mode: "imds+restart", imdsFixed: 100_000, restarts: 1000 },
+      dryRun: false,
+      remediation: {
+        mode: "imds+restart",
+        imdsFixed: 100_000,
+        imdsFailed: 100_000,
+        imdsDeferred: 100_000,
+        restarts: 1000,
+      },
       registry: {
         checkedAt: T0.toISOString(),
         fullCheckAt: T0.toISOString(),
         unmanaged: Array.from({ length: MAX_REMEMBERED }, (_, i) => id(0x10000000 + i)),
         truncated: true,
       },
+      hostChecks: { commandId: "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0", sentAt: T0.toISOString() },
     };
     const bytes = Buffer.byteLength(JSON.stringify(worst));
     expect(bytes).toBeLessThan(4096);
