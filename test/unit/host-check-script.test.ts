@@ -6,8 +6,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { auditFleet } from "#core/app/audit-fleet";
 import { judgeHostChecks, parseOutput } from "#core/domain/host-check";
+import { validateManifest } from "#core/domain/manifest";
 import { loadTemplate, resolveParameters, resolveValue } from "../../scripts/lib/template.ts";
+import { fakeWorld } from "../support/fakes.ts";
 
 const CANARY = "AKIACANARY7d1f3bSECRETVALUE";
 const template = loadTemplate();
@@ -203,5 +206,52 @@ describe("HostCredentialCheckDocument", () => {
     expect(r.summary).toEqual({ commandId: "cmd-1", hosts: 3, answered: 0, pending: 1, failed: 2 });
     expect(r.findings.map((f) => f.kind)).toEqual(["host-check-failed", "host-check-failed"]);
     expect(JSON.stringify(r)).not.toContain("CANARY");
+  });
+});
+
+describe("the audit's host check: collect the previous command, send the next", () => {
+  it("judges what the hosts answered and records the command it sent; a dry run sends nothing", async () => {
+    const NS = "voiceai/prod";
+    const m = validateManifest({
+      namespace: NS,
+      configBucket: "voiceai-prod-config",
+      services: [{ name: "api", wave: 0 }],
+    });
+    const h = {
+      instanceId: "i-0123456789abcdef0",
+      state: "running" as const,
+      launchTime: "2026-11-01T00:00:00Z",
+      tags: { Namespace: NS, Service: "api" },
+      imds: { httpTokens: "required" as const, hopLimit: 2, httpEndpoint: "enabled" as const },
+    };
+    const w = fakeWorld(NS, { hosts: [h] });
+    const sent: string[] = [];
+    const answer =
+      '{"v":1,"checked":2,"skipped":0,"proxyBypass":[],"staticKeys":[{"file":"/opt/services/api/.env","keys":["AWS_ACCESS_KEY_ID"]}]}';
+    const hostChecks = {
+      send: async (tagKey: string, namespace: string) => {
+        sent.push(`${tagKey}=${namespace}`);
+        return { commandId: `cmd-${sent.length + 1}` };
+      },
+      results: async (commandId: string) =>
+        commandId === "cmd-1" ? [{ instanceId: h.instanceId, status: "Success", output: answer }] : [],
+    };
+    const deps = { ...w.deps, hostChecks };
+    const collect = { commandId: "cmd-1", sentAt: "2026-11-30T11:00:00Z" };
+    const r = await auditFleet(m, deps, { remediation: "none", dryRun: false, hostChecks: { collect, send: true } });
+    expect(r.findings.filter((f) => f.kind === "static-keys-shadow-profile")).toEqual([
+      expect.objectContaining({
+        instanceId: h.instanceId,
+        service: "api",
+        evidence: { file: "/opt/services/api/.env", keys: "AWS_ACCESS_KEY_ID" },
+      }),
+    ]);
+    expect(r.hostChecks.collected).toMatchObject({ commandId: "cmd-1", hosts: 1, answered: 1 });
+    expect(sent).toEqual(["Namespace=voiceai/prod"]);
+    expect(r.hostChecks.sent?.commandId).toBe("cmd-2");
+
+    const dry = await auditFleet(m, deps, { remediation: "none", dryRun: true, hostChecks: { send: true } });
+    expect(dry.hostChecks).toEqual({ collected: null, sent: null });
+    expect(sent).toHaveLength(1);
   });
 });
