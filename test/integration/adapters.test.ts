@@ -20,11 +20,12 @@ import { CreateSecretCommand, PutSecretValueCommand } from "@aws-sdk/client-secr
 import { CreateDocumentCommand, DescribeParametersCommand } from "@aws-sdk/client-ssm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ApiCallCounter, type AwsClients, createClients } from "#core/adapters/clients";
-import { Ec2FleetInventory } from "#core/adapters/ec2";
+import { CloudWatchImdsUsage } from "#core/adapters/cloudwatch";
+import { Ec2FleetInventory, Ec2ImdsSources } from "#core/adapters/ec2";
 import { BulkPolicyStore, TargetedPolicyStore } from "#core/adapters/iam";
 import { PERMISSIONS } from "#core/adapters/permissions";
 import { SecretsManagerCatalog } from "#core/adapters/secrets";
-import { SsmCommandRunner, SsmParameterStore } from "#core/adapters/ssm";
+import { SsmCommandRunner, SsmHostChecks, SsmParameterStore } from "#core/adapters/ssm";
 import { SsmManagedInstances } from "#core/adapters/ssm-managed";
 import { InvalidInputError, NotFoundError } from "#core/domain/errors";
 import type { PolicyDocument } from "#core/domain/iam/policy";
@@ -479,10 +480,13 @@ describe("clients and permissions", () => {
       ...methods(BulkPolicyStore)
         .filter((m) => !["fetchAll", "fallbackManaged"].includes(m))
         .map((m) => `BulkPolicyStore.${m}`),
+      ...methods(Ec2ImdsSources).map((m) => `ImdsSources.${m}`),
+      ...methods(CloudWatchImdsUsage).map((m) => `ImdsUsage.${m}`),
+      ...methods(SsmHostChecks).map((m) => `HostChecks.${m}`),
     ];
     for (const key of expected) expect(Object.keys(PERMISSIONS), key).toContain(key);
     for (const actions of Object.values(PERMISSIONS))
-      for (const a of actions) expect(a).toMatch(/^(ec2|iam|ssm|secretsmanager|dynamodb):[A-Za-z]+$/);
+      for (const a of actions) expect(a).toMatch(/^(ec2|iam|ssm|secretsmanager|dynamodb|cloudwatch):[A-Za-z]+$/);
     expect(JSON.stringify(PERMISSIONS)).not.toContain("GetSecretValue");
   });
 });

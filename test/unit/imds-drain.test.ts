@@ -20,13 +20,14 @@ const manifest = validateManifest({
   imds: { drain: { burst: BURST, refillPerSecond: RATE } },
 });
 const id = (n: number) => `i-${n.toString(16).padStart(17, "0")}`;
-const drifted = (n: number): Host => ({
-  instanceId: id(n),
+/** An IMDSv1 host with hop limit 1: every field but the endpoint to fix. */
+const V1: Omit<Host, "instanceId"> = {
   state: "running",
   launchTime: "2026-11-01T00:00:00Z",
   tags: { Namespace: NS, Service: "api" },
   imds: { httpTokens: "optional", hopLimit: 1, httpEndpoint: "enabled", state: "applied" },
-});
+};
+const drifted = (n: number): Host => structuredClone({ ...V1, instanceId: id(n) });
 
 /** Virtual time: sleeping advances it; nothing really waits. */
 function fakeClock(): Clock & { t: number } {
