@@ -189,6 +189,21 @@ describe("HostCredentialCheckDocument", () => {
     expect(findings.some((f) => f.kind === "proxy-bypasses-imds")).toBe(true);
   }, 60_000);
 
+  it("many findings: the answer stays within ListCommandInvocations' 2,500 characters and says what it left out", () => {
+    const services = Object.fromEntries(
+      Array.from({ length: 20 }, (_, i) => [
+        `service-with-a-rather-long-name-${i}`,
+        `HTTP_PROXY=http://p:1\nAWS_ACCESS_KEY_ID=${CANARY}\n`,
+      ]),
+    );
+    const { stdout, output, findings } = run(host({ services }));
+    expect(stdout.length).toBeLessThanOrEqual(2500);
+    expect([output.proxyBypass.length, output.staticKeys.length, output.omitted]).toEqual([6, 6, 28]);
+    expect(findings.filter((f) => f.kind === "host-check-failed")).toEqual([
+      expect.objectContaining({ severity: "medium", evidence: { commandId: "cmd-1", omitted: 28 } }),
+    ]);
+  });
+
   it("an answer outside the contract is a host-check-failed finding, and its text is never echoed", () => {
     const r = judgeHostChecks(
       "cmd-1",

@@ -11,6 +11,8 @@ export const HostCheckOutput = z.object({
   v: z.literal(1),
   checked: z.number(),
   skipped: z.number(),
+  /** Files with findings beyond what one answer carries (ListCommandInvocations keeps 2,500 characters). */
+  omitted: z._default(z.number(), 0),
   proxyBypass: z.array(z.object({ file: printable(), v4: z.boolean(), v6: z.boolean() })),
   staticKeys: z.array(z.object({ file: printable(), keys: z.array(printable()) })),
 });
@@ -96,6 +98,14 @@ export function judgeHostChecks(
         evidence: { file: b.file, noProxyV4: b.v4, noProxyV6: b.v6 },
       });
     }
+    if (parsed.omitted > 0)
+      findings.push({
+        ...base,
+        kind: "host-check-failed",
+        severity: "medium",
+        detail: `${parsed.omitted} more file(s) with proxy or static-key findings than one answer carries: run the check on this host (aws ssm send-command) and read its full output`,
+        evidence: { commandId, omitted: parsed.omitted },
+      });
     for (const k of parsed.staticKeys)
       findings.push({
         ...base,
