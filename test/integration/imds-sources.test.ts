@@ -9,11 +9,13 @@ import {
   ModifyInstanceMetadataOptionsCommand,
   RunInstancesCommand,
 } from "@aws-sdk/client-ec2";
+import { CreateDocumentCommand } from "@aws-sdk/client-ssm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cloudwatchClient } from "#core/adapters/clients";
 import { auditFleet, type DriftReport } from "#core/app/audit-fleet";
 import { auditDeps, type FleetDeps } from "#core/shell/fleet-deps";
 import { DEMO_AMI, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { resourceProperties } from "../../scripts/lib/template.ts";
 import { useMoto } from "../support/moto.ts";
 import { wire } from "../support/wiring.ts";
 
@@ -163,5 +165,33 @@ describe("IMDS at the source (moto)", () => {
     const after = await audit("none");
     const host = after.findings.filter((f) => f.instanceId === v1).map((f) => f.kind);
     expect(host).toEqual(["imds-tokens-optional"]);
+  });
+
+  it("host checks: one SendCommand of our document targeting the namespace tag; moto cannot list results", async () => {
+    const { w, deps: d } = deps();
+    await d.clients.ssm.send(
+      new CreateDocumentCommand({
+        Name: d.config.hostCheckDocument,
+        DocumentType: "Command",
+        DocumentFormat: "JSON",
+        Content: JSON.stringify(resourceProperties("HostCredentialCheckDocument")["Content"]),
+      }),
+    );
+    const r = await auditFleet(fleet.manifest, d, {
+      remediation: "none",
+      dryRun: false,
+      hostChecks: { send: true },
+      apiCalls: () => w.counter.snapshot(),
+    });
+    expect(r.apiCalls["SSM.SendCommand"]).toBe(1);
+    expect(r.hostChecks.sent?.commandId).toMatch(/^[0-9a-f-]{36}$/);
+    // The next run collects: moto lacks ListCommandInvocations, so nothing is judged (and nothing is invented).
+    const next = await auditFleet(fleet.manifest, d, {
+      remediation: "none",
+      dryRun: false,
+      hostChecks: { collect: r.hostChecks.sent! },
+    });
+    expect(next.hostChecks.collected).toBeNull();
+    expect(next.findings.filter((f) => /proxy|static-keys|host-check/.test(f.kind))).toEqual([]);
   });
 });
