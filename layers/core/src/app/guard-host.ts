@@ -112,7 +112,7 @@ export async function assessRole(
  * A few reads a few seconds apart, within the invocation (never a throw: the rule matches every launch in the
  * account, and retrying it would multiply that).
  */
-export const VISIBILITY_DELAYS_MS = [1000, 2000, 4000];
+export const VISIBILITY_DELAYS_MS = [500, 1000, 2000];
 
 export interface GuardOptions {
   dryRun: boolean;
