@@ -14,6 +14,12 @@ describe("loadConfig", () => {
       auditRemediation: "none",
       auditSummaryParam: "/voiceai/prod/control-plane/audit/summary",
       region: "us-east-1",
+      timings: {
+        executionTimeoutSeconds: 900,
+        deliveryTimeoutSeconds: 600,
+        deadlineMarginSeconds: 300,
+        claimLeaseSeconds: 180,
+      },
     });
   });
 
@@ -29,6 +35,10 @@ describe("loadConfig", () => {
       DCP_AUDIT_REMEDIATION: "imds+restart",
       DCP_AUDIT_SUMMARY_PARAM: "/custom/summary",
       AWS_REGION: "eu-central-1",
+      DCP_EXECUTION_TIMEOUT_SECONDS: "600",
+      DCP_DELIVERY_TIMEOUT_SECONDS: "120",
+      DCP_DEADLINE_MARGIN_SECONDS: "60",
+      DCP_CLAIM_LEASE_SECONDS: "240",
     });
     expect(c).toEqual({
       namespace: "voiceai/staging",
@@ -41,6 +51,12 @@ describe("loadConfig", () => {
       auditRemediation: "imds+restart",
       auditSummaryParam: "/custom/summary",
       region: "eu-central-1",
+      timings: {
+        executionTimeoutSeconds: 600,
+        deliveryTimeoutSeconds: 120,
+        deadlineMarginSeconds: 60,
+        claimLeaseSeconds: 240,
+      },
     });
   });
 

@@ -2,6 +2,7 @@
 import {
   GetCommandInvocationCommand,
   GetParameterCommand,
+  ListCommandInvocationsCommand,
   ListCommandsCommand,
   PutParameterCommand,
   SendCommandCommand,
@@ -9,10 +10,14 @@ import {
 } from "@aws-sdk/client-ssm";
 import { InvalidInputError } from "../domain/errors.ts";
 import { SERVICE_NAME_PATTERN } from "../domain/manifest.ts";
-import type { CommandRunner, InvocationStatus, ParameterStore, RestartRequest } from "../ports/index.ts";
-
-/** SendCommand accepts at most 50 InstanceIds. */
-export const MAX_INSTANCES_PER_COMMAND = 50;
+import { MAX_IDS_PER_COMMAND } from "../domain/ssm-commands.ts";
+import {
+  type CommandRunner,
+  InvalidInstanceIdError,
+  type InvocationStatus,
+  type ParameterStore,
+  type RestartRequest,
+} from "../ports/index.ts";
 /** SendCommand Comment is at most 100 characters. */
 export const MAX_COMMENT = 100;
 const STANDARD_TIER_MAX = 4096;
@@ -34,23 +39,28 @@ export class SsmCommandRunner implements CommandRunner {
 
   async sendRestart(req: RestartRequest): Promise<{ commandId: string }> {
     if (req.instanceIds.length === 0) throw new InvalidInputError("no instances to restart", "instanceIds");
-    if (req.instanceIds.length > MAX_INSTANCES_PER_COMMAND)
+    if (req.instanceIds.length > MAX_IDS_PER_COMMAND)
       throw new InvalidInputError(
-        `${req.instanceIds.length} instances in one command; SSM accepts at most ${MAX_INSTANCES_PER_COMMAND}`,
+        `${req.instanceIds.length} instances in one command; SSM accepts at most ${MAX_IDS_PER_COMMAND}`,
         "instanceIds",
       );
     if (!SERVICE_NAME_PATTERN.test(req.service)) throw new InvalidInputError("not a service name", "service");
-    const out = await this.ssm.send(
-      new SendCommandCommand({
-        DocumentName: req.documentName,
-        InstanceIds: req.instanceIds,
-        Parameters: { Service: [req.service] },
-        MaxConcurrency: req.maxConcurrency,
-        MaxErrors: req.maxErrors,
-        Comment: [...req.comment].slice(0, MAX_COMMENT).join(""),
-        TimeoutSeconds: this.timeoutSeconds,
-      }),
-    );
+    const out = await this.ssm
+      .send(
+        new SendCommandCommand({
+          DocumentName: req.documentName,
+          InstanceIds: req.instanceIds,
+          Parameters: { Service: [req.service] },
+          MaxConcurrency: req.maxConcurrency,
+          MaxErrors: req.maxErrors,
+          Comment: [...req.comment].slice(0, MAX_COMMENT).join(""),
+          TimeoutSeconds: this.timeoutSeconds,
+        }),
+      )
+      .catch((err: unknown) => {
+        if (err instanceof Error && err.name === "InvalidInstanceId") throw new InvalidInstanceIdError(err.message);
+        throw err;
+      });
     const commandId = out.Command?.CommandId;
     if (!commandId) throw new Error("SendCommand answered without a CommandId");
     return { commandId };
@@ -86,6 +96,60 @@ export class SsmCommandRunner implements CommandRunner {
       throw err;
     }
   }
+
+  /** Set once ListCommandInvocations answered "not implemented" (the local emulator): ask per host from then on. */
+  private listUnavailable = false;
+
+  async invocations(commandId: string, instanceIds: string[]): Promise<Map<string, InvocationStatus>> {
+    const out = new Map<string, InvocationStatus>();
+    if (!this.listUnavailable) {
+      try {
+        let token: string | undefined;
+        do {
+          const page = await this.ssm.send(
+            new ListCommandInvocationsCommand({ CommandId: commandId, MaxResults: 50, NextToken: token }),
+          );
+          for (const inv of page.CommandInvocations ?? [])
+            if (inv.InstanceId && inv.Status) out.set(inv.InstanceId, inv.Status as InvocationStatus);
+          token = page.NextToken;
+        } while (token);
+        return out;
+      } catch (err) {
+        if (!notImplemented(err)) throw err;
+        this.listUnavailable = true;
+      }
+    }
+    for (const id of instanceIds) {
+      const inv = await this.invocation(commandId, id);
+      if (inv) out.set(id, inv.status);
+    }
+    return out;
+  }
+
+  async commandsWithComment(instanceId: string, documentName: string, comment: string): Promise<string[]> {
+    const want = [...comment].slice(0, MAX_COMMENT).join("");
+    const ids: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.ssm.send(
+        new ListCommandsCommand({
+          InstanceId: instanceId,
+          Filters: [{ key: "DocumentName", value: documentName }],
+          NextToken: token,
+        }),
+      );
+      for (const c of page.Commands ?? []) if (c.CommandId && c.Comment === want) ids.push(c.CommandId);
+      token = page.NextToken;
+    } while (token);
+    return ids;
+  }
+}
+
+/** An API the endpoint does not implement (moto answers such calls with an error naming it). */
+function notImplemented(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return /not.?implemented|unknownoperation|InvalidAction/i.test(`${err.name} ${err.message}`) || status === 501;
 }
 
 export class SsmParameterStore implements ParameterStore {

@@ -100,6 +100,13 @@ export const AuditRequest = z.object({
   dryRun: z.optional(z.boolean()),
 });
 
+/** The reconciler schedule's constant input (and what `dcp rollout reconcile` would send). */
+export const ReconcileRequest = z.object({
+  source: z.optional(z.literal("dcp.schedule")),
+  action: z._default(z.literal("reconcile"), "reconcile"),
+  dryRun: z.optional(z.boolean()),
+});
+
 /** One line per problem, for results and logs: never the input's values beyond the path. */
 export function describeIssues(error: { issues: readonly z.core.$ZodIssue[] }): string {
   return error.issues

@@ -34,7 +34,7 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
     inventory: new Ec2FleetInventory(clients.ec2),
     policies: opts.policies === "targeted" ? new TargetedPolicyStore(clients.iam) : new BulkPolicyStore(clients.iam),
     secrets: new SecretsManagerCatalog(clients.secrets),
-    commands: new SsmCommandRunner(clients.ssm),
+    commands: new SsmCommandRunner(clients.ssm, { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
     rollouts,
     params: opts.params ?? new CachedParameterStore(clients.ssm),
     managed: new SsmManagedInstances(clients.ssm),

@@ -1,11 +1,12 @@
 // Imperative shell shared by the four handlers: Powertools logger/metrics/idempotency, origin checks.
-import { IdempotencyConfig } from "@aws-lambda-powertools/idempotency";
+import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempotency";
 import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Context } from "aws-lambda";
 import { shown } from "../domain/events.ts";
+import type { Idempotency } from "../ports/index.ts";
 
 export { MetricUnit, shown };
 
@@ -62,4 +63,28 @@ export function reject(logger: Logger, metrics: Metrics, reason: string): Reject
   logger.warn("event rejected", { reason });
   metrics.addMetric("EventsRejected", MetricUnit.Count, 1);
   return { action: "rejected", reason };
+}
+
+/**
+ * The Idempotency port over Powertools (DynamoDB records keyed on the business fact `key`, TTL 7 days). The first
+ * delivery's request id travels in the stored value, so a repeat (another request id) knows it is one.
+ */
+export function idempotencyPort(client: DynamoDBClient, table: string | undefined): (context: Context) => Idempotency {
+  const idem = idempotency(client, table, "key");
+  const run = makeIdempotent(
+    async (input: { key: Record<string, string>; requestId: string }, fn: () => Promise<object>) => ({
+      value: await fn(),
+      firstRequestId: input.requestId,
+    }),
+    { ...idem, dataIndexArgument: 0 },
+  );
+  return (context) => {
+    idem.config.registerLambdaContext(context);
+    return {
+      once: async <T extends object>(key: Record<string, string>, fn: () => Promise<T>) => {
+        const out = await run({ key, requestId: context.awsRequestId }, fn);
+        return { value: out.value as T, repeated: out.firstRequestId !== context.awsRequestId };
+      },
+    };
+  };
 }
