@@ -30,6 +30,7 @@ export const handler = middy(async (event: unknown, context: Context): Promise<R
     fleetDeps(config, { clients, params, policies: "bulk" }),
     once(context),
   );
+  if (result.action === "rejected") metrics.addMetric("EventsRejected", MetricUnit.Count, 1);
   if (result.action === "ignored") metrics.addMetric("RotationIgnored", MetricUnit.Count, 1);
   if (result.action === "restart") metrics.addMetric("RolloutStarted", MetricUnit.Count, 1);
   const { plan, commands, ...summary } = result;

@@ -19,7 +19,7 @@ import type { Deps } from "./deps.ts";
 import { loadManifest } from "./manifest-source.ts";
 import { dispatchWave, type SentStep } from "./rollout-engine.ts";
 
-export type RotationAction = "restart" | "ignored" | "duplicate" | "planned";
+export type RotationAction = "restart" | "ignored" | "duplicate" | "planned" | "rejected";
 
 export interface RotationResult {
   action: RotationAction;
@@ -63,6 +63,7 @@ export async function confirmRotation(
     commands: [],
     ...extra,
   });
+  if (intent.kind === "reject") return { ...ignored(intent.reason), action: "rejected" };
   if (intent.kind === "ignore") return ignored(intent.reason);
   if (!mayBeFleetSecret(m, intent.secretId)) return ignored(`secret is outside fleet ${m.namespace}`);
   const secret = await deps.secrets.describe(intent.secretId);
