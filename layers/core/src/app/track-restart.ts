@@ -47,12 +47,13 @@ export async function trackRestart(input: TrackInput, deps: EngineDeps & Pick<De
   const ignored = (reason: string): TrackResult => ({ ...out, ignored: reason });
   if (input.documentName !== deps.config.restartDocument)
     return ignored(`document ${input.documentName} is not the control plane's restart document`);
-  if (verdictOf(input.status) === undefined) return ignored(`status ${input.status} is not final`);
+  if (verdictOf(input.status) === undefined)
+    return ignored(`${input.instanceId ? "invocation" : "command"} status ${input.status} is not final`);
 
   if (!input.instanceId) {
     const ref = refFromComment(await deps.commands.commandComment(input.commandId));
     if (ref?.step === undefined || ref.attempt === undefined)
-      return ignored("command is not a step of a control-plane rollout");
+      return ignored("command is not part of a control-plane rollout (or predates per-step state)");
     const r = await reconcileStep(deps, { rolloutId: ref.rolloutId, step: ref.step, attempt: ref.attempt });
     return {
       ...out,
