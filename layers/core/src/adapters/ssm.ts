@@ -145,11 +145,20 @@ export class SsmCommandRunner implements CommandRunner {
   }
 }
 
-/** An API the endpoint does not implement (moto answers such calls with an error naming it). */
+/**
+ * An API the endpoint does not implement: moto answers ListCommandInvocations with an HTML error page (a
+ * deserialization error carrying the raw response), others with a NotImplemented-style error.
+ */
 function notImplemented(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  return /not.?implemented|unknownoperation|InvalidAction/i.test(`${err.name} ${err.message}`) || status === 501;
+  const raw = (err as { $response?: { statusCode?: number } }).$response?.statusCode;
+  if (err.name === "SyntaxError" && /<!doctype|<html/i.test(err.message)) return true;
+  return (
+    /not.?implemented|unknownoperation|InvalidAction/i.test(`${err.name} ${err.message}`) ||
+    status === 501 ||
+    raw === 501
+  );
 }
 
 export class SsmParameterStore implements ParameterStore {
