@@ -424,6 +424,7 @@ async function catchUp(
     secretName: c.secretName,
     versionId: c.versionId,
     services: c.services,
+    ...(c.changedAt ? { changedAt: c.changedAt } : {}),
     trigger: "DriftAudit",
   };
   const key = `catch-up:${createHash("sha256")

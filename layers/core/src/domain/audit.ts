@@ -22,7 +22,7 @@ import {
   type RegistryReport,
   type RegistryState,
 } from "./registry.ts";
-import { type ConsumerVia, versionTagKey } from "./secrets.ts";
+import { type ConsumerVia, runsCurrentVersion, versionTagKey } from "./secrets.ts";
 
 /** Instance states the audit judges: stopped hosts keep their options but cannot be fixed or restarted. */
 export const LIVE_STATES = new Set(["pending", "running"]);
@@ -97,6 +97,8 @@ export interface CatchUp {
   secretArn: string;
   secretName: string;
   versionId: string;
+  /** The secret's LastChangedDate: hosts launched after it read the current value at boot. */
+  changedAt?: string;
   services: string[];
   stale: Set<string>;
 }
@@ -243,8 +245,8 @@ export function judgeSecrets(
     const stale = new Set<string>();
     for (const { host, service } of placed) {
       if (!service || !c.services.includes(service)) continue;
-      if (host.tags[tag] === current) continue;
-      if (since !== undefined && Date.parse(host.launchTime) > since) continue;
+      if (runsCurrentVersion(host, { name: secret.name, versionId: current, changedAt: secret.lastChangedDate }))
+        continue;
       const ageSeconds = since !== undefined ? Math.max(0, Math.round((now.getTime() - since) / 1000)) : -1;
       stale.add(host.instanceId);
       findings.push({
@@ -262,6 +264,7 @@ export function judgeSecrets(
         secretName: secret.name,
         versionId: current,
         services: c.services,
+        ...(secret.lastChangedDate ? { changedAt: secret.lastChangedDate } : {}),
         stale,
       });
   }

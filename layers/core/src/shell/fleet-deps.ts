@@ -2,7 +2,15 @@
 
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { CachedParameterStore } from "../adapters/cached-parameters.ts";
-import { type ApiCallCounter, type AwsClients, cloudwatchClient, createClients } from "../adapters/clients.ts";
+import {
+  type ApiCallCounter,
+  type AwsClients,
+  cloudwatchClient,
+  createClients,
+  dynamodbClient,
+  ec2Client,
+  ssmClient,
+} from "../adapters/clients.ts";
 import { CloudWatchImdsUsage } from "../adapters/cloudwatch.ts";
 import { Ec2FleetInventory, Ec2ImdsSources } from "../adapters/ec2.ts";
 import { BulkPolicyStore, TargetedPolicyStore } from "../adapters/iam.ts";
@@ -39,7 +47,7 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
     inventory: new Ec2FleetInventory(clients.ec2),
     policies: opts.policies === "targeted" ? new TargetedPolicyStore(clients.iam) : new BulkPolicyStore(clients.iam),
     secrets: new SecretsManagerCatalog(clients.secrets),
-    commands: new SsmCommandRunner(clients.ssm),
+    commands: new SsmCommandRunner(clients.ssm, { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
     rollouts,
     params: opts.params ?? new CachedParameterStore(clients.ssm),
     managed: new SsmManagedInstances(clients.ssm),
@@ -64,5 +72,18 @@ export function auditDeps(
     sources: new Ec2ImdsSources(base.clients.ec2),
     usage: new CloudWatchImdsUsage(cloudwatch),
     hostChecks: new SsmHostChecks(base.clients.ssm, config.hostCheckDocument),
+  };
+}
+
+/**
+ * The rollout engine's adapters (tracker, reconciler): EC2 for version tags, SSM Run Command, the rollout table.
+ * Clients are built here once per cold start; the caller narrows them with portsFor.
+ */
+export function rolloutAdapters(config: Config): Pick<Deps, "inventory" | "commands" | "rollouts"> {
+  if (!config.rolloutTable) throw new Error("configuration error: DCP_ROLLOUT_TABLE is not set");
+  return {
+    inventory: new Ec2FleetInventory(ec2Client()),
+    commands: new SsmCommandRunner(ssmClient(), { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
+    rollouts: new DynamoRolloutStore(dynamodbClient(), config.rolloutTable),
   };
 }
