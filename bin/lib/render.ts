@@ -144,7 +144,9 @@ export function nextSteps(
         break;
       case "imds-launch-template":
         add(
-          "launch templates: run `dcp audit --fix imds --dry-run` to see the new default versions, then without --dry-run",
+          report.remediation.sources.some((x) => x.source.startsWith("launch template") && x.action === "applied")
+            ? "launch templates: new compliant default versions were made; run `dcp audit` again to confirm"
+            : "launch templates: run `dcp audit --fix imds --dry-run` to see the new default versions, then without --dry-run (templates must carry the namespace tag)",
         );
         break;
       case "imds-asg-pinned":
