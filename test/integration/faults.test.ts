@@ -24,8 +24,9 @@ import type { SecretEvent } from "#core/domain/events";
 import { classifyRotationEvent } from "#core/domain/rotation";
 import type { ManagedInstances } from "#core/ports/index";
 import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { handlerEnv, lambdaContext, ROLLOUT_TABLE } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
-import { createTables, IDEMPOTENCY_TABLE, ROLLOUT_TABLE, wire } from "../support/wiring.ts";
+import { createTables, wire } from "../support/wiring.ts";
 
 const moto = useMoto();
 const NS = "voiceai/faults";
@@ -137,14 +138,7 @@ let motoEndpoint: string;
 function depsVia(maxAttempts?: number): Deps & { managed: ManagedInstances } {
   const clients = createClients({ counter: new ApiCallCounter(), ...(maxAttempts ? { maxAttempts } : {}) });
   return {
-    config: loadConfig({
-      DCP_NAMESPACE: NS,
-      DCP_MANIFEST_PARAM: fleet.manifestParam,
-      DCP_RESTART_DOCUMENT: fleet.documentName,
-      DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
-      DCP_IDEMPOTENCY_TABLE: IDEMPOTENCY_TABLE,
-      AWS_REGION: fleet.region,
-    }),
+    config: loadConfig(handlerEnv(fleet)),
     inventory: new Ec2FleetInventory(clients.ec2),
     policies: new BulkPolicyStore(clients.iam),
     secrets: new SecretsManagerCatalog(clients.secrets),
@@ -367,25 +361,13 @@ describe("one host's restart fails", () => {
 
 describe("DynamoDB unavailable", () => {
   it("the rotation handler throws (EventBridge retries) and sends no command without its idempotency record", async () => {
-    Object.assign(process.env, {
-      DCP_NAMESPACE: NS,
-      DCP_MANIFEST_PARAM: fleet.manifestParam,
-      DCP_RESTART_DOCUMENT: fleet.documentName,
-      DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
-      DCP_IDEMPOTENCY_TABLE: IDEMPOTENCY_TABLE,
-      DCP_DRY_RUN: "false",
-    });
+    Object.assign(process.env, handlerEnv(fleet, { DCP_DRY_RUN: "false" }));
     const { handler } = await import("../../functions/secret-rotation/index.ts");
     const arn = fleet.secrets[`${NS}/api/secrets`] ?? "";
     const version = await rotate(arn);
     const before = await commandCount();
     proxy.decide = ({ service }) => (service === "dynamodb" ? "refuse" : "pass");
-    const context = {
-      awsRequestId: "req-ddb-down",
-      functionName: "SecretRotationFunction",
-      invokedFunctionArn: `arn:aws:lambda:${fleet.region}:${fleet.account}:function:SecretRotationFunction`,
-      getRemainingTimeInMillis: () => 60_000,
-    } as unknown as Context;
+    const context = lambdaContext("SecretRotationFunction", "req-ddb-down", fleet.region, fleet.account);
     const event = labelEvent(arn, version);
     const failure = await handler(event, context).then(
       () => undefined,

@@ -10,8 +10,9 @@ import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } fr
 import type { Context } from "aws-lambda";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { demoFleetSpec, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { handlerEnv, lambdaContext, ROLLOUT_TABLE } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
-import { createTables, IDEMPOTENCY_TABLE, ROLLOUT_TABLE } from "../support/wiring.ts";
+import { createTables } from "../support/wiring.ts";
 
 const moto = useMoto();
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -59,13 +60,7 @@ function assertClean(output: string, where: string): void {
   expect(output.includes(SESSION_TOKEN), `${where}: session token appears`).toBe(false);
 }
 
-const ctx = (fn: string): Context =>
-  ({
-    awsRequestId: randomUUID(),
-    functionName: fn,
-    invokedFunctionArn: `arn:aws:lambda:${fleet.region}:${fleet.account}:function:${fn}`,
-    getRemainingTimeInMillis: () => 60_000,
-  }) as unknown as Context;
+const ctx = (fn: string): Context => lambdaContext(fn, randomUUID(), fleet.region, fleet.account);
 
 const envelope = (source: string, detailType: string, detail: unknown, resources: string[] = []) => ({
   version: "0",
@@ -126,11 +121,7 @@ beforeAll(async () => {
   fleet = await seedFleet(SPEC);
   await createTables(new DynamoDBClient({}));
   Object.assign(process.env, {
-    DCP_NAMESPACE: fleet.namespace,
-    DCP_MANIFEST_PARAM: fleet.manifestParam,
-    DCP_RESTART_DOCUMENT: fleet.documentName,
-    DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
-    DCP_IDEMPOTENCY_TABLE: IDEMPOTENCY_TABLE,
+    ...handlerEnv(fleet),
     DCP_DRY_RUN: "false",
     DCP_AUDIT_REMEDIATION: "imds+restart",
     // Maximum surface: every log level, the incoming event logged, metrics flushed to stdout.

@@ -6,12 +6,12 @@ import { dispatchWave, mutateRollout } from "#core/app/rollout-runner";
 import { confirmRotation, isFact, type RotationFact, startRollout } from "#core/app/rotate-secret";
 import { trackRestart } from "#core/app/track-restart";
 import { validateManifest } from "#core/domain/manifest";
-import type { Host } from "#core/domain/model";
 import { type Rollout, recordResult, resumeRollout } from "#core/domain/rollout";
 import { classifyRotationEvent } from "#core/domain/rotation";
 import { RESTARTED_AT_TAG, rolloutIdFor, versionTagKey } from "#core/domain/secrets";
 import type { RolePolicies } from "#core/ports/index";
 import { FAKE_RESTART_DOCUMENT, type FakeWorld, fakeWorld } from "../support/fakes.ts";
+import { instanceId, testHost } from "../support/fixtures.ts";
 
 const ACCT = "123456789012";
 const SM = `arn:aws:secretsmanager:eu-central-1:${ACCT}:secret:`;
@@ -29,20 +29,9 @@ const manifest = validateManifest({
   sharedSecrets: [{ bootstrapVar: "DB_MASTER_SECRET_ARN", arn: DB.arn, consumers: ["api", "web"] }],
 });
 
-const profile = (svc: string) => `arn:aws:iam::${ACCT}:instance-profile/voiceai/${svc}`;
-const id = (n: number) => `i-${n.toString(16).padStart(17, "0")}`;
-
-function host(n: number, service: string, extra: Partial<Host> = {}): Host {
-  return {
-    instanceId: id(n),
-    state: "running",
-    launchTime: "2025-11-01T00:00:00Z",
-    tags: { Namespace: NS, Service: service },
-    instanceProfileArn: profile(service),
-    imds: { httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled", state: "applied" },
-    ...extra,
-  };
-}
+const profile = (svc: string) => testHost(0, svc).instanceProfileArn!;
+const id = instanceId;
+const host = testHost;
 
 /** A role that can read the database secret (and nothing else matters to the rollout). */
 function dbReader(roleName: string): RolePolicies {
