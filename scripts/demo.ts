@@ -10,17 +10,16 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
-import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { RunInstancesCommand } from "@aws-sdk/client-ec2";
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
-import { CreateDocumentCommand } from "@aws-sdk/client-ssm";
-import { type AwsClients, createClients } from "#core/adapters/clients";
+import { createClients } from "#core/adapters/clients";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import type { GuardResult } from "#core/app/guard-host";
 import type { RotationResult } from "#core/app/rotate-secret";
 import type { TrackResult } from "#core/app/track-restart";
 import { imdsText, wavesTable } from "../bin/lib/render.ts";
-import { DEMO_AMI, demoFleetSpec, restartDocumentContent, type SeededFleet, seedFleet } from "./lib/fleet.ts";
+import { DEMO_AMI, demoFleetSpec, type SeededFleet, seedFleet } from "./lib/fleet.ts";
+import { createStackResources } from "./lib/local-stack.ts";
 import { localAwsEnv, type MotoServer, startMoto } from "./lib/moto.ts";
 import { buildFunction, type FunctionConfig, functionConfig, invokeBundle } from "./lib/template.ts";
 
@@ -134,17 +133,6 @@ function dcp(args: string[], env: NodeJS.ProcessEnv): number {
   return r.status;
 }
 
-async function createTable(clients: AwsClients, name: string, key: string): Promise<void> {
-  await clients.dynamodb.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [{ AttributeName: key, AttributeType: "S" }],
-      KeySchema: [{ AttributeName: key, KeyType: "HASH" }],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
-}
-
 async function demo(server: MotoServer): Promise<void> {
   Object.assign(process.env, localAwsEnv(server.endpoint));
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -167,19 +155,7 @@ async function demo(server: MotoServer): Promise<void> {
   ]);
   // The invoker resolves !Ref of resources to their logical ids: create what the functions' environment names.
   const env = launch.cfg.environment;
-  const idemTable = env.DCP_IDEMPOTENCY_TABLE!;
-  const rolloutTable = env.DCP_ROLLOUT_TABLE!;
-  const document = env.DCP_RESTART_DOCUMENT!;
-  await createTable(clients, idemTable, "id");
-  await createTable(clients, rolloutTable, "pk");
-  await clients.ssm.send(
-    new CreateDocumentCommand({
-      Name: document,
-      DocumentType: "Command",
-      DocumentFormat: "JSON",
-      Content: JSON.stringify(restartDocumentContent()),
-    }),
-  );
+  const { idempotencyTable: idemTable, rolloutTable, document } = await createStackResources(clients, env);
   const store = new DynamoRolloutStore(clients.dynamodb, rolloutTable);
   say(`   tables ${idemTable} (pk id), ${rolloutTable} (pk pk); SSM document ${document}`);
   say(`   functions bundled from template.yaml into .aws-sam/build/ (as npm run build and sam build write them)`);

@@ -381,11 +381,10 @@ export async function seedFleet(spec: FleetSpec, clients: SeedClients = createCl
 }
 
 /** The demo fleet: voiceai/staging with a few realistic defects to find. */
-export function demoFleetSpec(): FleetSpec {
-  const ns = "voiceai/staging";
+export function demoFleetSpec(ns = "voiceai/staging"): FleetSpec {
   return {
     namespace: ns,
-    configBucket: "voiceai-staging-config",
+    configBucket: `${sanitizeNamespace(ns)}-config`,
     canary: "CANARY-7f3a9c1e-do-not-leak",
     sharedSecret: { bootstrapVar: DEFAULT_BOOTSTRAP_VAR, consumers: ["database", "api", "web", "voice", "ops"] },
     services: [
