@@ -1,5 +1,6 @@
 // Shared test fixture builders: hosts, manifests, the handlers' environment, Lambda contexts, and a snapshot of the
 // local AWS for "nothing changed" assertions. One copy here instead of one per test file.
+import { randomUUID } from "node:crypto";
 import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { ListSecretsCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -123,4 +124,24 @@ export async function awsState(rolloutTable = ROLLOUT_TABLE): Promise<AwsState> 
     .map((s) => ({ name: s.Name, versions: s.SecretVersionsToStages }))
     .sort((a, b) => String(a.name).localeCompare(String(b.name)));
   return { instances, commands, rollouts, parameters, secrets };
+}
+
+/** An EventBridge envelope as AWS delivers it (`time` without milliseconds), for `account` and `region`. */
+export function eventBridgeEvent(
+  source: string,
+  detailType: string,
+  detail: Record<string, unknown>,
+  where: { account: string; region: string; resources?: string[] },
+) {
+  return {
+    version: "0",
+    id: randomUUID(),
+    "detail-type": detailType,
+    source,
+    account: where.account,
+    time: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+    region: where.region,
+    resources: where.resources ?? [],
+    detail,
+  };
 }
