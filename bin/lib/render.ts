@@ -57,7 +57,7 @@ export function findingsTable(findings: Finding[]): string {
   );
 }
 
-export function imdsText(o: ImdsOptions | undefined): string {
+export function imdsText(o: ImdsOptions | null | undefined): string {
   if (!o) return "-";
   return `tokens=${o.httpTokens} hop-limit=${o.hopLimit} endpoint=${o.httpEndpoint}${o.state ? ` (${o.state})` : ""}`;
 }

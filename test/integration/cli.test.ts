@@ -10,9 +10,14 @@ import { type AwsClients, createClients } from "#core/adapters/clients";
 import { toHost } from "#core/adapters/ec2";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import type { DriftReport } from "#core/app/audit-fleet";
+import { contractViolation, GuardResultContract } from "#core/app/contracts";
 import type { Finding } from "#core/domain/model";
 import { type Rollout, type RolloutPlan, recordResult } from "#core/domain/rollout";
-import { demoFleetSpec, type HostSeed, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { demoFleetSpec, type HostSeed, launchHosts, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { COMPLIANT_IMDS } from "../support/fixtures.ts";
+
+const { state: _state, ...COMPLIANT } = COMPLIANT_IMDS;
+
 import { useMoto } from "../support/moto.ts";
 
 useMoto();
@@ -237,6 +242,18 @@ describe("dcp against a seeded fleet with known drift", () => {
     const badId = await dcp(["guard", "web-1"], env);
     expect(badId.code).toBe(2);
     expect(badId.stderr).toContain("not an EC2 instance id");
+  });
+
+  it("guard --json holds the output contract on a host without an instance profile: iam.role is null", async () => {
+    const [launched] = await launchHosts(clients.ec2, [
+      { tags: { Namespace: spec.namespace, Service: "api", Name: "api-no-profile" }, imds: COMPLIANT },
+    ]);
+    const r = await dcp(["guard", launched!.instance.InstanceId!, "--dry-run", "--json"], env);
+    expect(r.code).toBe(1); // no profile: a violation
+    const result = JSON.parse(r.stdout);
+    expect(contractViolation(GuardResultContract, result)).toBeUndefined();
+    expect(result.iam).toMatchObject({ role: null, verdict: "violation" });
+    expect(result.reason).toBeNull();
   });
 
   it("audit --fix repairs IMDS (not exempt hosts); a second audit has no actionable IMDS finding", async () => {

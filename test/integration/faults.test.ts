@@ -344,7 +344,7 @@ describe("one host's restart fails", () => {
       { commandId: cmd?.commandId ?? "", documentName: fleet.documentName, instanceId: good ?? "", status: "Success" },
       w.deps,
     );
-    expect(r2.nextWave).toBeUndefined();
+    expect(r2.nextWave).toBeNull();
     // The command-level terminal event after the halt changes nothing either.
     await trackRestart({ commandId: cmd?.commandId ?? "", documentName: fleet.documentName, status: "Failed" }, w.deps);
 

@@ -246,7 +246,7 @@ describe("rotation of the shared master secret", () => {
       { commandId: cmd.commandId, documentName: fleet.documentName, instanceId: good!, status: "Success" },
       w.deps,
     );
-    expect(r2.nextWave).toBeUndefined();
+    expect(r2.nextWave).toBeNull();
     expect(w.harness.sent()).toHaveLength(1);
     expect((await w.deps.rollouts.get(first.rolloutId!))?.status).toBe("halted");
   });

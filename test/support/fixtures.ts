@@ -6,9 +6,13 @@ import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { ListSecretsCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetParametersByPathCommand, ListCommandsCommand, SSMClient } from "@aws-sdk/client-ssm";
 import type { Context } from "aws-lambda";
+import type { RotationFact } from "#core/app/rotate-secret";
 import { type Manifest, validateManifest } from "#core/domain/manifest";
 import type { Host, ImdsOptions } from "#core/domain/model";
+import { rolloutIdFor } from "#core/domain/secrets";
+import type { RolePolicies } from "#core/ports/index";
 import type { SeededFleet } from "../../scripts/lib/fleet.ts";
+import { type FakeWorld, fakeWorld } from "./fakes.ts";
 
 export const TEST_NAMESPACE = "voiceai/prod";
 export const TEST_ACCOUNT = "123456789012";
@@ -144,4 +148,63 @@ export function eventBridgeEvent(
     resources: where.resources ?? [],
     detail,
   };
+}
+
+const DB_SECRET = {
+  arn: `arn:aws:secretsmanager:${TEST_REGION}:${TEST_ACCOUNT}:secret:rds!cluster-abc-Q1w2E3`,
+  name: "rds!cluster-abc",
+};
+const DB_VERSION = "c4d5e6f7-0a1b-4c2d-9e3f-4a5b6c7d8e9f";
+
+/** The rotation scenario of the use-case tests: the shared database secret, its new version, the confirmed fact. */
+export const ROTATION = {
+  NS: TEST_NAMESPACE,
+  DB: DB_SECRET,
+  VERSION: DB_VERSION,
+  manifest: testManifest({
+    services: [
+      { name: "api", wave: 1 },
+      { name: "web", wave: 2 },
+    ],
+    sharedSecrets: [{ bootstrapVar: "DB_MASTER_SECRET_ARN", arn: DB_SECRET.arn, consumers: ["api", "web"] }],
+  }),
+  fact: {
+    secretArn: DB_SECRET.arn,
+    secretName: DB_SECRET.name,
+    versionId: DB_VERSION,
+    services: ["api", "web"],
+    trigger: "RotationSucceeded",
+  } satisfies RotationFact as RotationFact,
+  ROLLOUT_ID: rolloutIdFor(DB_SECRET.arn, DB_VERSION),
+};
+
+/** A role that can read the database secret (and nothing else matters to the rollout). */
+export function dbReader(roleName: string): RolePolicies {
+  return {
+    roleName,
+    roleArn: `arn:aws:iam::${TEST_ACCOUNT}:role/${roleName}`,
+    policies: [
+      {
+        name: "db",
+        source: "inline",
+        document: {
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: DB_SECRET.arn }],
+        },
+      },
+    ],
+  };
+}
+
+/** api: hosts 1,2 (wave 1); web: host 3 (wave 2). Both roles read the DB secret, whose current version is VERSION. */
+export function rotationWorld(): FakeWorld {
+  const w = fakeWorld(TEST_NAMESPACE, {
+    hosts: [testHost(1, "api"), testHost(2, "api"), testHost(3, "web")],
+    secrets: [{ ...DB_SECRET, currentVersionId: DB_VERSION, lastChangedDate: "2025-11-20T11:00:00Z" }],
+  });
+  for (const svc of ["api", "web"]) {
+    w.policies.profiles.set(testHost(0, svc).instanceProfileArn!, `voiceai-${svc}`);
+    w.policies.roles.set(`voiceai-${svc}`, dbReader(`voiceai-${svc}`));
+  }
+  return w;
 }

@@ -11,16 +11,17 @@ export interface TrackInput {
   status: string;
 }
 
+/** Every key is always present (app/contracts.ts): `null` when there is nothing to say. */
 export interface TrackResult {
-  rolloutId?: string;
+  rolloutId: string | null;
   commandId: string;
-  instanceId?: string;
+  instanceId: string | null;
   status: string;
   recorded: { instanceId: string; status: string }[];
-  nextWave?: { wave: number; commands: { commandId: string; service: string; instanceIds: string[] }[] };
-  rolloutStatus?: Rollout["status"];
-  halted?: string;
-  ignored?: string;
+  nextWave: { wave: number; commands: { commandId: string; service: string; instanceIds: string[] }[] } | null;
+  rolloutStatus: Rollout["status"] | null;
+  halted: string | null;
+  ignored: string | null;
 }
 
 /**
@@ -29,10 +30,15 @@ export interface TrackResult {
  */
 export async function trackRestart(input: TrackInput, deps: Deps): Promise<TrackResult> {
   const out: TrackResult = {
+    rolloutId: null,
     commandId: input.commandId,
+    instanceId: input.instanceId ?? null,
     status: input.status,
     recorded: [],
-    ...(input.instanceId ? { instanceId: input.instanceId } : {}),
+    nextWave: null,
+    rolloutStatus: null,
+    halted: null,
+    ignored: null,
   };
   if (input.documentName !== deps.config.restartDocument)
     return { ...out, ignored: `document ${input.documentName} is not the control plane's restart document` };
