@@ -12,7 +12,7 @@ import { RESTARTED_AT_TAG, versionTagKey } from "#core/domain/secrets";
 import { FAKE_RESTART_DOCUMENT, type FakeWorld } from "../support/fakes.ts";
 import { instanceId, ROTATION, rotationWorld, TEST_ACCOUNT, testHost } from "../support/fixtures.ts";
 
-const { DB, VERSION, NS, manifest, fact, ROLLOUT_ID } = ROTATION;
+const { DB, VERSION, manifest, fact, ROLLOUT_ID } = ROTATION;
 const ACCT = TEST_ACCOUNT;
 const SM = `arn:aws:secretsmanager:eu-central-1:${ACCT}:secret:`;
 const fleet = rotationWorld;
