@@ -278,7 +278,10 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(report.findings.filter((f) => f.kind === "stale-credentials")).toEqual([]);
   });
 
-  it("a missed rotation: audit --fix starts a catch-up rollout; rollout status/list/resume drive it", async () => {
+  // Six CLI runs, each a fresh node + tsx: slow on a loaded machine.
+  it("a missed rotation: audit --fix starts a catch-up rollout; rollout status/list/resume drive it", {
+    timeout: 180_000,
+  }, async () => {
     const telpro = fleet.hosts.filter((h) => h.service === "telpro").map((h) => h.instanceId);
     await clients.secrets.send(
       new PutSecretValueCommand({ SecretId: `${spec.namespace}/telpro/secrets`, SecretString: '{"API_TOKEN":"x"}' }),
