@@ -5,8 +5,8 @@
 // Bundles the function exactly as template.yaml's esbuild Metadata says, runs it in a Lambda-like child
 // process and prints ONLY the handler's JSON result on stdout; every log line goes to stderr.
 import { readFileSync } from "node:fs";
-import { pathToFileURL } from "node:url";
 import { startLocalStack } from "./lib/local-stack.ts";
+import { runAsScript } from "./lib/script.ts";
 import { buildFunction, type EnvVarsFile, functionConfig, invokeBundle, TemplateError } from "./lib/template.ts";
 
 export interface InvokeArgs {
@@ -106,15 +106,4 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      const msg = err instanceof TemplateError ? err.message : String((err as Error)?.stack ?? err);
-      process.stderr.write(`invoke: ${msg.split("\n")[0]}\n`);
-      process.exitCode = 2;
-    },
-  );
-}
+runAsScript(import.meta.url, "invoke", main, (e) => e instanceof TemplateError);
