@@ -10,7 +10,6 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
-import { RunInstancesCommand } from "@aws-sdk/client-ec2";
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { createClients } from "#core/adapters/clients";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
@@ -18,7 +17,7 @@ import type { GuardResult } from "#core/app/guard-host";
 import type { RotationResult } from "#core/app/rotate-secret";
 import type { TrackResult } from "#core/app/track-restart";
 import { imdsText, wavesTable } from "../bin/lib/render.ts";
-import { DEMO_AMI, demoFleetSpec, type SeededFleet, seedFleet } from "./lib/fleet.ts";
+import { demoFleetSpec, launchHosts, type SeededFleet, seedFleet } from "./lib/fleet.ts";
 import { createStackResources } from "./lib/local-stack.ts";
 import { localAwsEnv, type MotoServer, startMoto } from "./lib/moto.ts";
 import { buildFunction, type FunctionConfig, functionConfig, invokeBundle } from "./lib/template.ts";
@@ -163,27 +162,14 @@ async function demo(server: MotoServer): Promise<void> {
   // ------------------------------------------------------------------ 1
   section("1. A new api host launches with IMDSv1: InstanceLaunchFunction guards it");
   const apiProfile = fleet.hosts.find((h) => h.service === "api")?.profileArn;
-  const run = await clients.ec2.send(
-    new RunInstancesCommand({
-      ImageId: DEMO_AMI,
-      InstanceType: "t3.small",
-      MinCount: 1,
-      MaxCount: 1,
-      IamInstanceProfile: apiProfile ? { Arn: apiProfile } : undefined,
-      MetadataOptions: { HttpTokens: "optional", HttpPutResponseHopLimit: 1, HttpEndpoint: "enabled" },
-      TagSpecifications: [
-        {
-          ResourceType: "instance",
-          Tags: [
-            { Key: "Namespace", Value: ns },
-            { Key: "Service", Value: "api" },
-            { Key: "Name", Value: "api-4" },
-          ],
-        },
-      ],
-    }),
-  );
-  const newId = run.Instances?.[0]?.InstanceId;
+  const [run] = await launchHosts(clients.ec2, [
+    {
+      tags: { Namespace: ns, Service: "api", Name: "api-4" },
+      imds: { httpTokens: "optional", hopLimit: 1, httpEndpoint: "enabled" },
+      ...(apiProfile ? { profileArn: apiProfile } : {}),
+    },
+  ]);
+  const newId = run?.instance.InstanceId;
   if (!newId) throw new Error("RunInstances answered without an instance");
   say(`   launched ${newId} (api, tokens optional, hop limit 1)`);
   const guard = await invoke<GuardResult>(

@@ -14,7 +14,7 @@ import {
   PutRolePolicyCommand,
 } from "@aws-sdk/client-iam";
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
-import { CreateDocumentCommand, PutParameterCommand } from "@aws-sdk/client-ssm";
+import { CreateDocumentCommand, PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { type AwsClients, createClients } from "#core/adapters/clients";
 import { toHost } from "#core/adapters/ec2";
@@ -96,6 +96,22 @@ const TEMPLATE = resolve(import.meta.dirname, "..", "..", "template.yaml");
  */
 export function restartDocumentContent(parameterOverrides: Record<string, string> = {}): unknown {
   return resourceProperties("RestartServiceDocument", { templatePath: TEMPLATE, parameterOverrides })["Content"];
+}
+
+/** Creates the template's restart document under `name` (a document that already exists is kept). */
+export async function createRestartDocument(ssm: SSMClient, name: string): Promise<void> {
+  try {
+    await ssm.send(
+      new CreateDocumentCommand({
+        Name: name,
+        DocumentType: "Command",
+        DocumentFormat: "JSON",
+        Content: JSON.stringify(restartDocumentContent()),
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof Error && err.name === "DocumentAlreadyExists")) throw err;
+  }
 }
 
 /** `voiceai/staging` → `voiceai-staging`. */
@@ -315,18 +331,7 @@ export async function seedFleet(spec: FleetSpec, clients: SeedClients = createCl
       Tier: Buffer.byteLength(manifestText) > STANDARD_TIER_MAX ? "Advanced" : "Standard",
     }),
   );
-  try {
-    await clients.ssm.send(
-      new CreateDocumentCommand({
-        Name: RESTART_DOCUMENT_NAME,
-        DocumentType: "Command",
-        DocumentFormat: "JSON",
-        Content: JSON.stringify(restartDocumentContent()),
-      }),
-    );
-  } catch (err) {
-    if (!(err instanceof Error && err.name === "DocumentAlreadyExists")) throw err;
-  }
+  await createRestartDocument(clients.ssm, RESTART_DOCUMENT_NAME);
 
   // 4. Hosts.
   interface Launch extends HostLaunch {
@@ -380,6 +385,21 @@ export async function seedFleet(spec: FleetSpec, clients: SeedClients = createCl
   };
 }
 
+/** An over-broad grant seen in real fleets: every secret of the namespace, not just the service's own. */
+export function allNamespaceSecrets(ns: string, sid = "AllNs"): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: sid,
+        Effect: "Allow",
+        Action: "secretsmanager:GetSecretValue",
+        Resource: `arn:aws:secretsmanager:*:*:secret:${ns}/*`,
+      },
+    ],
+  };
+}
+
 /** The demo fleet: voiceai/staging with a few realistic defects to find. */
 export function demoFleetSpec(ns = "voiceai/staging"): FleetSpec {
   return {
@@ -402,22 +422,7 @@ export function demoFleetSpec(ns = "voiceai/staging"): FleetSpec {
           { actions: ["ses:SendEmail", "ses:SendRawEmail"], resources: ["arn:aws:ses:*:*:identity/voiceai.example"] },
         ],
         // Over-broad: every secret of the namespace, not just its own.
-        role: {
-          base: "correct",
-          inline: {
-            "ops-debug-all-secrets": {
-              Version: "2012-10-17",
-              Statement: [
-                {
-                  Sid: "DebugAllSecrets",
-                  Effect: "Allow",
-                  Action: "secretsmanager:GetSecretValue",
-                  Resource: `arn:aws:secretsmanager:*:*:secret:${ns}/*`,
-                },
-              ],
-            },
-          },
-        },
+        role: { base: "correct", inline: { "ops-debug-all-secrets": allNamespaceSecrets(ns, "DebugAllSecrets") } },
       },
       // One media host is IMDSv1 with hop limit 1, exempted by the operator.
       {

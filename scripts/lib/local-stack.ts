@@ -2,9 +2,8 @@
 // Refs to logical ids, so the tables are called IdempotencyTable / RolloutTable and the document
 // RestartServiceDocument), created as the template declares them. Shared by the demo and `npm run invoke -- --local-aws`.
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
-import { CreateDocumentCommand } from "@aws-sdk/client-ssm";
 import { type AwsClients, createClients } from "#core/adapters/clients";
-import { demoFleetSpec, restartDocumentContent, type SeededFleet, seedFleet } from "./fleet.ts";
+import { createRestartDocument, demoFleetSpec, type SeededFleet, seedFleet } from "./fleet.ts";
 import { localAwsEnv, type MotoServer, startMoto } from "./moto.ts";
 
 export interface StackResources {
@@ -35,14 +34,7 @@ export async function createStackResources(
         BillingMode: "PAY_PER_REQUEST",
       }),
     );
-  await clients.ssm.send(
-    new CreateDocumentCommand({
-      Name: res.document,
-      DocumentType: "Command",
-      DocumentFormat: "JSON",
-      Content: JSON.stringify(restartDocumentContent()),
-    }),
-  );
+  await createRestartDocument(clients.ssm, res.document);
   return res;
 }
 

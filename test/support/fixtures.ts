@@ -1,5 +1,6 @@
 // Shared test fixture builders: hosts, manifests, the handlers' environment, Lambda contexts, and a snapshot of the
 // local AWS for "nothing changed" assertions. One copy here instead of one per test file.
+import { type SpawnOptions, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
@@ -7,6 +8,7 @@ import { ListSecretsCommand, SecretsManagerClient } from "@aws-sdk/client-secret
 import { GetParametersByPathCommand, ListCommandsCommand, SSMClient } from "@aws-sdk/client-ssm";
 import type { Context } from "aws-lambda";
 import type { RotationFact } from "#core/app/rotate-secret";
+import type { SecretEvent } from "#core/domain/events";
 import { type Manifest, validateManifest } from "#core/domain/manifest";
 import type { Host, ImdsOptions } from "#core/domain/model";
 import { rolloutIdFor } from "#core/domain/secrets";
@@ -207,4 +209,52 @@ export function rotationWorld(): FakeWorld {
     w.policies.roles.set(`voiceai-${svc}`, dbReader(`voiceai-${svc}`));
   }
   return w;
+}
+
+/** Secrets Manager's `Secret Label Updated` event for `versionId` of the secret `arn` (its name without the suffix). */
+export function secretLabelEvent(
+  arn: string,
+  versionId: string,
+  where: { account: string; region: string },
+  label = "AWSCURRENT",
+): SecretEvent {
+  const name = arn.split(":secret:")[1]?.slice(0, -7);
+  return eventBridgeEvent(
+    "aws.secretsmanager",
+    "Secret Label Updated",
+    { name, labelUpdated: label, versionId },
+    { ...where, resources: [arn] },
+  ) as SecretEvent;
+}
+
+export interface Collected {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a child process to its end, collecting stdout and stderr apart; killed after `killAfterMs` when given. */
+export function spawnCollect(
+  cmd: string,
+  args: string[],
+  opts: SpawnOptions,
+  killAfterMs?: number,
+): Promise<Collected> {
+  return new Promise((done, fail) => {
+    const child = spawn(cmd, args, opts);
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr?.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = killAfterMs ? setTimeout(() => child.kill("SIGKILL"), killAfterMs) : undefined;
+    child.on("error", fail);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    });
+  });
 }
