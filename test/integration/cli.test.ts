@@ -10,6 +10,7 @@ import { type AwsClients, createClients } from "#core/adapters/clients";
 import { toHost } from "#core/adapters/ec2";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import type { DriftReport } from "#core/app/audit-fleet";
+import { asArray } from "#core/domain/iam/policy";
 import type { Finding } from "#core/domain/model";
 import { type Rollout, type RolloutPlan, recordResult } from "#core/domain/rollout";
 import { demoFleetSpec, type HostSeed, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
@@ -130,13 +131,12 @@ describe("dcp against a seeded fleet with known drift", () => {
       if (hop !== 2) keys.push(`${instanceId}|imds-hop-limit|${exempt ? "info" : "medium"}|`);
       if (endpoint !== "enabled") keys.push(`${instanceId}|imds-endpoint-disabled|${exempt ? "info" : "high"}|`);
       const svc = spec.services.find((s) => s.name === service)!;
-      // An extra inline policy granting every secret of the namespace: excess on each OTHER service's bundle.
+      // An extra inline policy granting every secret of the namespace: one excess finding (statement, risk) per host.
       const inline = typeof svc.role === "object" ? Object.values(svc.role.inline ?? {}) : [];
-      const broad = inline.some((doc) => JSON.stringify(doc).includes(`:secret:${ns}/*`));
-      if (broad)
-        for (const other of spec.services)
-          if (other.name !== service)
-            keys.push(`${instanceId}|iam-excess-grant|high|secret:${ns}/${other.name}/secrets-`);
+      const broad = inline
+        .flatMap((doc) => asArray(doc.Statement))
+        .find((st) => JSON.stringify(st).includes(`:secret:${ns}/*`));
+      if (broad) keys.push(`${instanceId}|iam-excess-grant|high|${broad.Sid} read-beyond-scope`);
       if (seed.noProfile) keys.push(`${instanceId}|no-instance-profile|high|`);
     }
     const known = new Set(spec.services.map((s) => s.name));
@@ -147,10 +147,7 @@ describe("dcp against a seeded fleet with known drift", () => {
   }
 
   function findingKey(f: Finding): string {
-    const what =
-      f.kind === "iam-excess-grant"
-        ? (/secret:[^ ]*\/secrets-/.exec(String(f.evidence?.resource ?? ""))?.[0] ?? String(f.evidence?.resource))
-        : "";
+    const what = f.kind === "iam-excess-grant" ? `${f.evidence?.statement} ${f.evidence?.risk}` : "";
     return `${f.instanceId ?? "-"}|${f.kind}|${f.severity}|${what}`;
   }
 

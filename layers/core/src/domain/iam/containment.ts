@@ -275,24 +275,40 @@ function riskClassesOf(c: Candidate): RiskClass[] {
 
 const isWrite = (l: AccessLevel) => l === "write" || l === "permissions" || l === "tagging";
 
-function classify(c: Candidate, resource: string, own: Glob[]): RiskClass {
+function classify(c: Candidate, resource: string, own: OwnScope): RiskClass {
   const classes = riskClassesOf(c);
   if (classes.length === 1) return classes[0] as RiskClass;
   if (classes[0] === "write-own-scope")
-    return own.some((g) => globMatches(g, resource)) ? "write-own-scope" : "write-beyond-scope";
-  for (const g of own) {
-    // `…/NS/S/*`: a witness that starts with `…/NS/S` and goes on with anything but `/` is a sibling (`/NS/S-internal`).
-    if (!g.source.endsWith("/*")) continue;
-    const base = g.source.slice(0, -2);
-    if (resource.length > base.length && resource.startsWith(base) && resource[base.length] !== "/")
-      return "sibling-prefix";
-  }
-  return "read-beyond-scope";
+    return own.scope.some((g) => globMatches(g, resource)) ? "write-own-scope" : "write-beyond-scope";
+  const sibling = own.siblings.some(
+    (x) => globMatches(x.like, resource) && !globMatches(x.own, resource) && !globMatches(x.itself, resource),
+  );
+  return sibling ? "sibling-prefix" : "read-beyond-scope";
 }
 
-/** The envelope's own resources (not `*`): where a write is "on its own scope" and what a sibling is a sibling of. */
-function ownScope(e: Envelope): Glob[] {
-  return e.grants.flatMap((g) => g.resources.filter((r) => r !== "*").map((r) => parseGlob(r)));
+interface OwnScope {
+  /** The envelope's own resources (not `*`): where a write is "on its own scope". */
+  scope: Glob[];
+  /** For each own `…/NS/S/*`: a sibling starts like `…/NS/S` (`like`) but is neither it nor below it. */
+  siblings: { like: Glob; own: Glob; itself: Glob }[];
+}
+
+const ownScopes = new WeakMap<Envelope, OwnScope>();
+
+function ownScope(e: Envelope): OwnScope {
+  let hit = ownScopes.get(e);
+  if (!hit) {
+    const own = e.grants.flatMap((g) => g.resources.filter((r) => r !== "*"));
+    hit = {
+      scope: own.map((r) => parseGlob(r)),
+      siblings: own
+        .filter((r) => r.endsWith("/*"))
+        .map((r) => r.slice(0, -2))
+        .map((base) => ({ like: parseGlob(`${base}*`), own: parseGlob(`${base}/*`), itself: parseGlob(base) })),
+    };
+    ownScopes.set(e, hit);
+  }
+  return hit;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -12,6 +12,9 @@
 //      random suffix, the form the IAM docs recommend) when the ARN carries a suffix.
 //  E6  S's `extraGrants` (the only way kms:Decrypt, sts:AssumeRole, ses:… get in) and the manifest's
 //      `platformGrants` (default: what the SSM agent needs, AmazonSSMManagedInstanceCore without GetParameter(s)).
+//  E7  E1/E3/E4 hold in any region and account (`arn:aws:ssm:*:*:parameter/NS/S/*`, as fleets commonly write them):
+//      the namespace path names the service, and another account's parameter, secret or repository is readable only
+//      if that account shares it with the role. Everything else is compared exactly as written.
 import { InvalidInputError } from "../errors.ts";
 import type { Manifest } from "../manifest.ts";
 import type { AwsScope } from "../model.ts";
@@ -45,7 +48,8 @@ export function secretArnPatterns(arn: string): string[] {
 export function envelopeFor(m: Manifest, service: string, aws: AwsScope): Envelope {
   const spec = m.services.find((s) => s.name === service);
   if (!spec) throw new InvalidInputError(`service '${service}' is not in the fleet manifest`, "service");
-  const arn = (svc: string) => `arn:${aws.partition}:${svc}:${aws.region}:${aws.account}`;
+  // E7: a path under the namespace is the service's identity; the region and account are where it lives.
+  const arn = (svc: string) => `arn:${aws.partition}:${svc}:*:*`;
   const own = `${m.namespace}/${service}`;
   const repos = spec.ecrRepositories ?? [`${m.ecrRepositoryPrefix}*`];
   const keys = spec.configKeys ?? ["*"];
