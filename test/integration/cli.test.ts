@@ -180,9 +180,13 @@ describe("dcp against a seeded fleet with known drift", () => {
   it("audit (readable) prints the table, the summary and what to do next", async () => {
     const r = await dcp(["audit"], env);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/INSTANCE\s+SERVICE\s+KIND\s+SEVERITY\s+DETAIL/);
+    expect(r.stdout).toMatch(/HOSTS\s+SERVICE\s+KIND\s+SEVERITY\s+DETAIL/);
     expect(r.stdout).toContain("Summary by kind:");
     expect(r.stdout).toMatch(/statement DebugAllSecrets/);
+    // One row per (role, statement, risk), naming the hosts, however many hosts share the role.
+    const excessRows = r.stdout.split("\n").filter((l) => /iam-excess-grant\s/.test(l));
+    expect(excessRows).toHaveLength(1);
+    expect(excessRows[0]).toMatch(/DebugAllSecrets\] read-beyond-scope: can secretsmanager:GetSecretValue/);
     expect(r.stdout).toContain("dcp audit --fix imds");
     expect(r.stdout).toContain("Unmanaged-host check: skipped (SSM DescribeInstanceInformation is unavailable)");
 
