@@ -9,11 +9,22 @@ import { auditFleet, type Remediation, readRegistryState } from "#core/app/audit
 import { guardHost } from "#core/app/guard-host";
 import { dispatchWave, mutateRollout } from "#core/app/rollout-runner";
 import { confirmRotation, isFact, planForFact } from "#core/app/rotate-secret";
+import { whoCan } from "#core/app/who-can";
 import { InvalidInputError } from "#core/domain/errors";
+import { parseReadTarget, type ReadTarget } from "#core/domain/iam/who-can";
 import { defaultManifestParam, type Manifest } from "#core/domain/manifest";
 import { parseManifestFile } from "#core/domain/manifest-yaml";
 import { pendingDispatch, type Rollout, resumeRollout } from "#core/domain/rollout";
-import { actionable, auditText, guardText, planText, rolloutListText, rolloutText, wavesTable } from "./lib/render.ts";
+import {
+  actionable,
+  auditText,
+  guardText,
+  planText,
+  rolloutListText,
+  rolloutText,
+  wavesTable,
+  whoCanText,
+} from "./lib/render.ts";
 import {
   type CliContext,
   CliError,
@@ -35,6 +46,9 @@ commands:
   restart plan <secret-id>                         the rolling restart a rotation would run; sends nothing
   rollout list | status <id> | resume <id> [--dry-run]
   manifest validate <file> | push <file> [--dry-run]
+  iam who-can <secret ARN | secret name | /parameter/path>
+                                                   the fleet roles (and their hosts) that can read it, naming the
+                                                   statements (identity policies + boundary; one bulk IAM read)
 
 options (every command):
   --namespace NS        fleet namespace (default: DCP_NAMESPACE)
@@ -280,6 +294,24 @@ async function manifest(p: Parsed, io: Io): Promise<number> {
   return 0;
 }
 
+async function iam(p: Parsed, io: Io): Promise<number> {
+  if (p.positionals[1] !== "who-can") throw new CliError("usage: dcp iam who-can <secret ARN | secret name | /path>");
+  const parsed = parseReadTarget(arg(p, 2, "<secret ARN | secret name | /parameter/path>"));
+  const ctx = await cliContext(globals(p), io.env);
+  const deps = cliDeps(ctx, "bulk");
+  const manifest = await cliManifest(ctx, deps);
+  let target: ReadTarget;
+  if (parsed.kind === "secret-name") {
+    // The ARN carries Secrets Manager's random suffix: policies are matched against it, so resolve the name.
+    const found = (await deps.secrets.describeMany([parsed.name])).get(parsed.name);
+    if (!found) throw new CliError(`secret '${parsed.name}' not found (pass its ARN to ask anyway)`);
+    target = { kind: "secret", arn: found.arn };
+  } else target = parsed;
+  const report = await whoCan(target, manifest, deps, () => ctx.counter.snapshot());
+  io.out(p.values.json ? json(report) : whoCanText(report));
+  return 0;
+}
+
 // ---------------------------------------------------------------- entry
 
 export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {
@@ -300,6 +332,8 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       return rollout(p, io);
     case "manifest":
       return manifest(p, io);
+    case "iam":
+      return iam(p, io);
     default:
       throw new CliError(`unknown command '${cmd}' (dcp --help)`);
   }

@@ -2,6 +2,7 @@
 // core's result types; nothing here talks to AWS.
 import type { DriftReport } from "#core/app/audit-fleet";
 import type { GuardResult } from "#core/app/guard-host";
+import type { WhoCanReport } from "#core/app/who-can";
 import type { Finding, ImdsOptions, Severity } from "#core/domain/model";
 import type { RegistryReport } from "#core/domain/registry";
 import type { Rollout, RolloutPlan, WaveStep } from "#core/domain/rollout";
@@ -323,4 +324,37 @@ export function rolloutListText(rs: Rollout[]): string {
       return [r.rolloutId, r.status, String(r.currentWave), `${ok}/${hosts.length}`, r.plan.secretName, r.createdAt];
     }),
   );
+}
+
+/** `dcp iam who-can`: one row per role that can (or may) read the target, its hosts and the statements. */
+export function whoCanText(r: WhoCanReport): string {
+  const what = r.target.kind === "secret" ? `secret ${r.target.arn}` : `parameter ${r.target.path}`;
+  const out = [
+    `Who can read ${what} in ${r.namespace}: ${r.readers.length} of ${r.roles} fleet role(s) (${r.scannedHosts} host(s) scanned)`,
+    "",
+  ];
+  if (r.readers.length === 0) out.push("No fleet role can read it.");
+  else
+    out.push(
+      table(
+        ["ROLE", "DECISION", "SERVICES", "HOSTS", "VIA"],
+        r.readers.map((x) => [
+          x.roleName,
+          x.decision,
+          x.services.join(", ") || "-",
+          hostsCell(x.hosts),
+          x.via
+            .map(
+              (v) =>
+                `${v.action} on ${v.resource}${v.statements.length ? ` [${v.statements.map((s) => `${s.policy} / ${s.sid ?? `#${s.index}`}`).join(", ")}]` : ""}`,
+            )
+            .join("; "),
+        ]),
+      ),
+    );
+  out.push(
+    "",
+    "Identity policies and permission boundaries only: a resource or KMS key policy can narrow this further.",
+  );
+  return out.join("\n");
 }

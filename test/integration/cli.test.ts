@@ -10,6 +10,7 @@ import { type AwsClients, createClients } from "#core/adapters/clients";
 import { toHost } from "#core/adapters/ec2";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import type { DriftReport } from "#core/app/audit-fleet";
+import type { WhoCanReport } from "#core/app/who-can";
 import { asArray } from "#core/domain/iam/policy";
 import type { Finding } from "#core/domain/model";
 import { type Rollout, type RolloutPlan, recordResult } from "#core/domain/rollout";
@@ -177,6 +178,39 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(report.apiCalls["SSM.GetParameter"]).toBe(2);
   });
 
+  const hostIds = (service: string) =>
+    fleet.hosts
+      .filter((h) => h.service === service)
+      .map((h) => h.instanceId)
+      .sort();
+
+  it("iam who-can lists the roles (and hosts) that can read a secret or a parameter, naming the statements", async () => {
+    const ns = spec.namespace;
+    const byName = await dcp(["iam", "who-can", `${ns}/api/secrets`, "--json"], env);
+    expect(byName.code, byName.stderr).toBe(0);
+    const report = JSON.parse(byName.stdout) as WhoCanReport;
+    expect(report.target).toEqual({ kind: "secret", arn: fleet.secrets[`${ns}/api/secrets`] });
+    expect(report.apiCalls["IAM.GetAccountAuthorizationDetails"]).toBe(1);
+    const readers = Object.fromEntries(report.readers.map((r) => [r.services.join(","), r]));
+    expect(Object.keys(readers).sort()).toEqual(["api", "ops"]);
+    expect(readers["api"]?.hosts.sort()).toEqual(hostIds("api"));
+    expect(readers["ops"]?.hosts.sort()).toEqual(hostIds("ops"));
+    expect(readers["ops"]?.via[0]?.statements.map((s) => s.sid)).toEqual(["DebugAllSecrets"]);
+
+    const param = await dcp(["iam", "who-can", `/${ns}/web/LOG_LEVEL`], env);
+    expect(param.code, param.stderr).toBe(0);
+    expect(param.stdout).toMatch(/ROLE\s+DECISION\s+SERVICES\s+HOSTS\s+VIA/);
+    const rows = param.stdout.split("\n").filter((l) => / allow /.test(l));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatch(
+      / web .*ssm:GetParameter on .*parameter\/voiceai\/staging\/web\/LOG_LEVEL \[.* \/ OwnParameters\]/,
+    );
+
+    const bad = await dcp(["iam", "who-can", "arn:aws:s3:::bucket/x"], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/not a Secrets Manager secret ARN/);
+  });
+
   it("audit (readable) prints the table, the summary and what to do next", async () => {
     const r = await dcp(["audit"], env);
     expect(r.code).toBe(1);
@@ -184,7 +218,7 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(r.stdout).toContain("Summary by kind:");
     expect(r.stdout).toMatch(/statement DebugAllSecrets/);
     // One row per (role, statement, risk), naming the hosts, however many hosts share the role.
-    const excessRows = r.stdout.split("\n").filter((l) => /iam-excess-grant\s/.test(l));
+    const excessRows = r.stdout.split("\n").filter((l) => /iam-excess-grant\s+high\s/.test(l));
     expect(excessRows).toHaveLength(1);
     expect(excessRows[0]).toMatch(/DebugAllSecrets\] read-beyond-scope: can secretsmanager:GetSecretValue/);
     expect(r.stdout).toContain("dcp audit --fix imds");
