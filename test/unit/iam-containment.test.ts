@@ -1,12 +1,15 @@
 // The containment engine: "nothing beyond its own service" proven over the whole policy (issue 13's cases first).
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { amazonSsmManagedInstanceCore } from "#core/domain/iam/aws-managed";
+import { amazonSsmManagedInstanceCore, DEFAULT_PLATFORM_GRANTS } from "#core/domain/iam/aws-managed";
 import { catalogAction, catalogActions } from "#core/domain/iam/catalog";
 import { type ContainmentFinding, checkRoleScope } from "#core/domain/iam/containment";
 import { envelopeFor, secretArnPatterns } from "#core/domain/iam/envelope";
 import { and, findWitness, globMatches, globSubset, not, parseGlob } from "#core/domain/iam/glob";
 import type { PolicyStatement } from "#core/domain/iam/policy";
+import { evaluateScope } from "#core/domain/iam/scope";
 import { validateManifest } from "#core/domain/manifest";
+import { parseManifestFile } from "#core/domain/manifest-yaml";
 import type { AwsScope } from "#core/domain/model";
 import type { NamedPolicy, RolePolicies } from "#core/ports/index";
 import { correctRolePolicy } from "../../scripts/lib/fleet.ts";
@@ -264,4 +267,33 @@ describe("checkRoleScope: what cannot be decided", () => {
     ]);
     expect(r.verdict).toBe("unknown");
   });
+});
+
+describe("the example manifest (examples/manifest.voiceai-prod.yaml)", () => {
+  const example = parseManifestFile(readFileSync("examples/manifest.voiceai-prod.yaml", "utf8"));
+
+  it("documents platformGrants as exactly the default", () => {
+    expect(example.platformGrants).toEqual(DEFAULT_PLATFORM_GRANTS);
+  });
+
+  it.each(example.services.map((s) => s.name))(
+    "%s: the role as the seed table grants it, with the platform grants, is ok",
+    (service) => {
+      const doc = correctRolePolicy(example, service, aws);
+      const platform: PolicyStatement[] = example.platformGrants.map((g) => ({
+        Effect: "Allow",
+        Action: g.actions,
+        Resource: g.resources,
+      }));
+      const r = { roleName: service, roleArn: `arn:aws:iam::${ACCT}:role/${service}` };
+      const v = evaluateScope(
+        { ...r, policies: [inline(service, doc.Statement as PolicyStatement[]), inline("platform", platform)] },
+        example,
+        service,
+        aws,
+      );
+      expect(v.findings).toEqual([]);
+      expect(v.verdict).toBe("ok");
+    },
+  );
 });
