@@ -257,6 +257,7 @@ function applies(s: Stmt, c: Candidate): boolean {
     hit = s.notAction
       ? s.actionGlobs.every((p) => !(g === OTHER_SERVICE.glob ? globMatches(p, "\u0001:\u0001") : globsIntersect(g, p)))
       : s.actionGlobs.some((p) => (g === OTHER_SERVICE.glob ? globMatches(p, "\u0001:\u0001") : globSubset(g, p)));
+    if (coverCache.size >= 10_000) coverCache.clear(); // a warm Lambda sees many policies: stay bounded
     coverCache.set(k, hit);
   }
   return hit;
@@ -397,7 +398,7 @@ export function checkRoleScope(role: RolePolicies, envelope: Envelope): Containm
       const denies = ctx.denies.filter((d) => applies(d, c));
       const env = ctx.envelope.filter((e) => applies(e, c));
       const pick = (list: Stmt[], undecided: boolean) => list.filter((x) => (x.undecided !== undefined) === undecided);
-      const key = (list: Stmt[]) => list.map((x) => `${x.ref.policy}#${x.ref.index}`).join(",");
+      const key = (list: Stmt[]) => list.map((x) => `${x.ref.source}:${x.ref.policy}#${x.ref.index}`).join(",");
       const run = (b: Stmt[] | undefined, d: Stmt[]) => {
         const k = `${c.catalog ? `${c.catalog.service}|${c.catalog.resourceTypes.join(".")}` : c.name}/${b ? key(b) : "-"}/${key(d)}/${key(env)}`;
         let r = memo.get(k);
