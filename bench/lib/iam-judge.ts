@@ -3,7 +3,9 @@
 // containment once per role, fanned out to every host, then grouped into table rows. No AWS: the bulk IAM read's cost is
 // the audit rows' (one GetAccountAuthorizationDetails). Prints one JSON line:
 // { roles, hosts, findings, rows, coldCpuMs, warmCpuMs (median of 5, fresh statement objects), perRoleMs }.
+import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import type { PolicyStatement } from "#core/domain/iam/policy";
 import { evaluateScope, scopeFindingsForHost } from "#core/domain/iam/scope";
 import { validateManifest } from "#core/domain/manifest";
@@ -55,7 +57,7 @@ function roles(): { service: string; role: RolePolicies }[] {
   });
 }
 
-function judge(): { findings: number; rows: number } {
+export function judge(): { findings: number; rows: number } {
   const all: Finding[] = [];
   const verdicts = roles().map(({ service, role }) => evaluateScope(role, m, service, aws));
   for (let h = 0; h < JUDGE_HOSTS; h++) {
@@ -72,7 +74,7 @@ function cpuMs(fn: () => unknown): number {
   return (d.user + d.system) / 1000;
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop() ?? "")) {
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
   let shape = { findings: 0, rows: 0 };
   const t = performance.now();
   const coldCpuMs = cpuMs(() => {
