@@ -20,7 +20,7 @@ import { type Envelope, envelopeFor } from "./envelope.ts";
 import { type Decision, describeStatement, type Evaluation, evaluate, type StatementRef } from "./evaluator.ts";
 
 export interface ScopeProbe {
-  /** Stable id, e.g. `deny:other-service-secret:web:secretsmanager:GetSecretValue`. */
+  /** Stable id, e.g. `allow:own-secret:secretsmanager:GetSecretValue`. */
   id: string;
   action: string;
   resource: string;
