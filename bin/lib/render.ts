@@ -133,7 +133,8 @@ export function nextSteps(report: DriftReport, haltedRollouts: Pick<Rollout, "ro
           ? `IAM: role ${ev(f, "roleName")}: ${where} denies what the service needs; allow`
           : `IAM: role ${ev(f, "roleName")}: add a statement allowing`;
     const g = iam.get(head) ?? { head, items: new Map<string, Set<string>>() };
-    const action = ev(f, "action") ?? "?";
+    // Containment findings carry a risk class and one example request; probes carry the exact request.
+    const action = ev(f, "risk") ? `${ev(f, "risk")}, e.g. ${ev(f, "action")}` : (ev(f, "action") ?? "?");
     g.items.set(action, (g.items.get(action) ?? new Set<string>()).add(ev(f, "resource") ?? "?"));
     iam.set(head, g);
   }
