@@ -41,6 +41,7 @@ import {
   not,
   or,
   parseGlob,
+  TRUE,
 } from "./glob.ts";
 import { asArray, type PolicyStatement, statements } from "./policy.ts";
 
@@ -361,7 +362,7 @@ function search(s: Stmt, c: Candidate, bounds: Stmt[] | undefined, denies: Stmt[
     const f = and(
       or(...universe.map((g) => ({ atom: globs.push(g) - 1 }))),
       resourcesOf([s], globs),
-      bounds ? resourcesOf(bounds, globs) : { const: true },
+      bounds ? resourcesOf(bounds, globs) : TRUE,
       not(resourcesOf(denies, globs)),
       not(resourcesOf(env, globs)),
     );
