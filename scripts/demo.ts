@@ -17,8 +17,10 @@ import { CreateDocumentCommand } from "@aws-sdk/client-ssm";
 import { type AwsClients, createClients } from "#core/adapters/clients";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import type { GuardResult } from "#core/app/guard-host";
+import type { SentStep } from "#core/app/rollout-engine";
 import type { RotationResult } from "#core/app/rotate-secret";
 import type { TrackResult } from "#core/app/track-restart";
+import { progressOf } from "#core/domain/rollout";
 import { imdsText, wavesTable } from "../bin/lib/render.ts";
 import { DEMO_AMI, demoFleetSpec, restartDocumentContent, type SeededFleet, seedFleet } from "./lib/fleet.ts";
 import { localAwsEnv, type MotoServer, startMoto } from "./lib/moto.ts";
@@ -88,25 +90,28 @@ function eventOf(source: string, detailType: string, resources: string[], detail
 async function driveRollout(
   tracker: Fn,
   document: string,
-  first: { commandId: string; service: string; instanceIds: string[] }[],
+  first: Pick<SentStep, "commandIds" | "service" | "targetIds">[],
   region: string,
 ): Promise<void> {
   let commands = first;
   while (commands.length > 0) {
     let next: typeof commands = [];
-    const reports = commands.flatMap((c) => c.instanceIds.map((instanceId) => ({ c, instanceId })));
+    // A step split after InvalidInstanceId has one command per host; the demo's steps have one command each.
+    const reports = commands.flatMap((c) =>
+      c.targetIds.map((instanceId) => ({ c, commandId: c.commandIds[0]!, instanceId })),
+    );
     await Promise.all(
-      reports.map(async ({ c, instanceId }) => {
+      reports.map(async ({ c, commandId, instanceId }) => {
         const r = await invoke<TrackResult>(
           tracker,
           eventOf(
             "aws.ssm",
             "EC2 Command Invocation Status-change Notification",
             [`arn:aws:ec2:${region}:${ACCOUNT}:instance/${instanceId}`],
-            { "command-id": c.commandId, "document-name": document, "instance-id": instanceId, status: "Success" },
+            { "command-id": commandId, "document-name": document, "instance-id": instanceId, status: "Success" },
           ),
         );
-        if (r.ignored) throw new Error(`tracker ignored ${c.commandId}/${instanceId}: ${r.ignored}`);
+        if (r.ignored) throw new Error(`tracker ignored ${commandId}/${instanceId}: ${r.ignored}`);
         if (r.halted) throw new Error(`rollout halted: ${r.halted}`);
         say(
           `     ${instanceId} (${c.service}): ${r.recorded.map((x) => x.status).join(",") || "already recorded"} → rollout ${r.rolloutStatus}`,
@@ -114,7 +119,7 @@ async function driveRollout(
         if (r.nextWave && r.nextWave.commands.length > 0) {
           next = r.nextWave.commands;
           say(`   wave ${r.nextWave.wave} starts (sent by the tracker):`);
-          for (const n of next) say(`     command ${n.commandId} ${n.service}: ${n.instanceIds.join(", ")}`);
+          for (const n of next) say(`     command ${n.commandIds.join(",")} ${n.service}: ${n.targetIds.join(", ")}`);
         }
       }),
     );
@@ -258,14 +263,14 @@ async function demo(server: MotoServer): Promise<void> {
   say(`   action: ${rot.action} — ${rot.reason}`);
   say(`   rollout ${rot.rolloutId}; plan (waves × hosts):`);
   say(indent(wavesTable(rot.plan.waves), "     "));
-  for (const s of rot.plan.skipped) say(`     skipped ${s.instanceId} (${s.service}): ${s.reason}`);
+  for (const s of rot.plan.skipped) say(`     skipped ${s.targetId} (${s.service}): ${s.reason}`);
   if (rot.action !== "restart") throw new Error(`expected a restart, got ${rot.action}: ${rot.reason}`);
   say(`   wave ${rot.plan.waves[0]?.wave} starts (sent by the rotation):`);
-  for (const c of rot.commands) say(`     command ${c.commandId} ${c.service}: ${c.instanceIds.join(", ")}`);
+  for (const c of rot.commands) say(`     command ${c.commandIds.join(",")} ${c.service}: ${c.targetIds.join(", ")}`);
   say("   SSM reports each host (we feed RestartTrackerFunction the status events):");
   await driveRollout(tracker, document, rot.commands, region);
   const final = await store.get(rot.rolloutId ?? "");
-  say(`   rollout ${rot.rolloutId}: ${final?.status} (${Object.keys(final?.hosts ?? {}).length} hosts restarted)`);
+  say(`   rollout ${rot.rolloutId}: ${final?.status} (${final ? progressOf(final).succeeded : 0} hosts restarted)`);
   if (final?.status !== "succeeded") throw new Error(`rollout ${rot.rolloutId} ended ${final?.status}`);
 
   // ------------------------------------------------------------------ 3
@@ -290,8 +295,9 @@ async function demo(server: MotoServer): Promise<void> {
   const catchUps = (await store.list(50)).filter((r) => r.status === "running");
   for (const r of catchUps) {
     say();
-    say(`   catch-up rollout ${r.rolloutId} (${r.plan.secretName}): the tracker records each restart`);
-    await driveRollout(tracker, document, r.commands, region);
+    say(`   catch-up rollout ${r.rolloutId} (${r.secretName}): the tracker records each restart`);
+    const sent = (await store.get(r.rolloutId))?.steps.filter((st) => st.state === "sent") ?? [];
+    await driveRollout(tracker, document, sent, region);
     const done = await store.get(r.rolloutId);
     say(`   rollout ${r.rolloutId}: ${done?.status}`);
     if (done?.status !== "succeeded") throw new Error(`catch-up rollout ${r.rolloutId} ended ${done?.status}`);

@@ -96,6 +96,7 @@ const FUNCTIONS = {
   SecretRotationFunction: "secret-rotation",
   RestartTrackerFunction: "restart-tracker",
   DriftAuditFunction: "drift-audit",
+  RolloutReconcilerFunction: "rollout-reconciler",
 } as const;
 
 beforeAll(() => {
@@ -112,7 +113,7 @@ describe("template.yaml validity", () => {
     expect(r.status).toBe(0);
   }, 60_000);
 
-  it("transforms with samtranslator into four arm64 nodejs22.x functions", () => {
+  it("transforms with samtranslator into five arm64 nodejs22.x functions", () => {
     const fns = byType("AWS::Lambda::Function");
     expect(fns.map(([id]) => id).sort()).toEqual(Object.keys(FUNCTIONS).sort());
     for (const [id, fn] of fns) {
@@ -188,9 +189,7 @@ describe("triggers", () => {
       "command-invocation-success.json": "RestartTrackerFunction",
       "command-invocation-failed.json": "RestartTrackerFunction",
     };
-    const files = readdirSync(join(ROOT, "events")).filter(
-      (f) => f.endsWith(".json") && f !== "drift-audit-schedule.json",
-    );
+    const files = readdirSync(join(ROOT, "events")).filter((f) => f.endsWith(".json") && !f.endsWith("-schedule.json"));
     expect(files.sort()).toEqual(Object.keys(expected).sort());
     for (const file of files) {
       const event = sample(file);
@@ -246,6 +245,16 @@ describe("triggers", () => {
     expect((p["detail"] as Json)["document-name"]).toEqual([{ Ref: "RestartServiceDocument" }]);
   });
 
+  it("the reconciler runs every few minutes with the constant input of events/rollout-reconcile-schedule.json", () => {
+    const [[, rule]] = rulesOf("RolloutReconcilerFunction") as [[string, Resource]];
+    expect(rule.Properties["ScheduleExpression"]).toEqual({ Ref: "ReconcileSchedule" });
+    expect((cfn as unknown as { Parameters: Json }).Parameters["ReconcileSchedule"]).toMatchObject({
+      Default: "rate(5 minutes)",
+    });
+    const target = (rule.Properties["Targets"] as Json[])[0]!;
+    expect(JSON.parse(target["Input"] as string)).toEqual(sample("rollout-reconcile-schedule.json"));
+  });
+
   it("the audit schedule sends exactly the constant input of events/drift-audit-schedule.json", () => {
     const [[, rule]] = rulesOf("DriftAuditFunction") as [[string, Resource]];
     expect(rule.Properties["ScheduleExpression"]).toEqual({ Ref: "AuditSchedule" });
@@ -255,7 +264,7 @@ describe("triggers", () => {
 
   it("every rule target retries, dead-letters to EventDeadLetterQueue, and the queue admits only our rules", () => {
     const rules = byType("AWS::Events::Rule");
-    expect(rules).toHaveLength(6);
+    expect(rules).toHaveLength(7);
     for (const [id, rule] of rules) {
       for (const t of rule.Properties["Targets"] as Json[]) {
         const retry = t["RetryPolicy"] as Json;
@@ -292,6 +301,14 @@ describe("triggers", () => {
 });
 
 describe("restart document", () => {
+  it("the reconciler's execution timeout is the document's own timeoutSeconds", () => {
+    const doc = cfn.Resources["RestartServiceDocument"]!.Properties["Content"] as {
+      mainSteps: { inputs: { timeoutSeconds: string } }[];
+    };
+    const env = functionConfig("RolloutReconcilerFunction").environment;
+    expect(env["DCP_EXECUTION_TIMEOUT_SECONDS"]).toBe(doc.mainSteps[0]!.inputs.timeoutSeconds);
+  });
+
   it("accepts only service names the manifest accepts and runs update.sh under ServicesRoot", () => {
     const doc = cfn.Resources["RestartServiceDocument"]!.Properties;
     expect(doc["DocumentType"]).toBe("Command");
@@ -319,6 +336,7 @@ describe("least privilege", () => {
     "iam:GetAccountAuthorizationDetails",
     "ssm:DescribeInstanceInformation",
     "ssm:GetCommandInvocation",
+    "ssm:ListCommandInvocations",
     "ssm:ListCommands",
     "secretsmanager:ListSecrets",
     "xray:PutTraceSegments",

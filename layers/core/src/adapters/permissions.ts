@@ -22,13 +22,16 @@ export const PERMISSIONS = {
   "CommandRunner.sendRestart": ["ssm:SendCommand"],
   "CommandRunner.invocation": ["ssm:GetCommandInvocation"],
   "CommandRunner.commandComment": ["ssm:ListCommands"],
+  /** ListCommandInvocations; GetCommandInvocation per host where the API is missing (the local emulator). */
+  "CommandRunner.invocations": ["ssm:ListCommandInvocations", "ssm:GetCommandInvocation"],
+  "CommandRunner.commandsWithComment": ["ssm:ListCommands"],
   "ParameterStore.get": ["ssm:GetParameter"],
   "ParameterStore.put": ["ssm:PutParameter"],
   /** ParameterStore.get on the audit summary parameter: the previous audit's unmanaged-host check state. */
   "AuditState.read": ["ssm:GetParameter"],
   "ManagedInstances.pingStatus": ["ssm:DescribeInstanceInformation"],
   "ManagedInstances.unreachable": ["ssm:DescribeInstanceInformation"],
-  "RolloutStore.*": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+  "RolloutStore.*": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"],
   /** Operator listing (CLI only, operator credentials): not granted to any function. */
   "RolloutStore.list": ["dynamodb:Scan"],
   Idempotency: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
@@ -62,6 +65,7 @@ export const FUNCTION_USES = {
     "SecretCatalog.describe",
     "CommandRunner.sendRestart",
     "ParameterStore.get",
+    "AuditState.read",
     "RolloutStore.*",
     "Idempotency",
   ],
@@ -70,8 +74,15 @@ export const FUNCTION_USES = {
     "CommandRunner.sendRestart",
     "CommandRunner.invocation",
     "CommandRunner.commandComment",
+    "CommandRunner.invocations",
     "RolloutStore.*",
-    "Idempotency",
+  ],
+  RolloutReconcilerFunction: [
+    "FleetInventory.tagHosts",
+    "CommandRunner.sendRestart",
+    "CommandRunner.invocations",
+    "CommandRunner.commandsWithComment",
+    "RolloutStore.*",
   ],
   DriftAuditFunction: [
     "FleetInventory.scanNamespace",

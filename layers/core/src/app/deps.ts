@@ -1,5 +1,6 @@
 import type {
   CommandRunner,
+  EcsDispatch,
   FleetInventory,
   ParameterStore,
   PolicyStore,
@@ -17,6 +18,8 @@ export interface Deps {
   commands: CommandRunner;
   rollouts: RolloutStore;
   params: ParameterStore;
+  /** ECS targets' dispatcher (issue 16); without it, a plan with ECS targets is refused. */
+  ecs?: EcsDispatch;
   now: () => Date;
 }
 

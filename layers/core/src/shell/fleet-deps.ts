@@ -1,6 +1,13 @@
 // Fleet-wide wiring shared by the functions that touch every port (rotation, audit), the CLI, the bench and the tests.
 import { CachedParameterStore } from "../adapters/cached-parameters.ts";
-import { type ApiCallCounter, type AwsClients, createClients } from "../adapters/clients.ts";
+import {
+  type ApiCallCounter,
+  type AwsClients,
+  createClients,
+  dynamodbClient,
+  ec2Client,
+  ssmClient,
+} from "../adapters/clients.ts";
 import { Ec2FleetInventory } from "../adapters/ec2.ts";
 import { BulkPolicyStore, TargetedPolicyStore } from "../adapters/iam.ts";
 import { DynamoRolloutStore } from "../adapters/rollout-store.ts";
@@ -34,10 +41,23 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
     inventory: new Ec2FleetInventory(clients.ec2),
     policies: opts.policies === "targeted" ? new TargetedPolicyStore(clients.iam) : new BulkPolicyStore(clients.iam),
     secrets: new SecretsManagerCatalog(clients.secrets),
-    commands: new SsmCommandRunner(clients.ssm),
+    commands: new SsmCommandRunner(clients.ssm, { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
     rollouts,
     params: opts.params ?? new CachedParameterStore(clients.ssm),
     managed: new SsmManagedInstances(clients.ssm),
     now: () => new Date(),
+  };
+}
+
+/**
+ * The rollout engine's adapters (tracker, reconciler): EC2 for version tags, SSM Run Command, the rollout table.
+ * Clients are built here once per cold start; the caller narrows them with portsFor.
+ */
+export function rolloutAdapters(config: Config): Pick<Deps, "inventory" | "commands" | "rollouts"> {
+  if (!config.rolloutTable) throw new Error("configuration error: DCP_ROLLOUT_TABLE is not set");
+  return {
+    inventory: new Ec2FleetInventory(ec2Client()),
+    commands: new SsmCommandRunner(ssmClient(), { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
+    rollouts: new DynamoRolloutStore(dynamodbClient(), config.rolloutTable),
   };
 }
