@@ -149,13 +149,15 @@ export function correctRolePolicy(m: Manifest, service: string, aws: AwsScope): 
       Sid: "EcrPull",
       Effect: "Allow",
       Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-      Resource: [`${base("ecr")}:repository/${m.ecrRepositoryPrefix}${service}`],
+      Resource: (spec.ecrRepositories ?? [`${m.ecrRepositoryPrefix}${service}`]).map(
+        (r) => `${base("ecr")}:repository/${r}`,
+      ),
     },
     {
       Sid: "ConfigBucket",
       Effect: "Allow",
       Action: ["s3:GetObject"],
-      Resource: [`arn:${aws.partition}:s3:::${m.configBucket}/${service}/*`],
+      Resource: (spec.configKeys ?? [`${service}/*`]).map((k) => `arn:${aws.partition}:s3:::${m.configBucket}/${k}`),
     },
   ];
   const shared = m.sharedSecrets.filter((s) => s.consumers.includes(service)).map((s) => s.arn);

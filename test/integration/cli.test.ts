@@ -13,6 +13,8 @@ import type { DriftReport } from "#core/app/audit-fleet";
 import { loadConfig } from "#core/app/config";
 import { contractViolation, GuardResultContract } from "#core/app/contracts";
 import { recordTargetOutcome } from "#core/app/rollout-engine";
+import type { WhoCanReport } from "#core/app/who-can";
+import { asArray } from "#core/domain/iam/policy";
 import type { Finding } from "#core/domain/model";
 import type { Rollout, RolloutPlan } from "#core/domain/rollout";
 import { fleetDeps } from "#core/shell/fleet-deps";
@@ -138,13 +140,12 @@ describe("dcp against a seeded fleet with known drift", () => {
       if (hop !== 2) keys.push(`${instanceId}|imds-hop-limit|${exempt ? "info" : "medium"}|`);
       if (endpoint !== "enabled") keys.push(`${instanceId}|imds-endpoint-disabled|${exempt ? "info" : "high"}|`);
       const svc = spec.services.find((s) => s.name === service)!;
-      // An extra inline policy granting every secret of the namespace: excess on each OTHER service's bundle.
+      // An extra inline policy granting every secret of the namespace: one excess finding (statement, risk) per host.
       const inline = typeof svc.role === "object" ? Object.values(svc.role.inline ?? {}) : [];
-      const broad = inline.some((doc) => JSON.stringify(doc).includes(`:secret:${ns}/*`));
-      if (broad)
-        for (const other of spec.services)
-          if (other.name !== service)
-            keys.push(`${instanceId}|iam-excess-grant|high|secret:${ns}/${other.name}/secrets-`);
+      const broad = inline
+        .flatMap((doc) => asArray(doc.Statement))
+        .find((st) => JSON.stringify(st).includes(`:secret:${ns}/*`));
+      if (broad) keys.push(`${instanceId}|iam-excess-grant|high|${broad.Sid} read-beyond-scope`);
       if (seed.noProfile) keys.push(`${instanceId}|no-instance-profile|high|`);
     }
     const known = new Set(spec.services.map((s) => s.name));
@@ -155,10 +156,7 @@ describe("dcp against a seeded fleet with known drift", () => {
   }
 
   function findingKey(f: Finding): string {
-    const what =
-      f.kind === "iam-excess-grant"
-        ? (/secret:[^ ]*\/secrets-/.exec(String(f.evidence?.resource ?? ""))?.[0] ?? String(f.evidence?.resource))
-        : "";
+    const what = f.kind === "iam-excess-grant" ? `${f.evidence?.statement} ${f.evidence?.risk}` : "";
     return `${f.instanceId ?? "-"}|${f.kind}|${f.severity}|${what}`;
   }
 
@@ -188,12 +186,49 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(report.apiCalls["SSM.GetParameter"]).toBe(2);
   });
 
+  const hostIds = (service: string) =>
+    fleet.hosts
+      .filter((h) => h.service === service)
+      .map((h) => h.instanceId)
+      .sort();
+
+  it("iam who-can lists the roles (and hosts) that can read a secret or a parameter, naming the statements", async () => {
+    const ns = spec.namespace;
+    const byName = await dcp(["iam", "who-can", `${ns}/api/secrets`, "--json"], env);
+    expect(byName.code, byName.stderr).toBe(0);
+    const report = JSON.parse(byName.stdout) as WhoCanReport;
+    expect(report.target).toEqual({ kind: "secret", arn: fleet.secrets[`${ns}/api/secrets`] });
+    expect(report.apiCalls["IAM.GetAccountAuthorizationDetails"]).toBe(1);
+    const readers = Object.fromEntries(report.readers.map((r) => [r.services.join(","), r]));
+    expect(Object.keys(readers).sort()).toEqual(["api", "ops"]);
+    expect(readers["api"]?.hosts.sort()).toEqual(hostIds("api"));
+    expect(readers["ops"]?.hosts.sort()).toEqual(hostIds("ops"));
+    expect(readers["ops"]?.via[0]?.statements.map((s) => s.sid)).toEqual(["DebugAllSecrets"]);
+
+    const param = await dcp(["iam", "who-can", `/${ns}/web/LOG_LEVEL`], env);
+    expect(param.code, param.stderr).toBe(0);
+    expect(param.stdout).toMatch(/ROLE\s+DECISION\s+SERVICES\s+HOSTS\s+VIA/);
+    const rows = param.stdout.split("\n").filter((l) => / allow /.test(l));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatch(
+      / web .*ssm:GetParameter on .*parameter\/voiceai\/staging\/web\/LOG_LEVEL \[.* \/ OwnParameters\]/,
+    );
+
+    const bad = await dcp(["iam", "who-can", "arn:aws:s3:::bucket/x"], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/not a Secrets Manager secret ARN/);
+  });
+
   it("audit (readable) prints the table, the summary and what to do next", async () => {
     const r = await dcp(["audit"], env);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/INSTANCE\s+SERVICE\s+KIND\s+SEVERITY\s+DETAIL/);
+    expect(r.stdout).toMatch(/HOSTS\s+SERVICE\s+KIND\s+SEVERITY\s+DETAIL/);
     expect(r.stdout).toContain("Summary by kind:");
     expect(r.stdout).toMatch(/statement DebugAllSecrets/);
+    // One row per (role, statement, risk), naming the hosts, however many hosts share the role.
+    const excessRows = r.stdout.split("\n").filter((l) => /iam-excess-grant\s+high\s/.test(l));
+    expect(excessRows).toHaveLength(1);
+    expect(excessRows[0]).toMatch(/DebugAllSecrets\] read-beyond-scope: can secretsmanager:GetSecretValue/);
     expect(r.stdout).toContain("dcp audit --fix imds");
     expect(r.stdout).toContain("Unmanaged-host check: skipped (SSM DescribeInstanceInformation is unavailable)");
 
