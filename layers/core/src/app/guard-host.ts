@@ -10,21 +10,22 @@ import type { Deps } from "./deps.ts";
 export const IAM_SCOPE_TAG = "dcp:iam-scope";
 export const QUARANTINE_TAG = "dcp:quarantine";
 
+/** Every key is always present (app/contracts.ts): `null` when there is nothing to say. */
 export interface GuardResult {
   instanceId: string;
   namespace: string;
-  service?: string;
-  /** `not-visible`: EC2 did not show the instance (or its tags) within the invocation's retries. */
+  service: string | null;
+  /** `not-visible`: EC2 did not show the instance within the invocation's retries. */
   status: "guarded" | "skipped" | "not-visible";
-  reason?: string;
+  reason: string | null;
   dryRun: boolean;
   imds: {
-    before?: ImdsOptions;
-    after?: ImdsOptions;
+    before: ImdsOptions | null;
+    after: ImdsOptions | null;
     changed: boolean;
     action: ImdsDecision["action"] | "skipped";
   };
-  iam: { role?: string; verdict: ScopeVerdict["verdict"] | "skipped"; findings: Finding[] };
+  iam: { role: string | null; verdict: ScopeVerdict["verdict"] | "skipped"; findings: Finding[] };
   tags: Record<string, string>;
   findings: Finding[];
 }
@@ -40,11 +41,12 @@ function skipped(
   return {
     instanceId,
     namespace,
+    service: null,
     status,
     reason,
     dryRun,
-    imds: { changed: false, action: "skipped" },
-    iam: { verdict: "skipped", findings: [] },
+    imds: { before: null, after: null, changed: false, action: "skipped" },
+    iam: { role: null, verdict: "skipped", findings: [] },
     tags: {},
     findings,
   };
@@ -195,14 +197,14 @@ export async function guardHost(instanceId: string, m: Manifest, deps: Deps, opt
   let iam: GuardResult["iam"];
   if (place.kind === "unknown-service") {
     findings.push({ kind: "unknown-service", severity: "medium", instanceId, detail: place.reason });
-    iam = { verdict: "unknown", findings: [] };
+    iam = { role: null, verdict: "unknown", findings: [] };
   } else {
     const assessed = await assessRole(host, place.service, m, deps);
     findings.push(...assessed.findings);
     const verdict =
       assessed.verdict?.verdict ??
       (assessed.findings.some((f) => f.kind === "no-instance-profile") ? "violation" : "unknown");
-    iam = { ...(assessed.role ? { role: assessed.role } : {}), verdict, findings: assessed.findings };
+    iam = { role: assessed.role ?? null, verdict, findings: assessed.findings };
   }
 
   const tags: Record<string, string> = {};
@@ -214,8 +216,9 @@ export async function guardHost(instanceId: string, m: Manifest, deps: Deps, opt
   return {
     instanceId,
     namespace: ns,
-    ...(service ? { service } : {}),
+    service: service ?? null,
     status: "guarded",
+    reason: null,
     dryRun,
     imds: { before: host.imds, after, changed, action: decision.action },
     iam,

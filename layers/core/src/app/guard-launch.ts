@@ -23,9 +23,10 @@ export async function guardLaunch(
   deps: Deps & { idempotency: Idempotency; usage?: ImdsUsage },
 ): Promise<LaunchResult> {
   const dryRun = deps.config.dryRun;
-  const manifestOf = () => loadManifest(deps.params, deps.config);
+  // Before the idempotency record: a refused manifest leaves nothing behind, not even an in-progress record.
+  const manifest = await loadManifest(deps.params, deps.config);
   const opts = { dryRun, ...(deps.usage ? { usage: deps.usage } : {}) };
-  const guard = async () => guardHost(fact.instanceId, await manifestOf(), deps, opts);
+  const guard = () => guardHost(fact.instanceId, manifest, deps, opts);
   if (dryRun) return { ...(await guard()), duplicate: false };
   const { result, duplicate } = await deps.idempotency.once({ instanceId: fact.instanceId, state: fact.state }, guard);
   return { ...result, duplicate };
