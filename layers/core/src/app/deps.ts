@@ -1,5 +1,8 @@
 import type {
   CommandRunner,
+  DeploymentLinks,
+  EcsDeployments,
+  EcsInventory,
   FleetInventory,
   ParameterStore,
   PolicyStore,
@@ -18,6 +21,10 @@ export interface Deps {
   rollouts: RolloutStore;
   params: ParameterStore;
   now: () => Date;
+  /** ECS services as consumers (issue 16): absent in functions and tests that see hosts only. */
+  ecs?: EcsInventory & EcsDeployments;
+  /** deploymentId → rollout, for ECS deployment events; wired wherever `ecs` is. */
+  links?: DeploymentLinks;
 }
 
 /** A port a function does not use: any call is a wiring bug, loudly. */

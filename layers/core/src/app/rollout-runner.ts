@@ -1,6 +1,8 @@
+import { claimEcs, ecsTargetsIn, recordEcsDispatch } from "../domain/ecs-rollout.ts";
 import { SERVICE_NAME_PATTERN } from "../domain/manifest.ts";
 import { type CommandRecord, pendingDispatch, type Rollout, recordDispatch, type WaveStep } from "../domain/rollout.ts";
 import type { Deps } from "./deps.ts";
+import { dispatchEcs } from "./ecs-consumers.ts";
 
 const MAX_CONFLICT_RETRIES = 8;
 
@@ -33,11 +35,15 @@ export function rolloutIdFromComment(comment: string | undefined): string | unde
   return /^dcp (ro-[0-9a-f]{16}) /.exec(comment ?? "")?.[1];
 }
 
-/** Marks the current wave's pending hosts `dispatching` (the claim that precedes any SendCommand). */
+/**
+ * Marks the current wave's pending targets `dispatching` (the claim that precedes any SendCommand or
+ * UpdateService): hosts, and ECS services (domain/ecs-rollout.ts).
+ */
 export function claimWave(r: Rollout): Rollout | undefined {
   const steps = pendingDispatch(r);
-  if (steps.length === 0) return undefined;
-  const hosts = { ...r.hosts };
+  const withEcs = claimEcs(r);
+  if (steps.length === 0) return withEcs;
+  const hosts = { ...(withEcs ?? r).hosts };
   for (const s of steps) for (const id of s.instanceIds) hosts[id] = { ...hosts[id]!, status: "dispatching" };
   return { ...r, hosts };
 }
@@ -51,17 +57,19 @@ export async function dispatchWave(
   deps: Deps,
   r: Rollout,
   alreadyClaimed = false,
-): Promise<{ rollout: Rollout; sent: CommandRecord[] }> {
+): Promise<{ rollout: Rollout; sent: CommandRecord[]; deployments: Map<string, string> }> {
   let claimed: Rollout | undefined = r;
   if (!alreadyClaimed) {
     claimed = await mutateRollout(deps, r.rolloutId, (cur) =>
       cur.currentWave === r.currentWave ? claimWave(cur) : undefined,
     );
-    if (!claimed) return { rollout: (await deps.rollouts.get(r.rolloutId)) ?? r, sent: [] };
+    if (!claimed) return { rollout: (await deps.rollouts.get(r.rolloutId)) ?? r, sent: [], deployments: new Map() };
   }
   const steps = claimedSteps(claimed);
+  const ecsClaimed = ecsTargetsIn(claimed, "dispatching");
 
   const sent: CommandRecord[] = [];
+  const deployments = new Map<string, string>();
   let recorded: Rollout | undefined;
   try {
     for (const step of steps) {
@@ -77,6 +85,7 @@ export async function dispatchWave(
       });
       sent.push({ commandId, wave: step.wave, service: step.service, instanceIds: step.instanceIds });
     }
+    await dispatchEcs(deps, r.rolloutId, ecsClaimed, deployments);
   } finally {
     // Record what was sent; release claims on what was not (e.g. SendCommand throttled past its retries).
     const sentIds = new Set(sent.flatMap((c) => c.instanceIds));
@@ -85,10 +94,16 @@ export async function dispatchWave(
       for (const s of steps)
         for (const id of s.instanceIds)
           if (!sentIds.has(id) && hosts[id]) hosts[id] = { ...hosts[id], status: "pending" };
-      return recordDispatch({ ...cur, hosts }, sent, deps.now().toISOString());
+      const ecs = recordEcsDispatch(
+        { ...cur, hosts },
+        ecsClaimed.map((t) => t.serviceArn),
+        deployments,
+        deps.now(),
+      );
+      return recordDispatch(ecs, sent, deps.now().toISOString());
     });
   }
-  return { rollout: recorded ?? claimed, sent };
+  return { rollout: recorded ?? claimed, sent, deployments };
 }
 
 /** The claimed hosts of the current wave grouped back into their plan steps (≤50 ids each). */

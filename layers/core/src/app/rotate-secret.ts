@@ -2,10 +2,18 @@ import { canReadSecret } from "../domain/iam/scope.ts";
 import type { Manifest } from "../domain/manifest.ts";
 import type { Host } from "../domain/model.ts";
 import { placeHost } from "../domain/placement.ts";
-import { newRollout, planRollout, type RolloutPlan, type RolloutTarget, type SkippedHost } from "../domain/rollout.ts";
+import {
+  newRollout,
+  planRollout,
+  type RolloutPlan,
+  type RolloutTarget,
+  type SkippedHost,
+  waveNumbers,
+} from "../domain/rollout.ts";
 import type { RotationIntent } from "../domain/rotation.ts";
 import { consumersOf, mayBeFleetSecret, rolloutIdFor } from "../domain/secrets.ts";
 import type { Deps } from "./deps.ts";
+import { ecsConsumersOf } from "./ecs-consumers.ts";
 import { claimWave, dispatchWave } from "./rollout-runner.ts";
 
 export type RotationAction = "restart" | "ignored" | "duplicate" | "planned";
@@ -18,8 +26,10 @@ export interface RotationResult {
   secretName?: string;
   versionId?: string;
   rolloutId?: string;
-  plan: { waves: RolloutPlan["waves"]; skipped: SkippedHost[] };
+  plan: { waves: RolloutPlan["waves"]; skipped: SkippedHost[] } & Pick<RolloutPlan, "ecsTargets" | "ecsSkipped">;
   commands: { commandId: string; service: string; instanceIds: string[] }[];
+  /** New ECS deployments started by this delivery (UpdateService forceNewDeployment), one per service. */
+  deployments?: { serviceArn: string; deploymentId: string }[];
   /** Set when a large plan's ids were left out of this result (they are in the rollout store). */
   plannedHosts?: number;
 }
@@ -36,11 +46,15 @@ export interface RotationFact {
   note?: string;
 }
 
-/** Turns an intent into a confirmed fact with ONE DescribeSecret (metadata only, never the value), or a reason to ignore. */
+/**
+ * Turns an intent into a confirmed fact with ONE DescribeSecret (metadata only, never the value), or a reason to
+ * ignore. A secret the manifest does not list is still in scope when a fleet ECS service's task definition
+ * references it (issue 16): with an ECS port, such a secret costs the ECS scan too.
+ */
 export async function confirmRotation(
   intent: RotationIntent,
   m: Manifest,
-  deps: Pick<Deps, "secrets">,
+  deps: Pick<Deps, "secrets"> & Partial<Pick<Deps, "ecs" | "policies">>,
 ): Promise<RotationFact | RotationResult> {
   const ignored = (reason: string, extra: Partial<RotationResult> = {}): RotationResult => ({
     action: "ignored",
@@ -51,11 +65,12 @@ export async function confirmRotation(
     ...extra,
   });
   if (intent.kind === "ignore") return ignored(intent.reason);
-  if (!mayBeFleetSecret(m, intent.secretId)) return ignored(`secret is outside fleet ${m.namespace}`);
+  if (!deps.ecs && !mayBeFleetSecret(m, intent.secretId)) return ignored(`secret is outside fleet ${m.namespace}`);
   const secret = await deps.secrets.describe(intent.secretId);
   if (!secret) return ignored("secret does not exist (deleted, or another account/region)");
   const consumers = consumersOf(m, secret);
-  if (!consumers) return ignored(`secret ${secret.name} is outside fleet ${m.namespace}`, { secretArn: secret.arn });
+  if (!consumers && !(await referencedByEcs(secret, m, deps)))
+    return ignored(`secret ${secret.name} is outside fleet ${m.namespace}`, { secretArn: secret.arn });
   if (!secret.currentVersionId) return ignored("secret has no AWSCURRENT version", { secretArn: secret.arn });
   const note =
     intent.versionHint && intent.versionHint !== secret.currentVersionId
@@ -65,10 +80,21 @@ export async function confirmRotation(
     secretArn: secret.arn,
     secretName: secret.name,
     versionId: secret.currentVersionId,
-    services: consumers.services,
+    services: consumers?.services ?? [],
     trigger: intent.trigger,
     ...(note ? { note } : {}),
   };
+}
+
+/** Does a fleet ECS service reference the secret (any reference, even a pinned one or one not restarted)? */
+async function referencedByEcs(
+  secret: { arn: string; name: string },
+  m: Manifest,
+  deps: Pick<Deps, "secrets"> & Partial<Pick<Deps, "ecs" | "policies">>,
+): Promise<boolean> {
+  if (!deps.ecs || !deps.policies) return false;
+  const { targets, skipped } = await ecsConsumersOf(secret, m, { ...deps, policies: deps.policies });
+  return targets.length + skipped.length > 0;
 }
 
 export function isFact(x: RotationFact | RotationResult): x is RotationFact {
@@ -138,7 +164,7 @@ export interface RolloutOptions {
   dryRun: boolean;
   /** A scan already made (the drift audit shares its one scan). */
   hosts?: Host[];
-  /** Restrict targets to these hosts (audit catch-up of stale hosts only). */
+  /** Restrict targets to these hosts and ECS service ARNs (audit catch-up of stale consumers only). */
   only?: ReadonlySet<string>;
   /** Distinguishes a catch-up rollout from the rotation's own rollout of the same version. */
   rolloutKey?: string;
@@ -163,6 +189,7 @@ export async function planForFact(
     only ? hosts.filter((h) => only.has(h.instanceId)) : hosts,
     deps,
   );
+  const ecs = await ecsConsumersOf({ arn: fact.secretArn, name: fact.secretName }, m, deps);
   return planRollout({
     rolloutId: rolloutIdOf(fact, opts),
     secret: { arn: fact.secretArn, name: fact.secretName },
@@ -170,6 +197,8 @@ export async function planForFact(
     manifest: m,
     targets,
     skipped,
+    ecsTargets: only ? ecs.targets.filter((t) => only.has(t.serviceArn)) : ecs.targets,
+    ecsSkipped: only ? [] : ecs.skipped,
   });
 }
 
@@ -193,27 +222,28 @@ export async function startRollout(
   };
   const existing = opts.dryRun ? undefined : await deps.rollouts.get(rolloutId);
   if (existing) {
-    const { rollout, sent } = await dispatchWave(deps, existing);
+    const { rollout, sent, deployments } = await dispatchWave(deps, existing);
+    const any = sent.length + deployments.size > 0;
     return {
       ...base,
-      action: sent.length > 0 ? "restart" : "duplicate",
-      reason:
-        sent.length > 0 ? "continued an interrupted rollout" : `rollout already ${rollout.status} for this version`,
-      plan: { waves: rollout.plan.waves, skipped: rollout.plan.skipped },
+      action: any ? "restart" : "duplicate",
+      reason: any ? "continued an interrupted rollout" : `rollout already ${rollout.status} for this version`,
+      plan: planSummary(rollout.plan),
       commands: sent.map(({ commandId, service, instanceIds }) => ({ commandId, service, instanceIds })),
+      ...deploymentList(deployments),
     };
   }
   const { dryRun: _d, ...planOpts } = opts;
   const plan = await planForFact(fact, m, deps, planOpts);
-  const planOut = { waves: plan.waves, skipped: plan.skipped };
+  const planOut = planSummary(plan);
   const why = fact.note ? `; ${fact.note}` : "";
   if (opts.dryRun)
     return { ...base, action: "planned", reason: `dry run: nothing sent${why}`, plan: planOut, commands: [] };
-  if (plan.waves.length === 0)
+  if (plan.waves.length === 0 && !plan.ecsTargets)
     return {
       ...base,
       action: "ignored",
-      reason: `no running host can take the restart${why}`,
+      reason: `no running host or ECS service can take the restart${why}`,
       plan: planOut,
       commands: [],
     };
@@ -228,12 +258,29 @@ export async function startRollout(
       commands: [],
     };
   }
-  const { sent } = await dispatchWave(deps, claimed, true);
+  const { sent, deployments } = await dispatchWave(deps, claimed, true);
+  const ecsCount = plan.ecsTargets?.length ?? 0;
+  const hostCount = Object.keys(fresh.hosts).length - ecsCount;
   return {
     ...base,
     action: "restart",
-    reason: `${fact.trigger}: restarting ${Object.keys(fresh.hosts).length} host(s) in ${new Set(plan.waves.map((w) => w.wave)).size} wave(s)${why}`,
+    reason: `${fact.trigger}: restarting ${hostCount} host(s)${ecsCount > 0 ? ` and ${ecsCount} ECS service(s)` : ""} in ${waveNumbers(plan).length} wave(s)${why}`,
     plan: planOut,
     commands: sent.map(({ commandId, service, instanceIds }) => ({ commandId, service, instanceIds })),
+    ...deploymentList(deployments),
   };
+}
+
+/** A plan as results report it: waves and skipped hosts, and the ECS fields when there are any. */
+function planSummary(plan: RolloutPlan): RotationResult["plan"] {
+  return {
+    waves: plan.waves,
+    skipped: plan.skipped,
+    ...(plan.ecsTargets ? { ecsTargets: plan.ecsTargets } : {}),
+    ...(plan.ecsSkipped ? { ecsSkipped: plan.ecsSkipped } : {}),
+  };
+}
+
+function deploymentList(d: Map<string, string>): Pick<RotationResult, "deployments"> {
+  return d.size > 0 ? { deployments: [...d].map(([serviceArn, deploymentId]) => ({ serviceArn, deploymentId })) } : {};
 }

@@ -16,7 +16,12 @@ export interface TrackResult {
   instanceId?: string;
   status: string;
   recorded: { instanceId: string; status: string }[];
-  nextWave?: { wave: number; commands: { commandId: string; service: string; instanceIds: string[] }[] };
+  nextWave?: {
+    wave: number;
+    commands: { commandId: string; service: string; instanceIds: string[] }[];
+    /** ECS services of the next wave: the deployment each was given. */
+    deployments?: { serviceArn: string; deploymentId: string }[];
+  };
   rolloutStatus?: Rollout["status"];
   halted?: string;
   ignored?: string;
@@ -102,10 +107,13 @@ export async function trackRestart(input: TrackInput, deps: Deps): Promise<Track
 
   if (effects.some((e) => e.effect === "halted")) out.halted = final.haltReason ?? "rollout halted";
   if (effects.some((e) => e.effect === "wave-complete")) {
-    const { sent } = await dispatchWave(deps, final);
+    const { sent, deployments } = await dispatchWave(deps, final);
     out.nextWave = {
       wave: final.currentWave,
       commands: sent.map(({ commandId, service, instanceIds }) => ({ commandId, service, instanceIds })),
+      ...(deployments.size > 0
+        ? { deployments: [...deployments].map(([serviceArn, deploymentId]) => ({ serviceArn, deploymentId })) }
+        : {}),
     };
   }
   return out;

@@ -1,3 +1,4 @@
+import { type EcsPlanTarget, ecsTargetRecords, planEcsTargets, type SkippedEcsService } from "./ecs-rollout.ts";
 import type { Manifest } from "./manifest.ts";
 import { SERVICE_NAME_PATTERN } from "./manifest.ts";
 
@@ -31,6 +32,10 @@ export interface RolloutPlan {
   skipped: SkippedHost[];
   maxConcurrency: string;
   maxErrors: string;
+  /** ECS services restarted by a new deployment, in the same waves as the hosts (domain/ecs-rollout.ts). */
+  ecsTargets?: EcsPlanTarget[];
+  /** ECS services that reference the secret but are reported, not restarted. */
+  ecsSkipped?: SkippedEcsService[];
 }
 
 /** Builds the rolling-restart plan: waves from the manifest (lower first), each host exactly once. */
@@ -41,6 +46,8 @@ export function planRollout(input: {
   manifest: Manifest;
   targets: RolloutTarget[];
   skipped?: SkippedHost[];
+  ecsTargets?: EcsPlanTarget[];
+  ecsSkipped?: SkippedEcsService[];
 }): RolloutPlan {
   const { manifest: m } = input;
   const waveOf = new Map(m.services.map((s) => [s.name, s.wave]));
@@ -83,6 +90,7 @@ export function planRollout(input: {
     skipped,
     maxConcurrency: m.restart.maxConcurrency,
     maxErrors: m.restart.maxErrors,
+    ...planEcsTargets(m, input.ecsTargets ?? [], input.ecsSkipped ?? []),
   };
 }
 
@@ -94,6 +102,12 @@ export interface HostRecord {
   status: HostStatus;
   commandId?: string;
   at?: string;
+  /** An ECS service target (keyed by its service ARN): dispatched by domain/ecs-rollout.ts, not SendCommand. */
+  kind?: "ecs-service";
+  clusterArn?: string;
+  deploymentId?: string;
+  /** ISO-8601: an ECS deployment without a circuit breaker still IN_PROGRESS after this counts as failed. */
+  deadline?: string;
 }
 
 export interface CommandRecord {
@@ -126,13 +140,14 @@ export function isTerminalFailure(status: string): boolean {
 }
 
 export function waveNumbers(plan: RolloutPlan): number[] {
-  return [...new Set(plan.waves.map((w) => w.wave))].sort((a, b) => a - b);
+  return [...new Set([...plan.waves, ...(plan.ecsTargets ?? [])].map((w) => w.wave))].sort((a, b) => a - b);
 }
 
 export function newRollout(plan: RolloutPlan, now: string): Rollout {
   const hosts: Record<string, HostRecord> = {};
   for (const step of plan.waves)
     for (const id of step.instanceIds) hosts[id] = { service: step.service, wave: step.wave, status: "pending" };
+  Object.assign(hosts, ecsTargetRecords(plan.ecsTargets ?? []));
   const first = waveNumbers(plan)[0];
   return {
     rolloutId: plan.rolloutId,
@@ -206,14 +221,19 @@ export function resumeRollout(r: Rollout, now: string): Rollout {
     const stuck = Object.entries(r.hosts).filter(([, h]) => h.wave === r.currentWave && h.status === "dispatching");
     if (stuck.length === 0) return r;
     const hosts = { ...r.hosts };
-    for (const [id, h] of stuck) hosts[id] = { service: h.service, wave: h.wave, status: "pending" };
+    for (const [id, h] of stuck) hosts[id] = pendingAgain(h);
     return { ...r, hosts, updatedAt: now };
   }
   if (r.status !== "halted") return r;
   const hosts = { ...r.hosts };
   for (const [id, h] of Object.entries(hosts))
-    if (h.wave === r.currentWave && h.status !== "Success")
-      hosts[id] = { service: h.service, wave: h.wave, status: "pending" };
+    if (h.wave === r.currentWave && h.status !== "Success") hosts[id] = pendingAgain(h);
   const { haltReason: _dropped, ...rest } = r;
   return { ...rest, status: "running", hosts, updatedAt: now };
+}
+
+/** A record back to pending: the dispatch facts (command, deployment, deadline) go; what the target is stays. */
+function pendingAgain(h: HostRecord): HostRecord {
+  const { commandId: _c, at: _a, deploymentId: _d, deadline: _dl, ...target } = h;
+  return { ...target, status: "pending" };
 }

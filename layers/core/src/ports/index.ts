@@ -1,5 +1,6 @@
 // Ports: the only way the core talks to AWS. Adapters in ../adapters implement them with SDK v3;
 // tests may implement them with plain objects. Nothing here imports the SDK.
+import type { EcsService } from "../domain/ecs.ts";
 import type { PolicyDocument } from "../domain/iam/policy.ts";
 import type { Host, ImdsOptions } from "../domain/model.ts";
 import type { Rollout } from "../domain/rollout.ts";
@@ -126,4 +127,40 @@ export interface ManagedInstances {
   pingStatus(instanceIds: string[]): Promise<Map<string, string> | undefined>;
   /** Every registered node whose agent is not reachable (ConnectionLost, Inactive): ⌈such nodes/50⌉ calls, at least 1. */
   unreachable(): Promise<Map<string, string> | undefined>;
+}
+
+/** What ECS says about one deployment of a service (DescribeServices). */
+export interface EcsDeploymentState {
+  /**
+   * `IN_PROGRESS` / `COMPLETED` / `FAILED`: the deployment's rolloutState; `superseded`: gone from the service, and a
+   * later deployment (which reads the secret afresh too) has completed; `gone`: neither the deployment nor a later
+   * completed one is there (e.g. rolled back); `service-missing`: the service no longer exists.
+   */
+  state: "IN_PROGRESS" | "COMPLETED" | "FAILED" | "superseded" | "gone" | "service-missing";
+  reason?: string;
+}
+
+/** ECS services of the fleet: read-only discovery. */
+export interface EcsInventory {
+  /**
+   * Every ACTIVE service carrying tag `tagKey=namespace`, with its current task definition's `secrets[]` (names and
+   * valueFrom only). ListClusters → ListServices → DescribeServices (≤ 10 per call, tags included) →
+   * DescribeTaskDefinition once per distinct task definition. Memoised per adapter instance (one invocation).
+   */
+  scanNamespace(tagKey: string, namespace: string): Promise<EcsService[]>;
+}
+
+/** ECS deployments: the contract's dispatcher port (CONTRACT-consumers.md). */
+export interface EcsDeployments {
+  /** UpdateService(forceNewDeployment): the PRIMARY deployment ECS answers is the one we started. */
+  forceNewDeployment(clusterArn: string, serviceArn: string): Promise<{ deploymentId: string }>;
+  deploymentState(clusterArn: string, serviceArn: string, deploymentId: string): Promise<EcsDeploymentState>;
+  /** TagResource on one service (the secret version it now runs). */
+  tagService(serviceArn: string, tags: Record<string, string>): Promise<void>;
+}
+
+/** Which rollout started an ECS deployment: ECS events name the deployment, not our rollout. */
+export interface DeploymentLinks {
+  link(deploymentId: string, rolloutId: string): Promise<void>;
+  rolloutOf(deploymentId: string): Promise<string | undefined>;
 }
