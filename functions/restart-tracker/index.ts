@@ -3,7 +3,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import { dynamodbClient, ec2Client, ssmClient } from "#core/adapters/clients";
+import { dynamodbClient, ec2Client, ecsClient, ssmClient } from "#core/adapters/clients";
 import { Ec2FleetInventory } from "#core/adapters/ec2";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import { SsmCommandRunner } from "#core/adapters/ssm";
@@ -11,12 +11,14 @@ import { loadConfig } from "#core/app/config";
 import { type Deps, unavailable } from "#core/app/deps";
 import { type TrackInput, type TrackResult, trackRestart } from "#core/app/track-restart";
 import { describeIssues, SsmStatusEvent } from "#core/domain/events";
+import { ecsDeps } from "#core/shell/fleet-deps";
 import { foreignOrigin, idempotency, MetricUnit, powertools, type Rejected, reject } from "#core/shell/lambda";
 
 const { logger, metrics } = powertools("restart-tracker");
 const config = loadConfig();
 const dynamo = dynamodbClient();
 const ssm = ssmClient();
+const ecs = ecsClient();
 
 function deps(): Deps {
   if (!config.rolloutTable) throw new Error("configuration error: DCP_ROLLOUT_TABLE is not set");
@@ -25,6 +27,8 @@ function deps(): Deps {
     inventory: new Ec2FleetInventory(ec2Client()),
     commands: new SsmCommandRunner(ssm),
     rollouts: new DynamoRolloutStore(dynamo, config.rolloutTable),
+    // The next wave may hold ECS services: one new deployment each.
+    ...ecsDeps({ ecs, dynamodb: dynamo }, config),
     policies: unavailable("PolicyStore"),
     secrets: unavailable("SecretCatalog"),
     params: unavailable("ParameterStore"),

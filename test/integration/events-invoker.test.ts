@@ -40,6 +40,10 @@ const EXPECT: Record<string, RegExp> = {
   "command-status-success.json": /^tracked$/,
   "command-invocation-success.json": /^tracked$/,
   "command-invocation-failed.json": /^tracked$/,
+  // The samples name a deployment no rollout started: looked up, and ignored (the tracked path: test/integration/ecs.test.ts).
+  "ecs-deployment-completed.json": /^ignored$/,
+  "ecs-deployment-failed.json": /^ignored$/,
+  "ecs-deployment-in-progress.json": /^ignored$/,
   "drift-audit-schedule.json": /^audited$/,
 };
 
@@ -50,7 +54,9 @@ const FUNCTION_OF = (file: string) =>
       ? "RestartTrackerFunction"
       : file.startsWith("drift-audit")
         ? "DriftAuditFunction"
-        : "SecretRotationFunction";
+        : file.startsWith("ecs-deployment")
+          ? "EcsDeploymentTrackerFunction"
+          : "SecretRotationFunction";
 
 function envVars(): Record<string, Record<string, string>> {
   const common = {
@@ -60,10 +66,13 @@ function envVars(): Record<string, Record<string, string>> {
     POWERTOOLS_LOG_LEVEL: "ERROR",
   };
   return Object.fromEntries(
-    ["InstanceLaunchFunction", "SecretRotationFunction", "RestartTrackerFunction", "DriftAuditFunction"].map((f) => [
-      f,
-      common,
-    ]),
+    [
+      "InstanceLaunchFunction",
+      "SecretRotationFunction",
+      "RestartTrackerFunction",
+      "EcsDeploymentTrackerFunction",
+      "DriftAuditFunction",
+    ].map((f) => [f, common]),
   );
 }
 
@@ -96,6 +105,8 @@ function outcome(file: string, result: Record<string, unknown>): string {
   if (file.startsWith("instance-launch")) return String(result["status"]);
   if (file.startsWith("command-"))
     return "rolloutId" in result && Array.isArray(result["recorded"]) ? "tracked" : `untracked: ${result["ignored"]}`;
+  if (file.startsWith("ecs-deployment"))
+    return "ignored" in result ? "ignored" : "rolloutId" in result ? "tracked" : "?";
   if (file.startsWith("drift-audit"))
     return typeof result["scannedHosts"] === "number" && result["scannedHosts"] > 0 ? "audited" : "empty";
   return String(result["action"]);

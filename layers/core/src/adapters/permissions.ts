@@ -32,6 +32,19 @@ export const PERMISSIONS = {
   /** Operator listing (CLI only, operator credentials): not granted to any function. */
   "RolloutStore.list": ["dynamodb:Scan"],
   Idempotency: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+  "EcsInventory.scanNamespace": [
+    "ecs:ListClusters",
+    "ecs:ListServices",
+    "ecs:DescribeServices",
+    "ecs:DescribeTaskDefinition",
+  ],
+  /** Only on services carrying the namespace tag (template: tag-scoped policies). */
+  "EcsDeployments.forceNewDeployment": ["ecs:UpdateService"],
+  "EcsDeployments.deploymentState": ["ecs:DescribeServices"],
+  /** Only `dcp:*` tag keys, only on services carrying the namespace tag. */
+  "EcsDeployments.tagService": ["ecs:TagResource"],
+  /** On the rollout table. */
+  "DeploymentLinks.*": ["dynamodb:GetItem", "dynamodb:PutItem"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type AdapterMethod = keyof typeof PERMISSIONS;
@@ -61,6 +74,9 @@ export const FUNCTION_USES = {
     "BulkPolicyStore.rolePolicies",
     "SecretCatalog.describe",
     "CommandRunner.sendRestart",
+    "EcsInventory.scanNamespace",
+    "EcsDeployments.forceNewDeployment",
+    "DeploymentLinks.*",
     "ParameterStore.get",
     "RolloutStore.*",
     "Idempotency",
@@ -70,6 +86,17 @@ export const FUNCTION_USES = {
     "CommandRunner.sendRestart",
     "CommandRunner.invocation",
     "CommandRunner.commandComment",
+    "EcsDeployments.forceNewDeployment",
+    "DeploymentLinks.*",
+    "RolloutStore.*",
+    "Idempotency",
+  ],
+  EcsDeploymentTrackerFunction: [
+    "EcsDeployments.deploymentState",
+    "EcsDeployments.forceNewDeployment",
+    "EcsDeployments.tagService",
+    "DeploymentLinks.*",
+    "CommandRunner.sendRestart",
     "RolloutStore.*",
     "Idempotency",
   ],
@@ -82,6 +109,9 @@ export const FUNCTION_USES = {
     "SecretCatalog.describe",
     "SecretCatalog.describeMany",
     "CommandRunner.sendRestart",
+    "EcsInventory.scanNamespace",
+    "EcsDeployments.forceNewDeployment",
+    "DeploymentLinks.*",
     "ManagedInstances.pingStatus",
     "ManagedInstances.unreachable",
     "ParameterStore.get",

@@ -1,7 +1,9 @@
 // Fleet-wide wiring shared by the functions that touch every port (rotation, audit), the CLI, the bench and the tests.
 import { CachedParameterStore } from "../adapters/cached-parameters.ts";
 import { type ApiCallCounter, type AwsClients, createClients } from "../adapters/clients.ts";
+import { DynamoDeploymentLinks } from "../adapters/deployment-links.ts";
 import { Ec2FleetInventory } from "../adapters/ec2.ts";
+import { EcsServiceAdapter } from "../adapters/ecs.ts";
 import { BulkPolicyStore, TargetedPolicyStore } from "../adapters/iam.ts";
 import { DynamoRolloutStore } from "../adapters/rollout-store.ts";
 import { SecretsManagerCatalog } from "../adapters/secrets.ts";
@@ -19,6 +21,8 @@ export interface FleetDepsOptions {
   /** Existing clients (e.g. with a test harness attached); created lazily otherwise. */
   clients?: AwsClients;
   params?: ParameterStore;
+  /** ECS services as consumers (default on): off for callers that see hosts only. */
+  ecs?: boolean;
 }
 
 export type FleetDeps = Deps & { managed: ManagedInstances; clients: AwsClients };
@@ -39,5 +43,16 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
     params: opts.params ?? new CachedParameterStore(clients.ssm),
     managed: new SsmManagedInstances(clients.ssm),
     now: () => new Date(),
+    ...(opts.ecs === false ? {} : ecsDeps(clients, config)),
+  };
+}
+
+/** The ECS port and the deployment links (on the rollout table) for the functions that dispatch or track ECS targets. */
+export function ecsDeps(clients: Pick<AwsClients, "ecs" | "dynamodb">, config: Config): Pick<Deps, "ecs" | "links"> {
+  return {
+    ecs: new EcsServiceAdapter(clients.ecs),
+    links: config.rolloutTable
+      ? new DynamoDeploymentLinks(clients.dynamodb, config.rolloutTable)
+      : unavailable("DeploymentLinks (no rollout table configured)"),
   };
 }
