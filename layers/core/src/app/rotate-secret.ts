@@ -1,3 +1,4 @@
+import { mayBeReferenced } from "../domain/ecs.ts";
 import { canReadSecret } from "../domain/iam/scope.ts";
 import type { Manifest } from "../domain/manifest.ts";
 import type { Host } from "../domain/model.ts";
@@ -65,7 +66,10 @@ export async function confirmRotation(
     ...extra,
   });
   if (intent.kind === "ignore") return ignored(intent.reason);
-  if (!deps.ecs && !mayBeFleetSecret(m, intent.secretId)) return ignored(`secret is outside fleet ${m.namespace}`);
+  // Foreign ids cost no Secrets Manager call: neither the manifest nor a fleet ECS service's task definition names them.
+  const ecsServices = deps.ecs ? await deps.ecs.scanNamespace(m.tags.namespace, m.namespace) : [];
+  if (!mayBeFleetSecret(m, intent.secretId) && !mayBeReferenced(ecsServices, intent.secretId))
+    return ignored(`secret is outside fleet ${m.namespace}`);
   const secret = await deps.secrets.describe(intent.secretId);
   if (!secret) return ignored("secret does not exist (deleted, or another account/region)");
   const consumers = consumersOf(m, secret);

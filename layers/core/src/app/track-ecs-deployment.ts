@@ -3,7 +3,6 @@
 import { ecsOutcome, isEcsRecord } from "../domain/ecs-rollout.ts";
 import { type ResultEffect, type Rollout, recordResult } from "../domain/rollout.ts";
 import { RESTARTED_AT_TAG, versionTagKey } from "../domain/secrets.ts";
-import type { EcsDeploymentState } from "../ports/index.ts";
 import type { Deps } from "./deps.ts";
 import { dispatchWave, mutateRollout } from "./rollout-runner.ts";
 
@@ -65,14 +64,15 @@ export async function trackEcsDeployment(input: EcsDeploymentInput, deps: Deps):
     };
   const state = await deps.ecs.deploymentState(rec.clusterArn ?? "", input.serviceArn, input.deploymentId);
   const byEvent = input.eventName === "SERVICE_DEPLOYMENT_COMPLETED" ? "Success" : "Failed";
-  const confirmed: EcsDeploymentState["state"] =
-    state.state === "COMPLETED" || state.state === "FAILED" ? state.state : "IN_PROGRESS";
-  const status = confirmed === "IN_PROGRESS" ? byEvent : (ecsOutcome(confirmed, rec, deps.now()) ?? byEvent);
-  const outcome: Outcome = {
-    deploymentId: input.deploymentId,
-    status,
-    ...(state.reason ? { reason: state.reason } : {}),
-  };
+  // ECS's describe may lag its own event (still IN_PROGRESS) or no longer list the deployment: the event decides then.
+  const described = state.state === "COMPLETED" || state.state === "FAILED" ? state.state : undefined;
+  const outcome: Outcome = described
+    ? {
+        deploymentId: input.deploymentId,
+        status: ecsOutcome(described, rec, deps.now()) ?? byEvent,
+        ...(state.reason ? { reason: state.reason } : {}),
+      }
+    : { deploymentId: input.deploymentId, status: byEvent };
   return { ...out, ...(await recordEcsOutcomes(deps, rollout, new Map([[input.serviceArn, outcome]]))) };
 }
 

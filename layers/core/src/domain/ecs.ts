@@ -3,10 +3,11 @@
 // service only through a new deployment. Sources: ECS developer guide, "Pass Secrets Manager secrets through
 // Amazon ECS environment variables" and "Pass sensitive data to an Amazon ECS container"; seed "AWS Secrets Manager
 // Integration" (the Pipecat ECS deployment).
+import { shown } from "./events.ts";
 import type { Decision } from "./iam/evaluator.ts";
 import type { Manifest } from "./manifest.ts";
 import { SERVICE_NAME_PATTERN } from "./manifest.ts";
-import { isSecretArn, type SecretRef } from "./secrets.ts";
+import { isSecretArn, nameCandidates, type SecretRef } from "./secrets.ts";
 
 /** A task definition's `secrets[]` entry: the container and variable it feeds, and where it comes from. */
 export interface EcsSecretReference {
@@ -150,7 +151,7 @@ export function placeEcsService(
   if (!spec || !SERVICE_NAME_PATTERN.test(spec.name))
     return {
       kind: "unknown-service",
-      reason: `tag ${m.tags.service}=${JSON.stringify(name ?? "")} names no service of the manifest`,
+      reason: `tag ${shown(m.tags.service)}=${shown(name ?? "")} names no service of the manifest`,
     };
   return { kind: "fleet", service: spec.name, wave: spec.wave };
 }
@@ -186,12 +187,13 @@ export function judgeEcsConsumer(input: {
     kind: "skipped",
     skipped: { serviceArn: s.serviceArn, service, reason },
   });
-  if (place.kind === "unknown-service") return skip(s.tags[m.tags.service] ?? "", place.reason);
+  if (place.kind === "unknown-service") return skip(shown(s.tags[m.tags.service] ?? ""), place.reason);
   const live = refs.filter((r) => !pinnedBy(r.parsed));
   if (live.length === 0)
     return skip(
       place.service,
-      `every reference is pinned (${refs.map((r) => `${r.ref.container}/${r.ref.name}: ${pinnedBy(r.parsed)}`).join("; ")}): a new deployment would read the same value`,
+      // Container and variable names come from the task definition: shown escaped, never raw.
+      `every reference is pinned (${refs.map((r) => `${shown(r.ref.container)}/${shown(r.ref.name)}: ${shown(pinnedBy(r.parsed) ?? "")}`).join("; ")}): a new deployment would read the same value`,
     );
   if (s.controller !== "ECS")
     return skip(place.service, `deployment controller ${s.controller}: UpdateService cannot force a new deployment`);
@@ -234,6 +236,22 @@ export function referencesTo(
     if (match === "same" || (match === "maybe" && confirmed.has(id))) out.push({ ref, parsed });
   }
   return out;
+}
+
+/**
+ * Cheap pre-filter before any Secrets Manager call: can `id` (a name, a full or a partial ARN, as an event names it)
+ * be a secret one of these services references? False positives are settled by DescribeSecret afterwards.
+ */
+export function mayBeReferenced(services: EcsService[], id: string): boolean {
+  const names = nameCandidates(id);
+  return services.some((s) =>
+    s.secretRefs.some((ref) => {
+      const parsed = parseValueFrom(ref.valueFrom);
+      const rid = parsed.kind === "secret" ? parsed.secretId : parsed.name;
+      if (rid === id || id.startsWith(`${rid}-`) || rid.startsWith(`${id}-`)) return true;
+      return nameCandidates(rid).some((n) => names.includes(n));
+    }),
+  );
 }
 
 /** Partial-ARN references to `secret` that only Secrets Manager can confirm (one DescribeSecret each, memoised). */

@@ -29,7 +29,7 @@ export function secretIdMatches(id: string, secret: SecretRef): boolean {
 }
 
 /** The name part of an id: a name as is; an ARN's resource part (which may still carry the suffix). */
-function nameCandidates(id: string): string[] {
+export function nameCandidates(id: string): string[] {
   if (!isSecretArn(id)) return [id];
   const rest = id.replace(ARN_PREFIX, "");
   const withoutSuffix = /-[A-Za-z0-9]{6}$/.test(rest) ? rest.slice(0, -7) : rest;

@@ -1,0 +1,247 @@
+// ECS services as secret consumers, against moto (ECS, EC2, SSM, Secrets Manager, IAM, DynamoDB real). moto emits
+// no ECS events: the tests synthesize `ECS Deployment State Change` events for the deployments moto reports.
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DescribeServicesCommand, ECSClient, ListTagsForResourceCommand } from "@aws-sdk/client-ecs";
+import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ApiCallCounter } from "#core/adapters/clients";
+import { confirmRotation, isFact, type RotationResult, startRollout } from "#core/app/rotate-secret";
+import { type EcsDeploymentEventName, trackEcsDeployment } from "#core/app/track-ecs-deployment";
+import { trackRestart } from "#core/app/track-restart";
+import { EcsDeploymentEvent, type SecretEvent } from "#core/domain/events";
+import { classifyRotationEvent } from "#core/domain/rotation";
+import { versionTagKey } from "#core/domain/secrets";
+import { type SeededEcsService, type SeededFleet, seedEcsServices, seedFleet } from "../../scripts/lib/fleet.ts";
+import { useMoto } from "../support/moto.ts";
+import { createTables, type Wired, wire } from "../support/wiring.ts";
+
+useMoto();
+const NS = "voiceai/ecs";
+const CANARY_ENV = "ENV-CANARY-91c2-never-read";
+let fleet: SeededFleet;
+let ecs: Record<string, SeededEcsService>;
+const ecsClient = () => new ECSClient({});
+
+const labelEvent = (arn: string, versionId: string): SecretEvent => ({
+  version: "0",
+  id: `ev-${Math.random()}`,
+  "detail-type": "Secret Label Updated",
+  source: "aws.secretsmanager",
+  account: fleet.account,
+  time: new Date().toISOString(),
+  region: fleet.region,
+  resources: [arn],
+  detail: { labelUpdated: "AWSCURRENT", versionId },
+});
+
+/** What ECS would send; parsed with the handler's own schema so the test feeds only valid events. */
+function deploymentEvent(serviceArn: string, deploymentId: string, eventName: EcsDeploymentEventName) {
+  const ev = EcsDeploymentEvent.parse({
+    version: "0",
+    id: `ecs-${Math.random()}`,
+    "detail-type": "ECS Deployment State Change",
+    source: "aws.ecs",
+    account: fleet.account,
+    time: new Date().toISOString(),
+    region: fleet.region,
+    resources: [serviceArn],
+    detail: { eventType: eventName.endsWith("FAILED") ? "ERROR" : "INFO", eventName, deploymentId },
+  });
+  return { serviceArn: ev.resources[0]!, deploymentId: ev.detail.deploymentId, eventName: ev.detail.eventName };
+}
+
+async function rotate(secretId: string): Promise<string> {
+  const out = await new SecretsManagerClient({}).send(
+    new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify({ password: `pw-${Date.now()}` }) }),
+  );
+  return out.VersionId!;
+}
+
+async function handle(ev: SecretEvent, w: Wired): Promise<RotationResult> {
+  const fact = await confirmRotation(classifyRotationEvent(ev), fleet.manifest, w.deps);
+  return isFact(fact) ? startRollout(fact, fleet.manifest, w.deps, { dryRun: false }) : fact;
+}
+
+async function primaryDeployment(name: string): Promise<string | undefined> {
+  const s = ecs[name]!;
+  const out = await ecsClient().send(new DescribeServicesCommand({ cluster: s.clusterArn, services: [s.serviceArn] }));
+  return out.services?.[0]?.deployments?.find((d) => d.status === "PRIMARY")?.id;
+}
+
+/** Every host of every command sent so far reports Success to the SSM tracker. */
+async function hostsSucceed(w: Wired): Promise<void> {
+  for (const c of w.harness.sent())
+    for (const id of c.instanceIds)
+      await trackRestart(
+        { commandId: c.commandId, documentName: fleet.documentName, instanceId: id, status: "Success" },
+        w.deps,
+      );
+}
+
+const hostsOf = (service: string) => fleet.hosts.filter((h) => h.service === service).map((h) => h.instanceId);
+
+beforeAll(async () => {
+  fleet = await seedFleet({
+    namespace: NS,
+    sharedSecret: { consumers: ["database", "api", "voice"] },
+    services: [
+      { name: "database", wave: 0, hosts: 1 },
+      { name: "api", wave: 1, hosts: 2 },
+      { name: "voice", wave: 2, hosts: 1 },
+    ],
+  });
+  await createTables(new DynamoDBClient({}));
+  const rds = fleet.sharedSecretArn!;
+  const rdsName = rds.slice(rds.indexOf(":secret:") + 8, -7);
+  const voiceBundle = fleet.secrets[`${NS}/voice/secrets`]!;
+  ecs = await seedEcsServices(fleet, [
+    // The two consumers of the issue: a full ARN with a JSON key (…-AbCdEf:password::), and the secret's name.
+    {
+      name: "api-worker",
+      service: "api",
+      secrets: [{ name: "DB_PASSWORD", valueFrom: `${rds}:password::` }],
+      executionRoleReads: [rds],
+    },
+    {
+      name: "pipecat-voice",
+      service: "voice",
+      secrets: [{ name: "DB_PASSWORD", valueFrom: rdsName }],
+      environment: [{ name: "NOT_A_SECRET", value: CANARY_ENV }],
+      executionRoleReads: [rds],
+    },
+    // A partial ARN (no random suffix): Secrets Manager confirms it is this secret.
+    {
+      name: "voice-partial",
+      service: "voice",
+      secrets: [{ name: "DB_USER", valueFrom: `${rds.slice(0, -7)}:username::` }],
+      executionRoleReads: [rds],
+    },
+    // Does not reference the master secret: untouched.
+    {
+      name: "voice-unrelated",
+      service: "voice",
+      secrets: [{ name: "API_TOKEN", valueFrom: voiceBundle }],
+      executionRoleReads: [voiceBundle],
+    },
+    // Reported, not restarted: pinned to a stage (with hostile container and variable names), CODE_DEPLOY, no read.
+    {
+      name: "voice-pinned",
+      service: "voice",
+      container: "app;$(reboot)`id`",
+      secrets: [{ name: "DB\n[ERROR] forged log line", valueFrom: `${rds}:password:AWSPREVIOUS:` }],
+      executionRoleReads: [rds],
+    },
+    {
+      name: "voice-codedeploy",
+      service: "voice",
+      controller: "CODE_DEPLOY",
+      secrets: [{ name: "DB", valueFrom: rds }],
+      executionRoleReads: [rds],
+    },
+    { name: "voice-noread", service: "voice", secrets: [{ name: "DB", valueFrom: rds }], executionRoleReads: [] },
+    // Another namespace: not the fleet's, whatever it references.
+    {
+      name: "other-ns",
+      service: "voice",
+      namespace: "voiceai/other",
+      secrets: [{ name: "DB", valueFrom: rds }],
+      executionRoleReads: [rds],
+    },
+  ]);
+}, 180_000);
+
+describe("rotation → new ECS deployments, in wave order with the hosts", () => {
+  it("one UpdateService(forceNewDeployment) per consuming service, however many deliveries; others untouched", async () => {
+    const untouched = {
+      unrelated: await primaryDeployment("voice-unrelated"),
+      pinned: await primaryDeployment("voice-pinned"),
+      other: await primaryDeployment("other-ns"),
+    };
+    const version = await rotate(fleet.sharedSecretArn!);
+    const ev = labelEvent(fleet.sharedSecretArn!, version);
+    const counter = new ApiCallCounter(); // shared by every delivery below
+    const ws = [wire(fleet, { counter }), wire(fleet, { counter }), wire(fleet, { counter })];
+    const results = await Promise.all(ws.map((w) => handle(ev, w))); // duplicate deliveries, side by side
+    const first = results.find((r) => r.action === "restart")!;
+    expect(results.filter((r) => r.action === "restart")).toHaveLength(1);
+    const w = ws[results.indexOf(first)]!; // the delivery that started the rollout (its harness saw wave 0)
+
+    expect(first.plan.ecsTargets?.map((t) => [t.wave, t.serviceArn])).toEqual([
+      [1, ecs["api-worker"]!.serviceArn],
+      [2, ecs["pipecat-voice"]!.serviceArn],
+      [2, ecs["voice-partial"]!.serviceArn],
+    ]);
+    const skipped = new Map(first.plan.ecsSkipped?.map((s) => [s.serviceArn, s.reason]));
+    expect(skipped.get(ecs["voice-pinned"]!.serviceArn)).toMatch(/pinned.*AWSPREVIOUS/);
+    expect(skipped.get(ecs["voice-codedeploy"]!.serviceArn)).toMatch(/CODE_DEPLOY/);
+    expect(skipped.get(ecs["voice-noread"]!.serviceArn)).toMatch(/cannot read/);
+    expect(skipped.size).toBe(3);
+    // Hostile task-definition names appear only escaped: no raw newline, quoted metacharacters.
+    const pinnedReason = skipped.get(ecs["voice-pinned"]!.serviceArn)!;
+    expect(pinnedReason).not.toMatch(/\n/);
+    expect(pinnedReason).toContain('"app;$(reboot)`id`"');
+    expect(pinnedReason).toContain("\\u{a}[ERROR]");
+    expect(JSON.stringify(results)).not.toContain(CANARY_ENV); // environment values are never read
+
+    // Wave 0 is hosts only: no deployment yet.
+    expect(counter.count("ECS.UpdateService")).toBe(0);
+    const rolloutId = first.rolloutId!;
+
+    await hostsSucceed(w);
+    const sendsAfterWave0 = ws.flatMap((x) => x.harness.sent().map((c) => c.parameters["Service"]?.[0]));
+    expect(sendsAfterWave0).toEqual(["database", "api"]); // wave 1's hosts…
+    let rollout = (await w.deps.rollouts.get(rolloutId))!;
+    const apiWorker = rollout.hosts[ecs["api-worker"]!.serviceArn]!;
+    expect(apiWorker.status).toBe("sent"); // …and wave 1's ECS service, with the deployment ECS answered
+    expect(apiWorker.deploymentId).toBe(await primaryDeployment("api-worker"));
+    expect(apiWorker.deadline).toBeDefined(); // moto services have no circuit breaker: a deadline applies
+    expect(rollout.hosts[ecs["pipecat-voice"]!.serviceArn]!.status).toBe("pending");
+
+    // Wave 1 completes only when both its hosts and its ECS service have.
+    await hostsSucceed(w);
+    expect((await w.deps.rollouts.get(rolloutId))!.currentWave).toBe(1);
+    const done = await trackEcsDeployment(
+      deploymentEvent(ecs["api-worker"]!.serviceArn, apiWorker.deploymentId!, "SERVICE_DEPLOYMENT_COMPLETED"),
+      w.deps,
+    );
+    expect(done.recorded).toEqual([{ serviceArn: ecs["api-worker"]!.serviceArn, status: "Success" }]);
+    expect(done.nextWave?.wave).toBe(2);
+    expect(done.nextWave?.commands.map((c) => c.service)).toEqual(["voice"]);
+    expect(done.nextWave?.deployments.map((d) => d.serviceArn).sort()).toEqual(
+      [ecs["pipecat-voice"]!.serviceArn, ecs["voice-partial"]!.serviceArn].sort(),
+    );
+
+    // Duplicated and reordered deliveries of wave 2's events: each outcome recorded once, nothing sent twice.
+    rollout = (await w.deps.rollouts.get(rolloutId))!;
+    const events = ["pipecat-voice", "voice-partial"].flatMap((name) => {
+      const arn = ecs[name]!.serviceArn;
+      const id = rollout.hosts[arn]!.deploymentId!;
+      return [
+        deploymentEvent(arn, id, "SERVICE_DEPLOYMENT_COMPLETED"),
+        deploymentEvent(arn, id, "SERVICE_DEPLOYMENT_COMPLETED"),
+        deploymentEvent(arn, id, "SERVICE_DEPLOYMENT_IN_PROGRESS"),
+      ];
+    });
+    const tracked = await Promise.all(
+      events.reverse().map((e) => trackEcsDeployment(e, wire(fleet, { counter }).deps)),
+    );
+    expect(tracked.flatMap((t) => t.recorded)).toHaveLength(2);
+    await hostsSucceed(w);
+    rollout = (await w.deps.rollouts.get(rolloutId))!;
+    expect(rollout.status).toBe("succeeded");
+
+    // Exactly one deployment per consuming service over every delivery; the others keep their deployment.
+    expect(counter.count("ECS.UpdateService")).toBe(3);
+    for (const name of ["api-worker", "pipecat-voice", "voice-partial"]) {
+      const arn = ecs[name]!.serviceArn;
+      expect(rollout.hosts[arn]!.status, name).toBe("Success");
+      expect(rollout.hosts[arn]!.deploymentId).toBe(await primaryDeployment(name)); // no later deployment replaced it
+      const tags = await ecsClient().send(new ListTagsForResourceCommand({ resourceArn: arn }));
+      const tagMap = Object.fromEntries((tags.tags ?? []).map((t) => [t.key, t.value]));
+      expect(tagMap[versionTagKey(rollout.plan.secretName)], name).toBe(version); // the version it now runs
+    }
+    expect(await primaryDeployment("voice-unrelated")).toBe(untouched.unrelated);
+    expect(await primaryDeployment("voice-pinned")).toBe(untouched.pinned);
+    expect(await primaryDeployment("other-ns")).toBe(untouched.other);
+  });
+});
