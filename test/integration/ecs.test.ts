@@ -2,11 +2,15 @@
 // no ECS events: the tests synthesize `ECS Deployment State Change` events for the deployments moto reports.
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DescribeServicesCommand, ECSClient, ListTagsForResourceCommand } from "@aws-sdk/client-ecs";
-import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ApiCallCounter } from "#core/adapters/clients";
 import { confirmRotation, isFact, type RotationResult, startRollout } from "#core/app/rotate-secret";
-import { type EcsDeploymentEventName, trackEcsDeployment } from "#core/app/track-ecs-deployment";
+import {
+  type EcsDeploymentEventName,
+  reconcileEcsDeployments,
+  trackEcsDeployment,
+} from "#core/app/track-ecs-deployment";
 import { trackRestart } from "#core/app/track-restart";
 import { EcsDeploymentEvent, type SecretEvent } from "#core/domain/events";
 import { classifyRotationEvent } from "#core/domain/rotation";
@@ -20,6 +24,7 @@ const NS = "voiceai/ecs";
 const CANARY_ENV = "ENV-CANARY-91c2-never-read";
 let fleet: SeededFleet;
 let ecs: Record<string, SeededEcsService>;
+let dailyKeyArn: string;
 const ecsClient = () => new ECSClient({});
 
 const labelEvent = (arn: string, versionId: string): SecretEvent => ({
@@ -94,6 +99,10 @@ beforeAll(async () => {
   const rds = fleet.sharedSecretArn!;
   const rdsName = rds.slice(rds.indexOf(":secret:") + 8, -7);
   const voiceBundle = fleet.secrets[`${NS}/voice/secrets`]!;
+  const daily = await new SecretsManagerClient({}).send(
+    new CreateSecretCommand({ Name: "pipecat/daily-api-key", SecretString: '{"DAILY_API_KEY":"k"}' }),
+  );
+  dailyKeyArn = daily.ARN!;
   ecs = await seedEcsServices(fleet, [
     // The two consumers of the issue: a full ARN with a JSON key (…-AbCdEf:password::), and the secret's name.
     {
@@ -139,6 +148,13 @@ beforeAll(async () => {
       executionRoleReads: [rds],
     },
     { name: "voice-noread", service: "voice", secrets: [{ name: "DB", valueFrom: rds }], executionRoleReads: [] },
+    // Pipecat: the Daily key is in no manifest, only in this task definition.
+    {
+      name: "pipecat-daily",
+      service: "voice",
+      secrets: [{ name: "DAILY_API_KEY", valueFrom: `${dailyKeyArn}:DAILY_API_KEY::` }],
+      executionRoleReads: [dailyKeyArn],
+    },
     // Another namespace: not the fleet's, whatever it references.
     {
       name: "other-ns",
@@ -243,5 +259,97 @@ describe("rotation → new ECS deployments, in wave order with the hosts", () =>
     expect(await primaryDeployment("voice-unrelated")).toBe(untouched.unrelated);
     expect(await primaryDeployment("voice-pinned")).toBe(untouched.pinned);
     expect(await primaryDeployment("other-ns")).toBe(untouched.other);
+  });
+});
+
+/** A fresh rotation of the master secret driven up to wave 1 (api hosts and api-worker sent). */
+async function rolloutAtWave1(): Promise<{ w: Wired; rolloutId: string; counter: ApiCallCounter }> {
+  const counter = new ApiCallCounter();
+  const w = wire(fleet, { counter });
+  const version = await rotate(fleet.sharedSecretArn!);
+  const r = await handle(labelEvent(fleet.sharedSecretArn!, version), w);
+  expect(r.action).toBe("restart");
+  await hostsSucceed(w);
+  expect(w.harness.sent().map((c) => c.instanceIds)).toEqual([hostsOf("database"), hostsOf("api").sort()]);
+  expect(counter.count("ECS.UpdateService")).toBe(1);
+  return { w, rolloutId: r.rolloutId!, counter };
+}
+
+describe("a failed, rolled-back or overdue deployment halts the rollout like a failed host", () => {
+  it("SERVICE_DEPLOYMENT_FAILED halts: wave 2 (hosts and services) is never sent", async () => {
+    const { w, rolloutId, counter } = await rolloutAtWave1();
+    const arn = ecs["api-worker"]!.serviceArn;
+    const id = (await w.deps.rollouts.get(rolloutId))!.hosts[arn]!.deploymentId!;
+    const failed = deploymentEvent(arn, id, "SERVICE_DEPLOYMENT_FAILED");
+    const [a, b] = await Promise.all([
+      trackEcsDeployment(failed, w.deps),
+      trackEcsDeployment(failed, wire(fleet).deps),
+    ]);
+    expect([a.halted, b.halted].filter(Boolean)).toHaveLength(1);
+    expect(a.halted ?? b.halted).toContain(arn);
+    // A COMPLETED arriving late (the circuit breaker's rollback deployment has another id) changes nothing.
+    const late = await trackEcsDeployment(deploymentEvent(arn, "ecs-svc/1234", "SERVICE_DEPLOYMENT_COMPLETED"), w.deps);
+    expect(late.ignored).toMatch(/no rollout started/);
+    await hostsSucceed(w);
+    const r = (await w.deps.rollouts.get(rolloutId))!;
+    expect(r.status).toBe("halted");
+    expect(r.hosts[arn]!.status).toBe("Failed");
+    expect(r.hosts[ecs["pipecat-voice"]!.serviceArn]!.status).toBe("pending");
+    expect(w.harness.sent()).toHaveLength(2); // database, api: never voice
+    expect(counter.count("ECS.UpdateService")).toBe(1);
+  });
+
+  it("without a circuit breaker, a deployment still IN_PROGRESS past its deadline fails at reconciliation", async () => {
+    const { w, rolloutId } = await rolloutAtWave1();
+    const arn = ecs["api-worker"]!.serviceArn;
+    expect(await reconcileEcsDeployments(w.deps, rolloutId)).toEqual([]); // moto says IN_PROGRESS: still in flight
+    const later = { ...w.deps, now: () => new Date(Date.now() + 31 * 60 * 1000) };
+    expect(await reconcileEcsDeployments(later, rolloutId)).toEqual([
+      { serviceArn: arn, status: "DeadlineExceeded", reason: expect.stringMatching(/IN_PROGRESS after its deadline/) },
+    ]);
+    const r = (await w.deps.rollouts.get(rolloutId))!;
+    expect(r.status).toBe("halted");
+    expect(r.haltReason).toContain("DeadlineExceeded");
+    expect(await reconcileEcsDeployments(later, rolloutId)).toEqual([]); // recorded once
+  });
+});
+
+describe("plan and dry run", () => {
+  it("a dry run lists the ECS services beside the hosts and writes nothing", async () => {
+    const counter = new ApiCallCounter();
+    const w = wire(fleet, { counter, dryRun: true });
+    const version = await rotate(fleet.sharedSecretArn!);
+    const fact = await confirmRotation(
+      classifyRotationEvent(labelEvent(fleet.sharedSecretArn!, version)),
+      fleet.manifest,
+      w.deps,
+    );
+    if (!isFact(fact)) throw new Error(fact.reason);
+    const r = await startRollout(fact, fleet.manifest, w.deps, { dryRun: true });
+    expect(r.action).toBe("planned");
+    expect(r.plan.ecsTargets).toHaveLength(3);
+    expect(r.plan.ecsSkipped).toHaveLength(3);
+    const writes = Object.keys(counter.snapshot()).filter((k) =>
+      /\.(UpdateService|TagResource|SendCommand|PutItem|UpdateItem|CreateTags)$/.test(k),
+    );
+    expect(writes).toEqual([]);
+  });
+
+  it("a secret only an ECS service references is in scope; a foreign one costs no Secrets Manager call", async () => {
+    const w = wire(fleet);
+    const foreign = await confirmRotation(
+      { kind: "act", trigger: "PutSecretValue", secretId: "someone-else/app/secrets" },
+      fleet.manifest,
+      w.deps,
+    );
+    expect(isFact(foreign)).toBe(false);
+    expect(w.counter.count("SecretsManager.DescribeSecret")).toBe(0);
+
+    // The Pipecat pattern: a secret outside the manifest, referenced by an ECS task definition.
+    const version = await rotate(dailyKeyArn);
+    const r = await handle(labelEvent(dailyKeyArn, version), w);
+    expect(r.action).toBe("restart");
+    expect(r.plan.waves).toEqual([]);
+    expect(r.deployments?.map((d) => d.serviceArn)).toEqual([ecs["pipecat-daily"]!.serviceArn]);
   });
 });

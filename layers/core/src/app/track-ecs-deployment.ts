@@ -88,8 +88,10 @@ export async function reconcileEcsDeployments(deps: Deps, rolloutId: string): Pr
     if (!isEcsRecord(rec) || rec.status !== "sent" || !rec.deploymentId) continue;
     const state = await deps.ecs.deploymentState(rec.clusterArn ?? "", arn, rec.deploymentId);
     const status = ecsOutcome(state.state, rec, deps.now());
-    if (status)
-      outcomes.set(arn, { deploymentId: rec.deploymentId, status, ...(state.reason ? { reason: state.reason } : {}) });
+    if (!status) continue;
+    const reason =
+      status === "DeadlineExceeded" ? `still IN_PROGRESS after its deadline ${rec.deadline}` : state.reason;
+    outcomes.set(arn, { deploymentId: rec.deploymentId, status, ...(reason ? { reason } : {}) });
   }
   if (outcomes.size === 0) return [];
   return (await recordEcsOutcomes(deps, rollout, outcomes)).recorded;
