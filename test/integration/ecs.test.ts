@@ -5,6 +5,7 @@ import { DescribeServicesCommand, ECSClient, ListTagsForResourceCommand } from "
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ApiCallCounter } from "#core/adapters/clients";
+import { auditFleet } from "#core/app/audit-fleet";
 import { confirmRotation, isFact, type RotationResult, startRollout } from "#core/app/rotate-secret";
 import {
   type EcsDeploymentEventName,
@@ -130,7 +131,8 @@ beforeAll(async () => {
       name: "voice-unrelated",
       service: "voice",
       secrets: [{ name: "API_TOKEN", valueFrom: voiceBundle }],
-      executionRoleReads: [voiceBundle],
+      // …and its execution role reads every secret of the namespace: excess scope, like a host role's.
+      executionRoleReads: [voiceBundle, `arn:aws:secretsmanager:*:*:secret:${NS}/*`],
     },
     // Reported, not restarted: pinned to a stage (with hostile container and variable names), CODE_DEPLOY, no read.
     {
@@ -351,5 +353,37 @@ describe("plan and dry run", () => {
     expect(r.action).toBe("restart");
     expect(r.plan.waves).toEqual([]);
     expect(r.deployments?.map((d) => d.serviceArn)).toEqual([ecs["pipecat-daily"]!.serviceArn]);
+  });
+});
+
+describe("drift audit", () => {
+  it("finds a stale ECS service (event lost), its over-scoped execution role, and catches it up with one deployment", async () => {
+    const bundle = fleet.secrets[`${NS}/voice/secrets`]!;
+    const before = await primaryDeployment("voice-unrelated");
+    await rotate(bundle); // its event never arrives
+    const counter = new ApiCallCounter();
+    const w = wire(fleet, { counter });
+    const report = await auditFleet(fleet.manifest, w.deps, { remediation: "imds+restart", dryRun: false });
+    const arn = ecs["voice-unrelated"]!.serviceArn;
+    const staleOf = (secret: string) =>
+      report.findings.filter((f) => f.kind === "stale-credentials" && f.resource && f.evidence?.["secret"] === secret);
+    const stale = staleOf(`${NS}/voice/secrets`);
+    expect(stale.map((f) => f.resource)).toEqual([arn]);
+    // The dry run above rotated the master secret and nothing redeployed: its consumers are stale too, but never a
+    // pinned reference (a redeploy would not change it) nor the one redeployed since.
+    const rdsName = fleet.sharedSecretArn!.slice(fleet.sharedSecretArn!.indexOf(":secret:") + 8, -7);
+    const rdsStale = staleOf(rdsName).map((f) => f.resource);
+    expect(rdsStale).toContain(ecs["pipecat-voice"]!.serviceArn);
+    expect(rdsStale).not.toContain(ecs["voice-pinned"]!.serviceArn);
+    expect(stale[0]!.instanceId).toBeUndefined();
+    expect(stale[0]!.detail).toContain(`${NS}/voice/secrets`);
+    const excess = report.findings.filter((f) => f.kind === "iam-excess-grant" && f.resource === arn);
+    expect(excess.length).toBeGreaterThan(0);
+    expect(excess.map((f) => f.evidence?.["probe"]).join(" ")).toMatch(/other-service-secret/);
+    // Catch-up: the stale voice hosts and the stale ECS service share wave 2: one new deployment for the service.
+    const catchUp = report.remediation.restarts.find((r) => r.secretName === `${NS}/voice/secrets`)!;
+    expect(catchUp.plan.ecsTargets?.map((t) => t.serviceArn)).toEqual([arn]);
+    expect(await primaryDeployment("voice-unrelated")).not.toBe(before);
+    expect(JSON.stringify(report)).not.toContain(CANARY_ENV);
   });
 });
