@@ -30,7 +30,7 @@ const idem = idempotency(clients.dynamodb, config.idempotencyTable, "[secretArn,
 const rollout = makeIdempotent(
   async (fact: RotationFact, requestId: string): Promise<RotationResult & { firstRequestId: string }> => {
     const d = deps();
-    const manifest = await loadManifest(d.params, config.manifestParam, config.namespace);
+    const manifest = await loadManifest(d.params, config);
     return { ...asRecord(await startRollout(fact, manifest, d, { dryRun: false })), firstRequestId: requestId };
   },
   { ...idem, dataIndexArgument: 0 },
@@ -66,7 +66,7 @@ export const handler = middy(async (event: unknown, context: Context): Promise<R
   if (foreign) return reject(logger, metrics, foreign);
 
   const d = deps();
-  const manifest = await loadManifest(d.params, config.manifestParam, config.namespace);
+  const manifest = await loadManifest(d.params, config);
   const fact = await confirmRotation(classifyRotationEvent(parsed.data), manifest, d);
   let result: RotationResult;
   if (!isFact(fact)) result = fact;

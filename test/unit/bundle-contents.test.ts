@@ -34,7 +34,7 @@ beforeAll(async () => {
       });
     }),
   );
-}, 60_000);
+}, 120_000);
 
 const get = (id: string): Built => {
   const b = built.get(id);

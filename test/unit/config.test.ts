@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "#core/app/config";
+import { CONFIG_VARIABLES, loadConfig } from "#core/app/config";
+import { functionConfig, listFunctions, loadTemplate } from "../../scripts/lib/template.ts";
 
 const NS = { DCP_NAMESPACE: "voiceai/prod" };
 
@@ -14,6 +15,7 @@ describe("loadConfig", () => {
       auditRemediation: "none",
       auditSummaryParam: "/voiceai/prod/control-plane/audit/summary",
       region: "us-east-1",
+      tagKeys: { namespace: "Namespace", service: "Service" },
     });
   });
 
@@ -28,6 +30,8 @@ describe("loadConfig", () => {
       DCP_IAM_MODE: "quarantine",
       DCP_AUDIT_REMEDIATION: "imds+restart",
       DCP_AUDIT_SUMMARY_PARAM: "/custom/summary",
+      DCP_NAMESPACE_TAG_KEY: "fleet:namespace",
+      DCP_SERVICE_TAG_KEY: "fleet:service",
       AWS_REGION: "eu-central-1",
     });
     expect(c).toEqual({
@@ -41,7 +45,18 @@ describe("loadConfig", () => {
       auditRemediation: "imds+restart",
       auditSummaryParam: "/custom/summary",
       region: "eu-central-1",
+      tagKeys: { namespace: "fleet:namespace", service: "fleet:service" },
     });
+  });
+
+  it("reads every DCP_ setting the template gives a function, and the template sets every one it reads", () => {
+    const set = new Set(
+      listFunctions(loadTemplate()).flatMap((id) =>
+        Object.keys(functionConfig(id).environment).filter((k) => k.startsWith("DCP_")),
+      ),
+    );
+    const read = CONFIG_VARIABLES.filter((k) => k.startsWith("DCP_"));
+    expect([...set].sort()).toEqual([...read].sort());
   });
 
   it("DCP_DRY_RUN is true only for 'true'", () => {

@@ -9,12 +9,9 @@ import {
 } from "@aws-sdk/client-ssm";
 import { InvalidInputError } from "../domain/errors.ts";
 import { SERVICE_NAME_PATTERN } from "../domain/manifest.ts";
+import { MAX_COMMENT_CHARS, MAX_IDS_PER_COMMAND } from "../domain/ssm.ts";
 import type { CommandRunner, InvocationStatus, ParameterStore, RestartRequest } from "../ports/index.ts";
 
-/** SendCommand accepts at most 50 InstanceIds. */
-export const MAX_INSTANCES_PER_COMMAND = 50;
-/** SendCommand Comment is at most 100 characters. */
-export const MAX_COMMENT = 100;
 const STANDARD_TIER_MAX = 4096;
 
 export interface SsmCommandRunnerOptions {
@@ -34,9 +31,9 @@ export class SsmCommandRunner implements CommandRunner {
 
   async sendRestart(req: RestartRequest): Promise<{ commandId: string }> {
     if (req.instanceIds.length === 0) throw new InvalidInputError("no instances to restart", "instanceIds");
-    if (req.instanceIds.length > MAX_INSTANCES_PER_COMMAND)
+    if (req.instanceIds.length > MAX_IDS_PER_COMMAND)
       throw new InvalidInputError(
-        `${req.instanceIds.length} instances in one command; SSM accepts at most ${MAX_INSTANCES_PER_COMMAND}`,
+        `${req.instanceIds.length} instances in one command; SSM accepts at most ${MAX_IDS_PER_COMMAND}`,
         "instanceIds",
       );
     if (!SERVICE_NAME_PATTERN.test(req.service)) throw new InvalidInputError("not a service name", "service");
@@ -47,7 +44,7 @@ export class SsmCommandRunner implements CommandRunner {
         Parameters: { Service: [req.service] },
         MaxConcurrency: req.maxConcurrency,
         MaxErrors: req.maxErrors,
-        Comment: [...req.comment].slice(0, MAX_COMMENT).join(""),
+        Comment: [...req.comment].slice(0, MAX_COMMENT_CHARS).join(""),
         TimeoutSeconds: this.timeoutSeconds,
       }),
     );

@@ -1,5 +1,6 @@
 import { type ResultEffect, type Rollout, recordResult } from "../domain/rollout.ts";
 import { RESTARTED_AT_TAG, versionTagKey } from "../domain/secrets.ts";
+import { FINAL_STATUSES } from "../domain/ssm.ts";
 import type { Deps } from "./deps.ts";
 import { dispatchWave, mutateRollout, rolloutIdFromComment } from "./rollout-runner.ts";
 
@@ -27,19 +28,6 @@ export interface TrackResult {
   ignored?: string;
 }
 
-const COMMAND_TERMINAL = new Set([
-  "Success",
-  "Failed",
-  "TimedOut",
-  "Cancelled",
-  "DeliveryTimedOut",
-  "ExecutionTimedOut",
-  "Undeliverable",
-  "Terminated",
-  "AccessDenied",
-  "InvalidPlatform",
-]);
-
 /**
  * One SSM status change of our restart document: confirm with GetCommandInvocation, record per host,
  * tag the version each successful host now runs, halt on failure, send the next wave when one completes.
@@ -65,7 +53,7 @@ export async function trackRestart(input: TrackInput, deps: Deps): Promise<Track
     confirmed.set(input.instanceId, inv.status);
     ids = [input.instanceId];
   } else {
-    if (!COMMAND_TERMINAL.has(input.status)) return { ...out, ignored: `command status ${input.status} is not final` };
+    if (!FINAL_STATUSES.has(input.status)) return { ...out, ignored: `command status ${input.status} is not final` };
     rolloutId = rolloutIdFromComment(await deps.commands.commandComment(input.commandId));
     ids = [];
   }

@@ -1,9 +1,9 @@
 import { type EcsPlanTarget, ecsTargetRecords, planEcsTargets, type SkippedEcsService } from "./ecs-rollout.ts";
 import type { Manifest } from "./manifest.ts";
 import { SERVICE_NAME_PATTERN } from "./manifest.ts";
+import { IN_FLIGHT_STATUSES, MAX_IDS_PER_COMMAND } from "./ssm.ts";
 
-/** SSM accepts at most 50 instance ids per SendCommand. */
-export const MAX_IDS_PER_COMMAND = 50;
+export { MAX_IDS_PER_COMMAND };
 
 export interface RolloutTarget {
   instanceId: string;
@@ -133,7 +133,7 @@ export interface Rollout {
 }
 
 /** Not final: SSM's in-flight statuses and the rollout's own (`pending`, `dispatching` = claimed, `sent`). */
-const IN_FLIGHT = new Set(["Pending", "InProgress", "Delayed", "Cancelling", "sent", "pending", "dispatching"]);
+const IN_FLIGHT = new Set([...IN_FLIGHT_STATUSES, "sent", "pending", "dispatching"]);
 
 export function isTerminalFailure(status: string): boolean {
   return status !== "Success" && !IN_FLIGHT.has(status);

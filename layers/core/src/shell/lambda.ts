@@ -5,7 +5,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Context } from "aws-lambda";
-import { shown } from "../domain/events.ts";
+import { describeIssues, shown } from "../domain/events.ts";
 
 export { MetricUnit, shown };
 
@@ -56,6 +56,27 @@ export function foreignOrigin(
 export interface Rejected {
   action: "rejected";
   reason: string;
+}
+
+/**
+ * Parses an EventBridge event for a handler: the schema's output, or why it is not ours (malformed, or for another
+ * account or region: see foreignOrigin) for the handler to `reject`.
+ */
+export function accept<T extends { account?: unknown; region?: unknown }>(
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: unknown } },
+  event: unknown,
+  context: Pick<Context, "invokedFunctionArn">,
+  what: string,
+): { event: T } | { reason: string } {
+  const parsed = schema.safeParse(event);
+  if (!parsed.success) return { reason: `not ${what}: ${describeIssues(parsed.error as never)}` };
+  const foreign = foreignOrigin(parsed.data, context);
+  return foreign ? { reason: foreign } : { event: parsed.data };
+}
+
+/** Emits each count above zero as a Count metric (a dimensionless count of nothing says nothing). */
+export function addCounts(metrics: Metrics, counts: Record<string, number>): void {
+  for (const [name, n] of Object.entries(counts)) if (n > 0) metrics.addMetric(name, MetricUnit.Count, n);
 }
 
 export function reject(logger: Logger, metrics: Metrics, reason: string): Rejected {
