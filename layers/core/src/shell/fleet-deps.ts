@@ -48,7 +48,10 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
 }
 
 /** The ECS port and the deployment links (on the rollout table) for the functions that dispatch or track ECS targets. */
-export function ecsDeps(clients: Pick<AwsClients, "ecs" | "dynamodb">, config: Config): Pick<Deps, "ecs" | "links"> {
+export function ecsDeps(
+  clients: Pick<AwsClients, "ecs" | "dynamodb">,
+  config: Config,
+): Required<Pick<Deps, "ecs" | "links">> {
   return {
     ecs: new EcsServiceAdapter(clients.ecs),
     links: config.rolloutTable
