@@ -232,15 +232,40 @@ export function wavesTable(waves: WaveStep[]): string {
 }
 
 export function planText(
-  plan: Pick<RolloutPlan, "rolloutId" | "secretName" | "versionId" | "waves" | "skipped">,
+  plan: Pick<RolloutPlan, "rolloutId" | "secretName" | "versionId" | "waves" | "skipped" | "ecsTargets" | "ecsSkipped">,
 ): string {
   const hosts = plan.waves.reduce((n, w) => n + w.instanceIds.length, 0);
+  const ecs = plan.ecsTargets ?? [];
+  const waves = new Set([...plan.waves, ...ecs].map((w) => w.wave)).size;
   const out = [
     `Restart plan for ${plan.secretName} (AWSCURRENT ${plan.versionId}), rollout ${plan.rolloutId}:`,
-    `${hosts} host(s) in ${new Set(plan.waves.map((w) => w.wave)).size} wave(s); nothing was sent.`,
+    `${hosts} host(s)${ecs.length ? ` and ${ecs.length} ECS service(s)` : ""} in ${waves} wave(s); nothing was sent.`,
     "",
     plan.waves.length ? wavesTable(plan.waves) : "No host can take the restart.",
   ];
+  if (ecs.length) {
+    out.push("", "ECS services (one new deployment each, in the same waves):");
+    out.push(
+      table(
+        ["WAVE", "SERVICE", "ECS SERVICE", "COMPLETION"],
+        ecs.map((t) => [
+          String(t.wave),
+          t.service,
+          t.serviceArn,
+          t.deadlineSeconds ? `deadline ${t.deadlineSeconds / 60} min (no circuit breaker)` : "circuit breaker",
+        ]),
+      ),
+    );
+  }
+  if (plan.ecsSkipped?.length) {
+    out.push("", "ECS services reported, not restarted:");
+    out.push(
+      table(
+        ["ECS SERVICE", "SERVICE", "REASON"],
+        plan.ecsSkipped.map((s) => [s.serviceArn, s.service, s.reason]),
+      ),
+    );
+  }
   if (plan.skipped.length) {
     out.push("", "Skipped:");
     out.push(
@@ -262,7 +287,7 @@ export function rolloutText(r: Rollout): string {
       ["INSTANCE", "SERVICE", "WAVE", "STATUS", "COMMAND", "AT"],
       Object.entries(r.hosts)
         .sort(([a, x], [b, y]) => x.wave - y.wave || x.service.localeCompare(y.service) || a.localeCompare(b))
-        .map(([id, h]) => [id, h.service, String(h.wave), h.status, h.commandId ?? "-", h.at ?? "-"]),
+        .map(([id, h]) => [id, h.service, String(h.wave), h.status, h.commandId ?? h.deploymentId ?? "-", h.at ?? "-"]),
     ),
   ];
   return out.join("\n");

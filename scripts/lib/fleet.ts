@@ -540,3 +540,24 @@ export async function seedEcsServices(
   }
   return out;
 }
+
+/**
+ * The demo fleet's ECS service, after the seed "AWS Secrets Manager Integration" (the Pipecat ECS deployment): the
+ * voice agent on ECS, reading the RDS master secret's password by ARN + JSON key through its task execution role.
+ */
+export function demoEcsSeeds(fleet: Pick<SeededFleet, "sharedSecretArn">): EcsServiceSeed[] {
+  const rds = fleet.sharedSecretArn;
+  if (!rds) throw new Error("the demo ECS service reads the shared database secret: seed the fleet with one");
+  return [
+    {
+      name: "pipecat-voice",
+      service: "voice",
+      secrets: [{ name: "DATABASE_PASSWORD", valueFrom: `${rds}:password::` }],
+      environment: [
+        { name: "HOST", value: "0.0.0.0" },
+        { name: "FAST_API_PORT", value: "7860" },
+      ],
+      executionRoleReads: [rds],
+    },
+  ];
+}

@@ -12,7 +12,15 @@ import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import type { DriftReport } from "#core/app/audit-fleet";
 import type { Finding } from "#core/domain/model";
 import { type Rollout, type RolloutPlan, recordResult } from "#core/domain/rollout";
-import { demoFleetSpec, type HostSeed, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import {
+  demoEcsSeeds,
+  demoFleetSpec,
+  type HostSeed,
+  type SeededEcsService,
+  type SeededFleet,
+  seedEcsServices,
+  seedFleet,
+} from "../../scripts/lib/fleet.ts";
 import { useMoto } from "../support/moto.ts";
 
 useMoto();
@@ -89,12 +97,14 @@ describe("dcp manifest validate", () => {
 describe("dcp against a seeded fleet with known drift", () => {
   const spec = demoFleetSpec();
   let fleet: SeededFleet;
+  let ecs: Record<string, SeededEcsService>;
   let clients: AwsClients;
   let env: Record<string, string>;
 
   beforeAll(async () => {
     clients = createClients();
     fleet = await seedFleet(spec, clients);
+    ecs = await seedEcsServices(fleet, demoEcsSeeds(fleet), clients);
     await clients.dynamodb.send(
       new CreateTableCommand({
         TableName: ROLLOUT_TABLE,
@@ -216,9 +226,15 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(planned.sort()).toEqual(expectedHosts.sort());
     expect(new Set(planned).size).toBe(planned.length);
     expect(await listCommandCount()).toBe(before);
+    // The ECS service beside the hosts, in its service's wave.
+    expect(plan.ecsTargets?.map((t) => [t.wave, t.service, t.serviceArn])).toEqual([
+      [waveOf.get("voice"), "voice", ecs["pipecat-voice"]!.serviceArn],
+    ]);
 
     const readable = await dcp(["restart", "plan", fleet.sharedSecretArn!], env);
     expect(readable.stdout).toContain("nothing was sent");
+    expect(readable.stdout).toContain("1 ECS service(s)");
+    expect(readable.stdout).toContain(ecs["pipecat-voice"]!.serviceArn);
   });
 
   it("guard --dry-run reports the IMDSv1 host but changes nothing", async () => {
