@@ -1,8 +1,10 @@
 // npm run demo: the whole control plane on a local moto_server, end to end, in about a minute.
 //   0. seed the voiceai/staging demo fleet (+ the tables and document the template names)
 //   1. a new IMDSv1 host is guarded by InstanceLaunchFunction
-//   2. the RDS master secret rotates: SecretRotationFunction plans and starts the rolling restart,
-//      RestartTrackerFunction follows it wave by wave (we play EventBridge, feeding SSM status events)
+//   2. the RDS master secret rotates: SecretRotationFunction plans and starts the rolling restart of the hosts and
+//      of the ECS service (the Pipecat voice agent, one new deployment in the voice wave); RestartTrackerFunction and
+//      EcsDeploymentTrackerFunction follow it wave by wave (we play EventBridge, feeding SSM status events and the
+//      ECS Deployment State Change events moto does not emit)
 //   3. `dcp audit`, `dcp audit --fix`, `dcp audit` again
 // The functions run through the docker-free invoker (bundled from template.yaml exactly as SAM would).
 // moto's Run Command traps: SendCommand with InstanceIds is recorded as targeting every instance, and every
@@ -12,15 +14,26 @@ import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { RunInstancesCommand } from "@aws-sdk/client-ec2";
+import { DescribeServicesCommand } from "@aws-sdk/client-ecs";
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { CreateDocumentCommand } from "@aws-sdk/client-ssm";
 import { type AwsClients, createClients } from "#core/adapters/clients";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import type { GuardResult } from "#core/app/guard-host";
 import type { RotationResult } from "#core/app/rotate-secret";
+import type { EcsTrackResult } from "#core/app/track-ecs-deployment";
 import type { TrackResult } from "#core/app/track-restart";
+import { versionTagKey } from "#core/domain/secrets";
 import { imdsText, wavesTable } from "../bin/lib/render.ts";
-import { DEMO_AMI, demoFleetSpec, restartDocumentContent, type SeededFleet, seedFleet } from "./lib/fleet.ts";
+import {
+  DEMO_AMI,
+  demoEcsSeeds,
+  demoFleetSpec,
+  restartDocumentContent,
+  type SeededFleet,
+  seedEcsServices,
+  seedFleet,
+} from "./lib/fleet.ts";
 import { localAwsEnv, type MotoServer, startMoto } from "./lib/moto.ts";
 import { buildFunction, type FunctionConfig, functionConfig, invokeBundle } from "./lib/template.ts";
 
@@ -81,24 +94,33 @@ function eventOf(source: string, detailType: string, resources: string[], detail
   };
 }
 
+interface WaveWork {
+  commands: { commandId: string; service: string; instanceIds: string[] }[];
+  deployments?: { serviceArn: string; deploymentId: string }[];
+}
+
 /**
- * Plays EventBridge for the restart document: one Success per host of each command, wave after wave. The hosts
- * of a wave report concurrently, as SSM would; the tracker's conditional writes keep every result.
+ * Plays EventBridge for a rollout, wave after wave: one Success per host of each command (to RestartTrackerFunction)
+ * and one SERVICE_DEPLOYMENT_COMPLETED per ECS deployment (to EcsDeploymentTrackerFunction), all concurrently, as SSM
+ * and ECS would send them; the trackers' conditional writes keep every result and start the next wave once.
  */
-async function driveRollout(
-  tracker: Fn,
-  document: string,
-  first: { commandId: string; service: string; instanceIds: string[] }[],
-  region: string,
-): Promise<void> {
-  let commands = first;
-  while (commands.length > 0) {
-    let next: typeof commands = [];
-    const reports = commands.flatMap((c) => c.instanceIds.map((instanceId) => ({ c, instanceId })));
-    await Promise.all(
-      reports.map(async ({ c, instanceId }) => {
+async function driveRollout(trackers: { ssm: Fn; ecs: Fn }, document: string, first: WaveWork, region: string) {
+  let work: WaveWork | undefined = first;
+  while (work) {
+    let next: WaveWork | undefined;
+    const startNext = (wave: number, w: WaveWork, by: string) => {
+      if (w.commands.length + (w.deployments?.length ?? 0) === 0) return;
+      next = w;
+      say(`   wave ${wave} starts (sent by the ${by}):`);
+      for (const n of w.commands) say(`     command ${n.commandId} ${n.service}: ${n.instanceIds.join(", ")}`);
+      for (const d of w.deployments ?? [])
+        say(`     ECS UpdateService(forceNewDeployment) ${d.serviceArn}: ${d.deploymentId}`);
+    };
+    const hosts = work.commands.flatMap((c) => c.instanceIds.map((instanceId) => ({ c, instanceId })));
+    await Promise.all([
+      ...hosts.map(async ({ c, instanceId }) => {
         const r = await invoke<TrackResult>(
-          tracker,
+          trackers.ssm,
           eventOf(
             "aws.ssm",
             "EC2 Command Invocation Status-change Notification",
@@ -111,14 +133,27 @@ async function driveRollout(
         say(
           `     ${instanceId} (${c.service}): ${r.recorded.map((x) => x.status).join(",") || "already recorded"} → rollout ${r.rolloutStatus}`,
         );
-        if (r.nextWave && r.nextWave.commands.length > 0) {
-          next = r.nextWave.commands;
-          say(`   wave ${r.nextWave.wave} starts (sent by the tracker):`);
-          for (const n of next) say(`     command ${n.commandId} ${n.service}: ${n.instanceIds.join(", ")}`);
-        }
+        if (r.nextWave) startNext(r.nextWave.wave, r.nextWave, "SSM tracker");
       }),
-    );
-    commands = next;
+      ...(work.deployments ?? []).map(async (d) => {
+        const r = await invoke<EcsTrackResult>(
+          trackers.ecs,
+          eventOf("aws.ecs", "ECS Deployment State Change", [d.serviceArn], {
+            eventType: "INFO",
+            eventName: "SERVICE_DEPLOYMENT_COMPLETED",
+            deploymentId: d.deploymentId,
+            reason: `ECS deployment ${d.deploymentId} completed.`,
+          }),
+        );
+        if (r.ignored) throw new Error(`ECS tracker ignored ${d.deploymentId}: ${r.ignored}`);
+        if (r.halted) throw new Error(`rollout halted: ${r.halted}`);
+        say(
+          `     ${d.serviceArn.split("/").slice(-1)[0]} (ECS ${d.deploymentId}): ${r.recorded.map((x) => x.status).join(",") || "already recorded"} → rollout ${r.rolloutStatus}`,
+        );
+        if (r.nextWave) startNext(r.nextWave.wave, r.nextWave, "ECS tracker");
+      }),
+    ]);
+    work = next;
   }
 }
 
@@ -145,6 +180,22 @@ async function createTable(clients: AwsClients, name: string, key: string): Prom
   );
 }
 
+/** The shared secret's ARN, shortened for display (name + suffix). */
+function secretIdOf(fleet: SeededFleet): string {
+  return `…:secret:${fleet.sharedSecretArn?.split(":secret:")[1] ?? ""}`;
+}
+
+async function primaryDeployment(clients: AwsClients, s: { clusterArn: string; serviceArn: string }) {
+  const out = await clients.ecs.send(
+    new DescribeServicesCommand({ cluster: s.clusterArn, services: [s.serviceArn], include: ["TAGS"] }),
+  );
+  const svc = out.services?.[0];
+  return {
+    id: svc?.deployments?.find((d) => d.status === "PRIMARY")?.id,
+    tags: Object.fromEntries((svc?.tags ?? []).map((t) => [t.key ?? "", t.value ?? ""])),
+  };
+}
+
 async function demo(server: MotoServer): Promise<void> {
   Object.assign(process.env, localAwsEnv(server.endpoint));
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -160,11 +211,16 @@ async function demo(server: MotoServer): Promise<void> {
   say(`   ${fleet.hosts.length} hosts: ${[...counts].map(([s, n]) => `${s}×${n}`).join(", ")}`);
   say(`   shared secret ${fleet.sharedSecretArn}`);
   say(`   consumers: ${spec.sharedSecret?.consumers.join(", ")}; manifest in ${fleet.manifestParam}`);
-  const [launch, rotation, tracker] = await Promise.all([
+  const ecsServices = await seedEcsServices(fleet, demoEcsSeeds(fleet), clients);
+  const pipecat = ecsServices["pipecat-voice"]!;
+  say(`   ECS service ${pipecat.serviceArn} (Service=voice): DATABASE_PASSWORD from ${secretIdOf(fleet)}:password::`);
+  const [launch, rotation, tracker, ecsTracker] = await Promise.all([
     build("InstanceLaunchFunction", ns, region),
     build("SecretRotationFunction", ns, region),
     build("RestartTrackerFunction", ns, region),
+    build("EcsDeploymentTrackerFunction", ns, region),
   ]);
+  const trackers = { ssm: tracker, ecs: ecsTracker };
   // The invoker resolves !Ref of resources to their logical ids: create what the functions' environment names.
   const env = launch.cfg.environment;
   const idemTable = env.DCP_IDEMPOTENCY_TABLE!;
@@ -237,8 +293,11 @@ async function demo(server: MotoServer): Promise<void> {
   );
 
   // ------------------------------------------------------------------ 2
-  section("2. The RDS master secret rotates: SecretRotationFunction + RestartTrackerFunction");
+  section(
+    "2. The RDS master secret rotates: SecretRotationFunction + RestartTrackerFunction + EcsDeploymentTrackerFunction",
+  );
   const secretArn = fleet.sharedSecretArn!;
+  const deploymentBefore = await primaryDeployment(clients, pipecat);
   const put = await clients.secrets.send(
     new PutSecretValueCommand({
       SecretId: secretArn,
@@ -259,14 +318,26 @@ async function demo(server: MotoServer): Promise<void> {
   say(`   rollout ${rot.rolloutId}; plan (waves × hosts):`);
   say(indent(wavesTable(rot.plan.waves), "     "));
   for (const s of rot.plan.skipped) say(`     skipped ${s.instanceId} (${s.service}): ${s.reason}`);
+  for (const t of rot.plan.ecsTargets ?? [])
+    say(`     wave ${t.wave} also: ECS service ${t.serviceArn} (${t.service}), one new deployment`);
   if (rot.action !== "restart") throw new Error(`expected a restart, got ${rot.action}: ${rot.reason}`);
   say(`   wave ${rot.plan.waves[0]?.wave} starts (sent by the rotation):`);
   for (const c of rot.commands) say(`     command ${c.commandId} ${c.service}: ${c.instanceIds.join(", ")}`);
   say("   SSM reports each host (we feed RestartTrackerFunction the status events):");
-  await driveRollout(tracker, document, rot.commands, region);
+  await driveRollout(trackers, document, { commands: rot.commands, deployments: rot.deployments ?? [] }, region);
   const final = await store.get(rot.rolloutId ?? "");
-  say(`   rollout ${rot.rolloutId}: ${final?.status} (${Object.keys(final?.hosts ?? {}).length} hosts restarted)`);
+  const ecsCount = rot.plan.ecsTargets?.length ?? 0;
+  say(
+    `   rollout ${rot.rolloutId}: ${final?.status} (${Object.keys(final?.hosts ?? {}).length - ecsCount} hosts restarted, ${ecsCount} ECS service redeployed)`,
+  );
   if (final?.status !== "succeeded") throw new Error(`rollout ${rot.rolloutId} ended ${final?.status}`);
+  const deploymentAfter = await primaryDeployment(clients, pipecat);
+  const recorded = deploymentAfter.tags[versionTagKey(final.plan.secretName)];
+  say(
+    `   ECS service pipecat-voice: deployment ${deploymentBefore.id} → ${deploymentAfter.id}; records version ${recorded}`,
+  );
+  if (deploymentAfter.id === deploymentBefore.id || recorded !== put.VersionId)
+    throw new Error("the ECS service was not redeployed for the new version");
 
   // ------------------------------------------------------------------ 3
   section("3. Drift audit from the CLI: dcp audit, dcp audit --fix, dcp audit");
@@ -291,7 +362,7 @@ async function demo(server: MotoServer): Promise<void> {
   for (const r of catchUps) {
     say();
     say(`   catch-up rollout ${r.rolloutId} (${r.plan.secretName}): the tracker records each restart`);
-    await driveRollout(tracker, document, r.commands, region);
+    await driveRollout(trackers, document, { commands: r.commands }, region);
     const done = await store.get(r.rolloutId);
     say(`   rollout ${r.rolloutId}: ${done?.status}`);
     if (done?.status !== "succeeded") throw new Error(`catch-up rollout ${r.rolloutId} ended ${done?.status}`);
