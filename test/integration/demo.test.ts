@@ -41,7 +41,9 @@ it("npm run demo guards a launch, rolls a rotation through every wave and audits
   // …and the Pipecat ECS service took one new deployment in the voice wave, recording the version it runs.
   expect(out).toMatch(/wave 2 also: ECS service arn:aws:ecs:[^ ]+\/pipecat-voice \(voice\)/);
   expect(out).toMatch(/ECS UpdateService\(forceNewDeployment\) arn:aws:ecs:[^ ]+\/pipecat-voice: ecs-svc\//);
-  expect(out).toMatch(/ECS service pipecat-voice: deployment ecs-svc\/\d+ → ecs-svc\/\d+; records version [0-9a-f-]{36}/);
+  expect(out).toMatch(
+    /ECS service pipecat-voice: deployment ecs-svc\/\d+ → ecs-svc\/\d+; records version [0-9a-f-]{36}/,
+  );
 
   // (3) Three audits: stale + IMDS drift before, fixes applied, and neither left afterwards.
   const audits = out.split(/^\$ dcp /m).slice(1);

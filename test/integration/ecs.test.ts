@@ -17,6 +17,7 @@ import { EcsDeploymentEvent, type SecretEvent } from "#core/domain/events";
 import { classifyRotationEvent } from "#core/domain/rotation";
 import { versionTagKey } from "#core/domain/secrets";
 import { type SeededEcsService, type SeededFleet, seedEcsServices, seedFleet } from "../../scripts/lib/fleet.ts";
+import { secretLabelUpdated } from "../support/events.ts";
 import { useMoto } from "../support/moto.ts";
 import { createTables, type Wired, wire } from "../support/wiring.ts";
 
@@ -28,17 +29,7 @@ let ecs: Record<string, SeededEcsService>;
 let dailyKeyArn: string;
 const ecsClient = () => new ECSClient({});
 
-const labelEvent = (arn: string, versionId: string): SecretEvent => ({
-  version: "0",
-  id: `ev-${Math.random()}`,
-  "detail-type": "Secret Label Updated",
-  source: "aws.secretsmanager",
-  account: fleet.account,
-  time: new Date().toISOString(),
-  region: fleet.region,
-  resources: [arn],
-  detail: { labelUpdated: "AWSCURRENT", versionId },
-});
+const labelEvent = (arn: string, versionId: string) => secretLabelUpdated(fleet, arn, versionId);
 
 /** What ECS would send; parsed with the handler's own schema so the test feeds only valid events. */
 function deploymentEvent(serviceArn: string, deploymentId: string, eventName: EcsDeploymentEventName) {

@@ -20,10 +20,10 @@ import { loadConfig } from "#core/app/config";
 import type { Deps } from "#core/app/deps";
 import { confirmRotation, isFact, type RotationResult, startRollout } from "#core/app/rotate-secret";
 import { trackRestart } from "#core/app/track-restart";
-import type { SecretEvent } from "#core/domain/events";
 import { classifyRotationEvent } from "#core/domain/rotation";
 import type { ManagedInstances } from "#core/ports/index";
 import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { secretLabelUpdated } from "../support/events.ts";
 import { useMoto } from "../support/moto.ts";
 import { createTables, IDEMPOTENCY_TABLE, ROLLOUT_TABLE, wire } from "../support/wiring.ts";
 
@@ -171,17 +171,8 @@ async function imdsTokensOf(instanceId: string): Promise<string | undefined> {
 
 const commandCount = async () => ((await direct.ssm().send(new ListCommandsCommand({}))).Commands ?? []).length;
 
-const labelEvent = (arn: string, versionId: string): SecretEvent => ({
-  version: "0",
-  id: `ev-${versionId}`,
-  "detail-type": "Secret Label Updated",
-  source: "aws.secretsmanager",
-  account: fleet.account,
-  time: new Date().toISOString(),
-  region: fleet.region,
-  resources: [arn],
-  detail: { labelUpdated: "AWSCURRENT", versionId },
-});
+const labelEvent = (arn: string, versionId: string) =>
+  secretLabelUpdated(fleet, arn, versionId, { id: `ev-${versionId}` });
 
 async function rotate(arn: string): Promise<string> {
   const out = await new SecretsManagerClient({}).send(

@@ -106,6 +106,23 @@ export async function dispatchWave(
   return { rollout: recorded ?? claimed, sent, deployments };
 }
 
+/** What a wave's dispatch sent: SSM commands (hosts) and ECS deployments (services). */
+export interface NextWave {
+  wave: number;
+  commands: { commandId: string; service: string; instanceIds: string[] }[];
+  deployments: { serviceArn: string; deploymentId: string }[];
+}
+
+/** After a wave completed (the rollout now names the next one): dispatches it and reports what was sent. */
+export async function dispatchNextWave(deps: Deps, r: Rollout): Promise<NextWave> {
+  const { sent, deployments } = await dispatchWave(deps, r);
+  return {
+    wave: r.currentWave,
+    commands: sent.map(({ commandId, service, instanceIds }) => ({ commandId, service, instanceIds })),
+    deployments: [...deployments].map(([serviceArn, deploymentId]) => ({ serviceArn, deploymentId })),
+  };
+}
+
 /** The claimed hosts of the current wave grouped back into their plan steps (≤50 ids each). */
 function claimedSteps(r: Rollout): WaveStep[] {
   return r.plan.waves

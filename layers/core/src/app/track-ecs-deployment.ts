@@ -2,9 +2,9 @@
 // whose events were lost (or never come: a service without a circuit breaker never reports FAILED).
 import { ecsOutcome, isEcsRecord } from "../domain/ecs-rollout.ts";
 import { type ResultEffect, type Rollout, recordResult } from "../domain/rollout.ts";
-import { RESTARTED_AT_TAG, versionTagKey } from "../domain/secrets.ts";
+import { versionTags } from "../domain/secrets.ts";
 import type { Deps } from "./deps.ts";
-import { dispatchWave, mutateRollout } from "./rollout-runner.ts";
+import { dispatchNextWave, mutateRollout, type NextWave } from "./rollout-runner.ts";
 
 export type EcsDeploymentEventName =
   | "SERVICE_DEPLOYMENT_IN_PROGRESS"
@@ -23,11 +23,7 @@ export interface EcsTrackResult {
   eventName?: EcsDeploymentEventName;
   rolloutId?: string;
   recorded: { serviceArn: string; status: string; reason?: string }[];
-  nextWave?: {
-    wave: number;
-    commands: { commandId: string; service: string; instanceIds: string[] }[];
-    deployments: { serviceArn: string; deploymentId: string }[];
-  };
+  nextWave?: NextWave;
   rolloutStatus?: Rollout["status"];
   halted?: string;
   ignored?: string;
@@ -128,18 +124,10 @@ async function recordEcsOutcomes(
   };
   for (const e of effects)
     if (e.status === "Success")
-      await deps.ecs?.tagService(e.arn, {
-        [versionTagKey(final.plan.secretName)]: final.plan.versionId,
-        [RESTARTED_AT_TAG]: now.toISOString(),
-      });
+      await deps.ecs?.tagService(e.arn, versionTags(final.plan.secretName, final.plan.versionId, now.toISOString()));
   if (effects.some((e) => e.effect === "halted")) result.halted = final.haltReason ?? "rollout halted";
   if (effects.some((e) => e.effect === "wave-complete")) {
-    const { sent, deployments } = await dispatchWave(deps, final);
-    result.nextWave = {
-      wave: final.currentWave,
-      commands: sent.map(({ commandId, service, instanceIds }) => ({ commandId, service, instanceIds })),
-      deployments: [...deployments].map(([serviceArn, deploymentId]) => ({ serviceArn, deploymentId })),
-    };
+    result.nextWave = await dispatchNextWave(deps, final);
   }
   return result;
 }

@@ -1,8 +1,8 @@
 import { type ResultEffect, type Rollout, recordResult } from "../domain/rollout.ts";
-import { RESTARTED_AT_TAG, versionTagKey } from "../domain/secrets.ts";
+import { versionTags } from "../domain/secrets.ts";
 import { FINAL_STATUSES } from "../domain/ssm.ts";
 import type { Deps } from "./deps.ts";
-import { dispatchWave, mutateRollout, rolloutIdFromComment } from "./rollout-runner.ts";
+import { dispatchNextWave, mutateRollout, type NextWave, rolloutIdFromComment } from "./rollout-runner.ts";
 
 export interface TrackInput {
   commandId: string;
@@ -17,12 +17,7 @@ export interface TrackResult {
   instanceId?: string;
   status: string;
   recorded: { instanceId: string; status: string }[];
-  nextWave?: {
-    wave: number;
-    commands: { commandId: string; service: string; instanceIds: string[] }[];
-    /** ECS services of the next wave: the deployment each was given. */
-    deployments?: { serviceArn: string; deploymentId: string }[];
-  };
+  nextWave?: NextWave;
   rolloutStatus?: Rollout["status"];
   halted?: string;
   ignored?: string;
@@ -88,21 +83,11 @@ export async function trackRestart(input: TrackInput, deps: Deps): Promise<Track
 
   const succeeded = effects.filter((e) => e.status === "Success").map((e) => e.id);
   if (succeeded.length > 0)
-    await deps.inventory.tagHosts(succeeded, {
-      [versionTagKey(final.plan.secretName)]: final.plan.versionId,
-      [RESTARTED_AT_TAG]: now,
-    });
+    await deps.inventory.tagHosts(succeeded, versionTags(final.plan.secretName, final.plan.versionId, now));
 
   if (effects.some((e) => e.effect === "halted")) out.halted = final.haltReason ?? "rollout halted";
   if (effects.some((e) => e.effect === "wave-complete")) {
-    const { sent, deployments } = await dispatchWave(deps, final);
-    out.nextWave = {
-      wave: final.currentWave,
-      commands: sent.map(({ commandId, service, instanceIds }) => ({ commandId, service, instanceIds })),
-      ...(deployments.size > 0
-        ? { deployments: [...deployments].map(([serviceArn, deploymentId]) => ({ serviceArn, deploymentId })) }
-        : {}),
-    };
+    out.nextWave = await dispatchNextWave(deps, final);
   }
   return out;
 }

@@ -88,6 +88,11 @@ export function versionTagKey(secretName: string): string {
 
 export const RESTARTED_AT_TAG = "dcp:restarted-at";
 
+/** The tags recording that a consumer (host or ECS service) now runs `versionId` of the secret, since `at` (ISO). */
+export function versionTags(secretName: string, versionId: string, at: string): Record<string, string> {
+  return { [versionTagKey(secretName)]: versionId, [RESTARTED_AT_TAG]: at };
+}
+
 export function rolloutIdFor(secretArn: string, versionId: string): string {
   return `ro-${createHash("sha256").update(`${secretArn}|${versionId}`).digest("hex").slice(0, 16)}`;
 }
