@@ -322,6 +322,13 @@ describe("plan and dry run", () => {
     expect(r.action).toBe("planned");
     expect(r.plan.ecsTargets).toHaveLength(3);
     expect(r.plan.ecsSkipped).toHaveLength(3);
+    // Discovery cost, once per invocation (confirm and plan share it): 1 cluster, 9 services, 8 in the namespace.
+    const calls = counter.snapshot();
+    expect(calls["ECS.ListClusters"]).toBe(1);
+    expect(calls["ECS.ListServices"]).toBe(1);
+    expect(calls["ECS.DescribeServices"]).toBe(1); // ≤ 10 services per call
+    expect(calls["ECS.DescribeTaskDefinition"]).toBe(8); // one per distinct task definition of the namespace
+    expect(calls["SecretsManager.DescribeSecret"]).toBe(2); // the event's secret + the one partial ARN
     const writes = Object.keys(counter.snapshot()).filter((k) =>
       /\.(UpdateService|TagResource|SendCommand|PutItem|UpdateItem|CreateTags)$/.test(k),
     );
