@@ -10,6 +10,7 @@ import { tagKeysFromEnv } from "#core/app/config";
 import { guardHost } from "#core/app/guard-host";
 import { dispatchWave, mutateRollout } from "#core/app/rollout-runner";
 import { confirmRotation, isFact, planForFact } from "#core/app/rotate-secret";
+import { reconcileEcsDeployments } from "#core/app/track-ecs-deployment";
 import { InvalidInputError } from "#core/domain/errors";
 import { checkTagKeys, defaultManifestParam, type Manifest, type TagKeys } from "#core/domain/manifest";
 import { parseManifestFile } from "#core/domain/manifest-yaml";
@@ -35,6 +36,8 @@ commands:
   guard <instance-id> [--dry-run]                  launch guard for one host (IMDS + IAM scope)
   restart plan <secret-id>                         the rolling restart a rotation would run; sends nothing
   rollout list | status <id> | resume <id> [--dry-run]
+  rollout reconcile <id> [--dry-run]               asks ECS about the rollout's in-flight deployments; records those
+                                                   that ended, or passed their deadline (no circuit breaker)
   manifest validate <file> | push <file> [--dry-run]
 
 options (every command):
@@ -192,7 +195,8 @@ async function rollout(p: Parsed, io: Io): Promise<number> {
     io.out(p.values.json ? json(all) : rolloutListText(all));
     return 0;
   }
-  if (sub !== "status" && sub !== "resume") throw new CliError("usage: dcp rollout list | status <id> | resume <id>");
+  if (sub !== "status" && sub !== "resume" && sub !== "reconcile")
+    throw new CliError("usage: dcp rollout list | status <id> | resume <id> | reconcile <id>");
   const id = arg(p, 2, "<rollout-id>");
   if (!/^ro-[0-9a-f]{16}$/.test(id)) throw new CliError(`'${id}' is not a rollout id (ro- followed by 16 hex digits)`);
   const current = await store.get(id);
@@ -200,6 +204,19 @@ async function rollout(p: Parsed, io: Io): Promise<number> {
   if (sub === "status") {
     io.out(p.values.json ? json(current) : rolloutText(current));
     return current.status === "halted" ? 1 : 0;
+  }
+  if (sub === "reconcile") {
+    const dryRun = p.values["dry-run"];
+    const recorded = await reconcileEcsDeployments(cliDeps(ctx, "targeted"), id, { dryRun });
+    const verb = dryRun ? "would record" : "recorded";
+    io.out(
+      p.values.json
+        ? json({ rolloutId: id, dryRun, recorded })
+        : recorded.length
+          ? recorded.map((r) => `${verb} ${r.serviceArn}: ${r.status}${r.reason ? ` (${r.reason})` : ""}`).join("\n")
+          : `rollout ${id}: no ECS deployment ended or passed its deadline`,
+    );
+    return 0;
   }
   return resume(p, io, ctx, current);
 }

@@ -297,6 +297,9 @@ describe("a failed, rolled-back or overdue deployment halts the rollout like a f
     const arn = ecs["api-worker"]!.serviceArn;
     expect(await reconcileEcsDeployments(w.deps, rolloutId)).toEqual([]); // moto says IN_PROGRESS: still in flight
     const later = { ...w.deps, now: () => new Date(Date.now() + 31 * 60 * 1000) };
+    const dry = await reconcileEcsDeployments(later, rolloutId, { dryRun: true });
+    expect(dry.map((x) => x.status)).toEqual(["DeadlineExceeded"]);
+    expect((await w.deps.rollouts.get(rolloutId))!.status).toBe("running"); // the dry run wrote nothing
     expect(await reconcileEcsDeployments(later, rolloutId)).toEqual([
       { serviceArn: arn, status: "DeadlineExceeded", reason: expect.stringMatching(/IN_PROGRESS after its deadline/) },
     ]);

@@ -76,7 +76,11 @@ export async function trackEcsDeployment(input: EcsDeploymentInput, deps: Deps):
  * Asks ECS about every in-flight deployment of a rollout (DescribeServices each) and records those that ended or
  * passed their deadline: what the reconciler does for deployments, as it asks SSM for commands.
  */
-export async function reconcileEcsDeployments(deps: Deps, rolloutId: string): Promise<EcsTrackResult["recorded"]> {
+export async function reconcileEcsDeployments(
+  deps: Deps,
+  rolloutId: string,
+  opts: { dryRun?: boolean } = {},
+): Promise<EcsTrackResult["recorded"]> {
   const rollout = await deps.rollouts.get(rolloutId);
   if (!rollout || !deps.ecs) return [];
   const outcomes = new Map<string, Outcome>();
@@ -90,6 +94,13 @@ export async function reconcileEcsDeployments(deps: Deps, rolloutId: string): Pr
     outcomes.set(arn, { deploymentId: rec.deploymentId, status, ...(reason ? { reason } : {}) });
   }
   if (outcomes.size === 0) return [];
+  // Dry run: what would be recorded, nothing written.
+  if (opts.dryRun)
+    return [...outcomes].map(([serviceArn, o]) => ({
+      serviceArn,
+      status: o.status,
+      ...(o.reason ? { reason: o.reason } : {}),
+    }));
   return (await recordEcsOutcomes(deps, rollout, outcomes)).recorded;
 }
 
