@@ -8,14 +8,22 @@ import { stringify as toYaml } from "yaml";
 import { auditFleet, type Remediation, readRegistryState } from "#core/app/audit-fleet";
 import { tagKeysFromEnv } from "#core/app/config";
 import { guardHost } from "#core/app/guard-host";
-import { dispatchWave, mutateRollout } from "#core/app/rollout-runner";
+import { dispatchWave, reconcileRollouts } from "#core/app/rollout-engine";
 import { confirmRotation, isFact, planForFact } from "#core/app/rotate-secret";
-import { reconcileEcsDeployments } from "#core/app/track-ecs-deployment";
 import { InvalidInputError } from "#core/domain/errors";
 import { checkTagKeys, defaultManifestParam, type Manifest, type TagKeys } from "#core/domain/manifest";
 import { parseManifestFile } from "#core/domain/manifest-yaml";
-import { pendingDispatch, type Rollout, resumeRollout } from "#core/domain/rollout";
-import { actionable, auditText, guardText, planText, rolloutListText, rolloutText, wavesTable } from "./lib/render.ts";
+import { progressOf, type Rollout, type RolloutHead, resetForResume, toSend } from "#core/domain/rollout";
+import {
+  actionable,
+  auditText,
+  guardText,
+  planText,
+  progressLine,
+  reconcileText,
+  rolloutListText,
+  rolloutText,
+} from "./lib/render.ts";
 import {
   type CliContext,
   CliError,
@@ -35,9 +43,8 @@ commands:
                                                    audit (its summary, read only), --full-registry about every host
   guard <instance-id> [--dry-run]                  launch guard for one host (IMDS + IAM scope)
   restart plan <secret-id>                         the rolling restart a rotation would run; sends nothing
-  rollout list | status <id> | resume <id> [--dry-run]
-  rollout reconcile <id> [--dry-run]               asks ECS about the rollout's in-flight deployments; records those
-                                                   that ended, or passed their deadline (no circuit breaker)
+  rollout list | status <id> | watch <id> [--interval S] | resume <id> [--dry-run] | reconcile [<id>] [--dry-run]
+                                                   rollouts: exit 0 succeeded/running, 1 halted
   manifest validate <file> | push <file> [--dry-run]
 
 options (every command):
@@ -55,6 +62,7 @@ export interface Io {
   err(text: string): void;
   env: NodeJS.ProcessEnv;
   stderrIsTty: boolean;
+  stdoutIsTty?: boolean;
 }
 
 const defaultIo = (): Io => ({
@@ -62,6 +70,7 @@ const defaultIo = (): Io => ({
   err: (t) => process.stderr.write(t),
   env: process.env,
   stderrIsTty: Boolean(process.stderr.isTTY),
+  stdoutIsTty: Boolean(process.stdout.isTTY),
 });
 
 const OPTIONS = {
@@ -73,6 +82,7 @@ const OPTIONS = {
   "dry-run": { type: "boolean", default: false },
   fix: { type: "string" },
   "full-registry": { type: "boolean", default: false },
+  interval: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -152,7 +162,7 @@ async function audit(p: Parsed, io: Io): Promise<number> {
   });
   if (progress && tty) io.err("\r\x1b[K");
   // Halted rollouts belong in "what to do next" when the operator told us where rollouts live.
-  let halted: Rollout[] = [];
+  let halted: RolloutHead[] = [];
   if (ctx.config.rolloutTable) halted = (await deps.rollouts.list(100)).filter((r) => r.status === "halted");
   io.out(p.values.json ? json(report) : auditText(report, halted));
   return actionable(report.findings).length > 0 || halted.length > 0 ? 1 : 0;
@@ -186,6 +196,16 @@ async function restartPlan(p: Parsed, io: Io): Promise<number> {
   return 0;
 }
 
+const ROLLOUT_ID = /^ro-[0-9a-f]{16}$/;
+
+function rolloutIdArg(p: Parsed): string {
+  const id = arg(p, 2, "<rollout-id>");
+  if (!ROLLOUT_ID.test(id)) throw new CliError(`'${id}' is not a rollout id (ro- followed by 16 hex digits)`);
+  return id;
+}
+
+const exitFor = (r: Pick<RolloutHead, "status">): number => (r.status === "halted" ? 1 : 0);
+
 async function rollout(p: Parsed, io: Io): Promise<number> {
   const sub = p.positionals[1];
   const ctx = await cliContext(globals(p), io.env);
@@ -195,69 +215,95 @@ async function rollout(p: Parsed, io: Io): Promise<number> {
     io.out(p.values.json ? json(all) : rolloutListText(all));
     return 0;
   }
-  if (sub !== "status" && sub !== "resume" && sub !== "reconcile")
-    throw new CliError("usage: dcp rollout list | status <id> | resume <id> | reconcile <id>");
-  const id = arg(p, 2, "<rollout-id>");
-  if (!/^ro-[0-9a-f]{16}$/.test(id)) throw new CliError(`'${id}' is not a rollout id (ro- followed by 16 hex digits)`);
+  if (sub === "reconcile") {
+    const id = p.positionals[2] ? rolloutIdArg(p) : undefined;
+    const result = await reconcileRollouts(cliDeps(ctx, "targeted"), {
+      dryRun: p.values["dry-run"],
+      ...(id ? { rolloutId: id } : {}),
+    });
+    io.out(p.values.json ? json(result) : reconcileText(result.rollouts, p.values["dry-run"]));
+    return result.rollouts.some((r) => r.error) ? 2 : result.rollouts.some((r) => r.status === "halted") ? 1 : 0;
+  }
+  if (sub !== "status" && sub !== "resume" && sub !== "watch")
+    throw new CliError("usage: dcp rollout list | status <id> | watch <id> | resume <id> | reconcile [<id>]");
+  const id = rolloutIdArg(p);
   const current = await store.get(id);
   if (!current) throw new CliError(`rollout ${id} not found in ${ctx.config.rolloutTable} (expired after 90 days?)`);
   if (sub === "status") {
-    io.out(p.values.json ? json(current) : rolloutText(current));
-    return current.status === "halted" ? 1 : 0;
+    io.out(p.values.json ? json({ ...current, progress: progressOf(current) }) : rolloutText(current));
+    return exitFor(current);
   }
-  if (sub === "reconcile") {
-    const dryRun = p.values["dry-run"];
-    const recorded = await reconcileEcsDeployments(cliDeps(ctx, "targeted"), id, { dryRun });
-    const verb = dryRun ? "would record" : "recorded";
-    io.out(
-      p.values.json
-        ? json({ rolloutId: id, dryRun, recorded })
-        : recorded.length
-          ? recorded.map((r) => `${verb} ${r.serviceArn}: ${r.status}${r.reason ? ` (${r.reason})` : ""}`).join("\n")
-          : `rollout ${id}: no ECS deployment ended or passed its deadline`,
-    );
-    return 0;
-  }
+  if (sub === "watch") return watch(p, io, store, current);
   return resume(p, io, ctx, current);
 }
 
-/** A halted rollout, or a running one left with hosts claimed but never sent (a crash between claim and SendCommand). */
-function resumable(r: Rollout): boolean {
-  return (
-    r.status === "halted" || (r.status === "running" && Object.values(r.hosts).some((h) => h.status === "dispatching"))
-  );
+/**
+ * Live progress until the rollout ends or halts: one redrawn line on a TTY, a plain line per change otherwise
+ * (`--json`: one JSON object per change). Exit code = outcome (0 succeeded, 1 halted).
+ */
+async function watch(p: Parsed, io: Io, store: ReturnType<typeof rolloutStore>, first: Rollout): Promise<number> {
+  const seconds = Number(p.values.interval ?? "5");
+  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600)
+    throw new CliError("--interval takes seconds between 0.1 and 3600");
+  const tty = Boolean(io.stdoutIsTty) && !p.values.json;
+  const startedAt = Date.now();
+  const startDone = progressOf(first).succeeded;
+  let last = "";
+  let current: Rollout | undefined = first;
+  for (;;) {
+    const progress = progressOf(current);
+    const line = p.values.json
+      ? JSON.stringify(progress)
+      : progressLine(progress, { startedAt, startDone, now: Date.now() });
+    if (line !== last) io.out(tty ? `\r\x1b[K${line}` : line);
+    last = line;
+    if (current.status !== "running") {
+      if (tty) io.out("\n");
+      return exitFor(current);
+    }
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    current = await store.get(current.rolloutId);
+    if (!current) throw new CliError(`rollout ${first.rolloutId} disappeared`);
+  }
 }
 
-/** Explicit operator action: failed (or stranded) hosts of the current wave go back to pending and are sent again. */
+/** Explicit operator action on a halted rollout: the current wave's failed targets are sent again. */
 async function resume(p: Parsed, io: Io, ctx: CliContext, current: Rollout): Promise<number> {
-  if (!resumable(current)) {
-    const msg = `rollout ${current.rolloutId} is ${current.status}: only a halted rollout, or one with hosts stranded mid-dispatch, can be resumed`;
+  if (current.status !== "halted") {
+    const msg = `rollout ${current.rolloutId} is ${current.status}: only a halted rollout can be resumed (a stranded dispatch is re-sent by dcp rollout reconcile)`;
     io.out(p.values.json ? json({ rolloutId: current.rolloutId, action: "refused", reason: msg }) : msg);
     return 1;
   }
-  const dryRun = p.values["dry-run"];
-  const now = new Date().toISOString();
-  if (dryRun) {
-    const steps = pendingDispatch(resumeRollout(current, now));
+  const again = resetForResume(current, current.steps).steps;
+  const wouldSend = current.steps
+    .filter((s) => again.some((r) => r.index === s.index))
+    .map((s) => ({
+      step: s.index,
+      service: s.service,
+      targetIds: toSend({ ...s, ok: s.ok }).filter((t) => s.bad.includes(t)),
+    }));
+  if (p.values["dry-run"]) {
     io.out(
       p.values.json
-        ? json({ rolloutId: current.rolloutId, action: "planned", wouldSend: steps })
-        : `Dry run: resuming ${current.rolloutId} would send wave ${current.currentWave}:\n${wavesTable(steps)}`,
+        ? json({ rolloutId: current.rolloutId, action: "planned", wouldSend })
+        : [
+            `Dry run: resuming ${current.rolloutId} would send again in wave ${current.waves[current.current]?.wave}:`,
+            ...wouldSend.map((w) => `  step ${w.step} ${w.service}: ${w.targetIds.join(", ")}`),
+          ].join("\n"),
     );
     return 0;
   }
   const deps = cliDeps(ctx, "targeted");
-  const resumed = await mutateRollout(deps, current.rolloutId, (cur) =>
-    resumable(cur) ? resumeRollout(cur, new Date().toISOString()) : undefined,
-  );
-  if (!resumed) throw new CliError(`rollout ${current.rolloutId} changed while resuming; look again`, 1);
-  const { rollout: after, sent } = await dispatchWave(deps, resumed);
+  if (!(await deps.rollouts.resume(current, current.steps, new Date().toISOString())))
+    throw new CliError(`rollout ${current.rolloutId} changed while resuming; look again`, 1);
+  const head = await deps.rollouts.head(current.rolloutId);
+  const sent = head ? await dispatchWave(deps, head) : [];
   io.out(
     p.values.json
-      ? json({ rolloutId: after.rolloutId, action: "resumed", status: after.status, sent })
+      ? json({ rolloutId: current.rolloutId, action: "resumed", status: head?.status ?? "running", sent })
       : [
-          `Resumed ${after.rolloutId}: wave ${after.currentWave}, ${sent.length} command(s) sent`,
-          ...sent.map((c) => `  ${c.commandId} ${c.service}: ${c.instanceIds.join(", ")}`),
+          `Resumed ${current.rolloutId}: wave ${current.waves[current.current]?.wave}, ${sent.length} command(s) sent`,
+          ...sent.map((c) => `  ${c.commandIds.join(",")} ${c.service}: ${c.targetIds.join(", ")}`),
         ].join("\n"),
   );
   return 0;

@@ -20,9 +20,11 @@ import { CreateDocumentCommand } from "@aws-sdk/client-ssm";
 import { type AwsClients, createClients } from "#core/adapters/clients";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import type { GuardResult } from "#core/app/guard-host";
+import type { SentStep } from "#core/app/rollout-engine";
 import type { RotationResult } from "#core/app/rotate-secret";
 import type { EcsTrackResult } from "#core/app/track-ecs-deployment";
 import type { TrackResult } from "#core/app/track-restart";
+import { progressOf } from "#core/domain/rollout";
 import { versionTagKey } from "#core/domain/secrets";
 import { imdsText, wavesTable } from "../bin/lib/render.ts";
 import {
@@ -94,66 +96,72 @@ function eventOf(source: string, detailType: string, resources: string[], detail
   };
 }
 
-interface WaveWork {
-  commands: { commandId: string; service: string; instanceIds: string[] }[];
-  deployments?: { serviceArn: string; deploymentId: string }[];
-}
+type Sent = Pick<SentStep, "commandIds" | "service" | "targetIds">;
+/** An ECS step's target is a service ARN (and its one command id the deployment); a host step's are instance ids. */
+const isEcsStep = (s: Sent) => s.targetIds[0]?.startsWith("arn:aws:ecs:") === true;
 
 /**
  * Plays EventBridge for a rollout, wave after wave: one Success per host of each command (to RestartTrackerFunction)
  * and one SERVICE_DEPLOYMENT_COMPLETED per ECS deployment (to EcsDeploymentTrackerFunction), all concurrently, as SSM
  * and ECS would send them; the trackers' conditional writes keep every result and start the next wave once.
  */
-async function driveRollout(trackers: { ssm: Fn; ecs: Fn }, document: string, first: WaveWork, region: string) {
-  let work: WaveWork | undefined = first;
-  while (work) {
-    let next: WaveWork | undefined;
-    const startNext = (wave: number, w: WaveWork, by: string) => {
-      if (w.commands.length + (w.deployments?.length ?? 0) === 0) return;
-      next = w;
-      say(`   wave ${wave} starts (sent by the ${by}):`);
-      for (const n of w.commands) say(`     command ${n.commandId} ${n.service}: ${n.instanceIds.join(", ")}`);
-      for (const d of w.deployments ?? [])
-        say(`     ECS UpdateService(forceNewDeployment) ${d.serviceArn}: ${d.deploymentId}`);
+async function driveRollout(trackers: { ssm: Fn; ecs: Fn }, document: string, first: Sent[], region: string) {
+  let steps = first;
+  while (steps.length > 0) {
+    let next: Sent[] = [];
+    const startNext = (nw: { wave: number; commands: SentStep[] } | null, by: string) => {
+      if (!nw || nw.commands.length === 0) return;
+      next = nw.commands;
+      say(`   wave ${nw.wave} starts (sent by the ${by}):`);
+      for (const n of next)
+        say(
+          isEcsStep(n)
+            ? `     ECS UpdateService(forceNewDeployment) ${n.targetIds[0]}: ${n.commandIds[0]}`
+            : `     command ${n.commandIds.join(",")} ${n.service}: ${n.targetIds.join(", ")}`,
+        );
     };
-    const hosts = work.commands.flatMap((c) => c.instanceIds.map((instanceId) => ({ c, instanceId })));
+    // A step split after InvalidInstanceId has one command per host; the demo's steps have one command each.
+    const hosts = steps
+      .filter((s) => !isEcsStep(s))
+      .flatMap((c) => c.targetIds.map((instanceId) => ({ c, commandId: c.commandIds[0]!, instanceId })));
     await Promise.all([
-      ...hosts.map(async ({ c, instanceId }) => {
+      ...hosts.map(async ({ c, commandId, instanceId }) => {
         const r = await invoke<TrackResult>(
           trackers.ssm,
           eventOf(
             "aws.ssm",
             "EC2 Command Invocation Status-change Notification",
             [`arn:aws:ec2:${region}:${ACCOUNT}:instance/${instanceId}`],
-            { "command-id": c.commandId, "document-name": document, "instance-id": instanceId, status: "Success" },
+            { "command-id": commandId, "document-name": document, "instance-id": instanceId, status: "Success" },
           ),
         );
-        if (r.ignored) throw new Error(`tracker ignored ${c.commandId}/${instanceId}: ${r.ignored}`);
+        if (r.ignored) throw new Error(`tracker ignored ${commandId}/${instanceId}: ${r.ignored}`);
         if (r.halted) throw new Error(`rollout halted: ${r.halted}`);
         say(
           `     ${instanceId} (${c.service}): ${r.recorded.map((x) => x.status).join(",") || "already recorded"} → rollout ${r.rolloutStatus}`,
         );
-        if (r.nextWave) startNext(r.nextWave.wave, r.nextWave, "SSM tracker");
+        startNext(r.nextWave, "SSM tracker");
       }),
-      ...(work.deployments ?? []).map(async (d) => {
+      ...steps.filter(isEcsStep).map(async (d) => {
+        const [serviceArn = "", deploymentId = ""] = [d.targetIds[0], d.commandIds[0]];
         const r = await invoke<EcsTrackResult>(
           trackers.ecs,
-          eventOf("aws.ecs", "ECS Deployment State Change", [d.serviceArn], {
+          eventOf("aws.ecs", "ECS Deployment State Change", [serviceArn], {
             eventType: "INFO",
             eventName: "SERVICE_DEPLOYMENT_COMPLETED",
-            deploymentId: d.deploymentId,
-            reason: `ECS deployment ${d.deploymentId} completed.`,
+            deploymentId,
+            reason: `ECS deployment ${deploymentId} completed.`,
           }),
         );
-        if (r.ignored) throw new Error(`ECS tracker ignored ${d.deploymentId}: ${r.ignored}`);
+        if (r.ignored) throw new Error(`ECS tracker ignored ${deploymentId}: ${r.ignored}`);
         if (r.halted) throw new Error(`rollout halted: ${r.halted}`);
         say(
-          `     ${d.serviceArn.split("/").slice(-1)[0]} (ECS ${d.deploymentId}): ${r.recorded.map((x) => x.status).join(",") || "already recorded"} → rollout ${r.rolloutStatus}`,
+          `     ${serviceArn.split("/").slice(-1)[0]} (ECS ${deploymentId}): ${r.recorded.map((x) => x.status).join(",") || "already recorded"} → rollout ${r.rolloutStatus}`,
         );
-        if (r.nextWave) startNext(r.nextWave.wave, r.nextWave, "ECS tracker");
+        startNext(r.nextWave, "ECS tracker");
       }),
     ]);
-    work = next;
+    steps = next;
   }
 }
 
@@ -317,22 +325,22 @@ async function demo(server: MotoServer): Promise<void> {
   say(`   action: ${rot.action} — ${rot.reason}`);
   say(`   rollout ${rot.rolloutId}; plan (waves × hosts):`);
   say(indent(wavesTable(rot.plan.waves), "     "));
-  for (const s of rot.plan.skipped) say(`     skipped ${s.instanceId} (${s.service}): ${s.reason}`);
-  for (const t of rot.plan.ecsTargets ?? [])
-    say(`     wave ${t.wave} also: ECS service ${t.serviceArn} (${t.service}), one new deployment`);
+  for (const s of rot.plan.skipped) say(`     skipped ${s.targetId} (${s.service}): ${s.reason}`);
+  for (const t of rot.plan.waves.filter((w) => w.kind === "ecs-service"))
+    say(`     wave ${t.wave} also: ECS service ${t.targetIds[0]} (${t.service}), one new deployment`);
   if (rot.action !== "restart") throw new Error(`expected a restart, got ${rot.action}: ${rot.reason}`);
   say(`   wave ${rot.plan.waves[0]?.wave} starts (sent by the rotation):`);
-  for (const c of rot.commands) say(`     command ${c.commandId} ${c.service}: ${c.instanceIds.join(", ")}`);
-  say("   SSM reports each host (we feed RestartTrackerFunction the status events):");
-  await driveRollout(trackers, document, { commands: rot.commands, deployments: rot.deployments ?? [] }, region);
+  for (const c of rot.commands) say(`     command ${c.commandIds.join(",")} ${c.service}: ${c.targetIds.join(", ")}`);
+  say("   SSM reports each host, ECS each deployment (we feed both trackers the events):");
+  await driveRollout(trackers, document, rot.commands, region);
   const final = await store.get(rot.rolloutId ?? "");
-  const ecsCount = rot.plan.ecsTargets?.length ?? 0;
+  const ecsCount = rot.plan.waves.filter((w) => w.kind === "ecs-service").length;
   say(
-    `   rollout ${rot.rolloutId}: ${final?.status} (${Object.keys(final?.hosts ?? {}).length - ecsCount} hosts restarted, ${ecsCount} ECS service redeployed)`,
+    `   rollout ${rot.rolloutId}: ${final?.status} (${final ? progressOf(final).succeeded - ecsCount : 0} hosts restarted, ${ecsCount} ECS service redeployed)`,
   );
   if (final?.status !== "succeeded") throw new Error(`rollout ${rot.rolloutId} ended ${final?.status}`);
   const deploymentAfter = await primaryDeployment(clients, pipecat);
-  const recorded = deploymentAfter.tags[versionTagKey(final.plan.secretName)];
+  const recorded = deploymentAfter.tags[versionTagKey(final.secretName)];
   say(
     `   ECS service pipecat-voice: deployment ${deploymentBefore.id} → ${deploymentAfter.id}; records version ${recorded}`,
   );
@@ -361,8 +369,9 @@ async function demo(server: MotoServer): Promise<void> {
   const catchUps = (await store.list(50)).filter((r) => r.status === "running");
   for (const r of catchUps) {
     say();
-    say(`   catch-up rollout ${r.rolloutId} (${r.plan.secretName}): the tracker records each restart`);
-    await driveRollout(trackers, document, { commands: r.commands }, region);
+    say(`   catch-up rollout ${r.rolloutId} (${r.secretName}): the tracker records each restart`);
+    const sent = (await store.get(r.rolloutId))?.steps.filter((st) => st.state === "sent") ?? [];
+    await driveRollout(trackers, document, sent, region);
     const done = await store.get(r.rolloutId);
     say(`   rollout ${r.rolloutId}: ${done?.status}`);
     if (done?.status !== "succeeded") throw new Error(`catch-up rollout ${r.rolloutId} ended ${done?.status}`);

@@ -191,7 +191,7 @@ export async function runRotation(t: Target, secretArn: string, account: string)
     totalCalls: total(apiCalls),
     baseRssMB,
     hosts: 0,
-    planned: r.plan.waves.reduce((n, w) => n + w.instanceIds.length, 0),
+    planned: r.plan.waves.reduce((n, w) => n + w.targetIds.length, 0),
     commands: r.commands.length,
     note: `${r.action}: ${r.reason}`,
   };

@@ -2,9 +2,17 @@
 // core's result types; nothing here talks to AWS.
 import type { DriftReport } from "#core/app/audit-fleet";
 import type { GuardResult } from "#core/app/guard-host";
+import type { ReconcileReport } from "#core/app/rollout-engine";
 import type { Finding, ImdsOptions, Severity } from "#core/domain/model";
 import type { RegistryReport } from "#core/domain/registry";
-import type { Rollout, RolloutPlan, WaveStep } from "#core/domain/rollout";
+import {
+  progressOf,
+  type Rollout,
+  type RolloutHead,
+  type RolloutPlan,
+  type RolloutProgress,
+  type WaveStep,
+} from "#core/domain/rollout";
 
 /** A left-aligned table; the last column is never padded (long details wrap naturally). */
 export function table(header: string[], rows: string[][]): string {
@@ -63,7 +71,10 @@ export function imdsText(o: ImdsOptions | undefined): string {
 }
 
 /** One line per distinct thing to do, most urgent first. */
-export function nextSteps(report: DriftReport, haltedRollouts: Pick<Rollout, "rolloutId" | "haltReason">[]): string[] {
+export function nextSteps(
+  report: DriftReport,
+  haltedRollouts: Pick<RolloutHead, "rolloutId" | "haltReason">[],
+): string[] {
   const steps: string[] = [];
   const seen = new Set<string>();
   const add = (s: string) => {
@@ -156,7 +167,7 @@ export function registryLine(r: RegistryReport): string {
   return lines.join("\n");
 }
 
-export function auditText(report: DriftReport, halted: Pick<Rollout, "rolloutId" | "haltReason">[]): string {
+export function auditText(report: DriftReport, halted: Pick<RolloutHead, "rolloutId" | "haltReason">[]): string {
   const out: string[] = [];
   out.push(
     `Fleet ${report.namespace}: ${report.scannedHosts} host(s), ${report.roles} role(s), ${report.secrets} secret(s) checked at ${report.generatedAt}`,
@@ -191,8 +202,9 @@ export function auditText(report: DriftReport, halted: Pick<Rollout, "rolloutId"
       if (rem.restarts.length === 0) out.push("  restarts: no stale hosts");
       for (const r of rem.restarts) {
         out.push(`  restart ${r.action}: ${r.secretName ?? "?"} ${r.rolloutId ?? ""} — ${r.reason}`);
-        for (const w of r.plan.waves) out.push(`    wave ${w.wave} ${w.service}: ${w.instanceIds.join(", ")}`);
-        for (const c of r.commands) out.push(`    sent ${c.commandId} (${c.service}): ${c.instanceIds.join(", ")}`);
+        for (const w of r.plan.waves) out.push(`    wave ${w.wave} ${w.service}: ${w.targetIds.join(", ")}`);
+        for (const c of r.commands)
+          out.push(`    sent ${c.commandIds.join(",")} (${c.service}): ${c.targetIds.join(", ")}`);
       }
     }
   }
@@ -226,81 +238,106 @@ export function guardText(r: GuardResult): string {
 
 export function wavesTable(waves: WaveStep[]): string {
   return table(
-    ["WAVE", "SERVICE", "HOSTS", "INSTANCES"],
-    waves.map((w) => [String(w.wave), w.service, String(w.instanceIds.length), w.instanceIds.join(", ")]),
+    ["WAVE", "SERVICE", "TARGETS", "IDS"],
+    waves.map((w) => [String(w.wave), w.service, String(w.targetIds.length), w.targetIds.join(", ")]),
   );
 }
 
 export function planText(
-  plan: Pick<RolloutPlan, "rolloutId" | "secretName" | "versionId" | "waves" | "skipped" | "ecsTargets" | "ecsSkipped">,
+  plan: Pick<RolloutPlan, "rolloutId" | "secretName" | "versionId" | "waves" | "skipped">,
 ): string {
-  const hosts = plan.waves.reduce((n, w) => n + w.instanceIds.length, 0);
-  const ecs = plan.ecsTargets ?? [];
-  const waves = new Set([...plan.waves, ...ecs].map((w) => w.wave)).size;
+  const count = (kind: string) => plan.waves.filter((w) => w.kind === kind).reduce((n, w) => n + w.targetIds.length, 0);
+  const ecs = count("ecs-service");
   const out = [
     `Restart plan for ${plan.secretName} (AWSCURRENT ${plan.versionId}), rollout ${plan.rolloutId}:`,
-    `${hosts} host(s)${ecs.length ? ` and ${ecs.length} ECS service(s)` : ""} in ${waves} wave(s); nothing was sent.`,
+    `${count("host")} host(s)${ecs ? ` and ${ecs} ECS service(s) (one new deployment each)` : ""} in ${new Set(plan.waves.map((w) => w.wave)).size} wave(s); nothing was sent.`,
     "",
-    plan.waves.length ? wavesTable(plan.waves) : "No host can take the restart.",
+    plan.waves.length ? wavesTable(plan.waves) : "No consumer needs or can take the restart.",
   ];
-  if (ecs.length) {
-    out.push("", "ECS services (one new deployment each, in the same waves):");
-    out.push(
-      table(
-        ["WAVE", "SERVICE", "ECS SERVICE", "COMPLETION"],
-        ecs.map((t) => [
-          String(t.wave),
-          t.service,
-          t.serviceArn,
-          t.deadlineSeconds ? `deadline ${t.deadlineSeconds / 60} min (no circuit breaker)` : "circuit breaker",
-        ]),
-      ),
-    );
-  }
-  if (plan.ecsSkipped?.length) {
-    out.push("", "ECS services reported, not restarted:");
-    out.push(
-      table(
-        ["ECS SERVICE", "SERVICE", "REASON"],
-        plan.ecsSkipped.map((s) => [s.serviceArn, s.service, s.reason]),
-      ),
-    );
-  }
   if (plan.skipped.length) {
     out.push("", "Skipped:");
     out.push(
       table(
-        ["INSTANCE", "SERVICE", "REASON"],
-        plan.skipped.map((s) => [s.instanceId, s.service, s.reason]),
+        ["TARGET", "SERVICE", "REASON"],
+        plan.skipped.map((s) => [s.targetId, s.service, s.reason]),
       ),
     );
   }
   return out.join("\n");
 }
 
-export function rolloutText(r: Rollout): string {
-  const out = [
-    `Rollout ${r.rolloutId}: ${r.status}${r.haltReason ? ` (${r.haltReason})` : ""}`,
-    `  secret ${r.plan.secretName} version ${r.plan.versionId}; current wave ${r.currentWave}; updated ${r.updatedAt}`,
-    "",
-    table(
-      ["INSTANCE", "SERVICE", "WAVE", "STATUS", "COMMAND", "AT"],
-      Object.entries(r.hosts)
-        .sort(([a, x], [b, y]) => x.wave - y.wave || x.service.localeCompare(y.service) || a.localeCompare(b))
-        .map(([id, h]) => [id, h.service, String(h.wave), h.status, h.commandId ?? h.deploymentId ?? "-", h.at ?? "-"]),
-    ),
-  ];
-  return out.join("\n");
+/** One line of progress: wave, done / in flight / failed, and an ETA from the rate since watching began. */
+export function progressLine(
+  p: RolloutProgress,
+  clock?: { startedAt: number; startDone: number; now: number },
+): string {
+  const finished = p.succeeded + p.failed + p.skipped;
+  let eta = "";
+  if (clock && p.status === "running") {
+    const rate = (p.succeeded - clock.startDone) / Math.max(1, (clock.now - clock.startedAt) / 1000);
+    if (rate > 0) eta = `, ETA ${Math.ceil((p.targets - finished) / rate)} s`;
+  }
+  return (
+    `${p.rolloutId} ${p.status} wave ${p.wave ?? "-"} (${p.waveIndex + 1}/${p.waves}): ` +
+    `${p.succeeded}/${p.targets} done, ${p.inFlight} in flight, ${p.failed} failed, ${p.skipped} skipped, ${p.pending} pending${eta}` +
+    (p.haltReason ? ` — halted: ${p.haltReason}` : "")
+  );
 }
 
-export function rolloutListText(rs: Rollout[]): string {
+export function rolloutText(r: Rollout): string {
+  const rows: string[][] = [];
+  for (const s of r.steps)
+    for (const id of s.targetIds) {
+      const state = s.ok.includes(id)
+        ? "succeeded"
+        : s.bad.includes(id)
+          ? `failed: ${s.why[id] ?? "?"}`
+          : s.skip.includes(id)
+            ? `skipped: ${s.why[id] ?? "?"}`
+            : s.state === "planned"
+              ? "pending"
+              : s.state;
+      rows.push([id, s.service, String(s.wave), state, s.commandIds.join(",") || "-"]);
+    }
+  return [
+    `Rollout ${r.rolloutId}: ${r.status}${r.haltReason ? ` (${r.haltReason})` : ""}`,
+    `  secret ${r.secretName} version ${r.versionId}; updated ${r.updatedAt}`,
+    `  ${progressLine(progressOf(r))}`,
+    ...(r.skippedCount > 0 ? [`  ${r.skippedCount} consumer(s) skipped at planning (dcp rollout status --json)`] : []),
+    "",
+    table(["TARGET", "SERVICE", "WAVE", "STATE", "COMMAND"], rows),
+  ].join("\n");
+}
+
+export function rolloutListText(rs: RolloutHead[]): string {
   if (rs.length === 0) return "No rollouts.";
   return table(
-    ["ROLLOUT", "STATUS", "WAVE", "HOSTS", "SECRET", "CREATED"],
+    ["ROLLOUT", "STATUS", "WAVE", "DONE", "SECRET", "CREATED"],
     rs.map((r) => {
-      const hosts = Object.values(r.hosts);
-      const ok = hosts.filter((h) => h.status === "Success").length;
-      return [r.rolloutId, r.status, String(r.currentWave), `${ok}/${hosts.length}`, r.plan.secretName, r.createdAt];
+      const targets = r.waves.reduce((n, w) => n + w.targets, 0);
+      const done = r.done.reduce((n, d) => n + d, 0);
+      return [
+        r.rolloutId,
+        r.status,
+        String(r.waves[r.current]?.wave ?? "-"),
+        `${done}/${targets}`,
+        r.secretName,
+        r.createdAt,
+      ];
     }),
   );
+}
+
+export function reconcileText(reports: (ReconcileReport & { error: string | null })[], dryRun: boolean): string {
+  if (reports.length === 0) return "No open rollouts.";
+  const out: string[] = [];
+  for (const r of reports) {
+    out.push(
+      `${r.rolloutId}: ${r.status}${r.wave !== undefined ? ` (wave ${r.wave})` : ""}${r.error ? ` — error: ${r.error}` : ""}`,
+    );
+    if (r.actions.length === 0 && !r.error) out.push("  nothing to do");
+    for (const a of r.actions) out.push(`  ${a}`);
+  }
+  if (dryRun) out.push("", "Dry run: nothing was written or sent.");
+  return out.join("\n");
 }

@@ -75,10 +75,11 @@ export async function cliContext(
 
 /** A rollout store that explains itself when the operator did not name the table. */
 function missingRolloutTable(): RolloutStore {
-  const fail = (): never => {
-    throw new CliError("no rollout table: pass --rollout-table NAME or set DCP_ROLLOUT_TABLE");
-  };
-  return { create: fail, get: fail, save: fail, list: fail };
+  return new Proxy({} as RolloutStore, {
+    get: () => () => {
+      throw new CliError("no rollout table: pass --rollout-table NAME or set DCP_ROLLOUT_TABLE");
+    },
+  });
 }
 
 export function rolloutStore(ctx: CliContext): RolloutStore {

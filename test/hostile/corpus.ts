@@ -348,12 +348,12 @@ export function hostileCorpus(ctx: CorpusContext): CorpusEntry[] {
     sr(
       "secret id 100 KB",
       apiCall("PutSecretValue", { secretId: KB100 }),
-      ignored(/malformed detail: requestParameters\.secretId/),
+      rejected(/malformed detail: requestParameters\.secretId/),
     ),
     sr(
       "secret id is a number",
       apiCall("PutSecretValue", { secretId: 42 }),
-      ignored(/malformed detail: requestParameters\.secretId/),
+      rejected(/malformed detail: requestParameters\.secretId/),
     ),
     sr(
       "label with a newline",
@@ -365,11 +365,40 @@ export function hostileCorpus(ctx: CorpusContext): CorpusEntry[] {
       label({ labelUpdated: `AWS${ZWSP}CURRENT`, versionId: VERSION }, [ctx.fleetSecretArn]),
       ignored(/is not AWSCURRENT/),
     ),
-    sr("label 100 KB", label({ labelUpdated: KB100 }, [ctx.fleetSecretArn]), ignored(/malformed detail: labelUpdated/)),
+    sr(
+      "label 100 KB",
+      label({ labelUpdated: KB100 }, [ctx.fleetSecretArn]),
+      rejected(/malformed detail: labelUpdated/),
+    ),
+    ...[
+      ["clientRequestToken with a backtick", `${VERSION.slice(0, 30)}\`reboot\``],
+      ["clientRequestToken with a semicolon", `${VERSION};rm -rf /`],
+      ["clientRequestToken with a space", `${VERSION.slice(0, 20)} ${VERSION.slice(0, 20)}`],
+      ["clientRequestToken with a newline", `${VERSION}\n`],
+      ["clientRequestToken of 31 characters", VERSION.slice(0, 31)],
+      ["clientRequestToken of 65 characters", `${VERSION}${VERSION}`.slice(0, 65)],
+      ["clientRequestToken with $( )", `${VERSION.slice(0, 28)}$(id)`],
+    ].map(([name, token]) =>
+      sr(
+        name!,
+        apiCall("PutSecretValue", { secretId: ctx.fleetSecretArn, clientRequestToken: token }),
+        rejected(/malformed detail: requestParameters\.clientRequestToken/),
+      ),
+    ),
+    sr(
+      "versionId with a pipe",
+      label({ labelUpdated: "AWSCURRENT", versionId: `${VERSION}|x` }, [ctx.fleetSecretArn]),
+      rejected(/malformed detail: versionId/),
+    ),
+    sr(
+      "secret id with a control character",
+      apiCall("PutSecretValue", { secretId: `${ctx.namespace}/api/secrets\u0007` }),
+      rejected(/malformed detail: requestParameters\.secretId/),
+    ),
     sr(
       "CloudTrail event from another service",
       apiCall("Decrypt", { secretId: ctx.fleetSecretArn }, { eventSource: "kms.amazonaws.com" }),
-      ignored(/malformed detail: eventSource/),
+      rejected(/malformed detail: eventSource/),
     ),
     sr(
       "a failed call on a fleet secret",

@@ -10,8 +10,11 @@ import { type AwsClients, createClients } from "#core/adapters/clients";
 import { toHost } from "#core/adapters/ec2";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import type { DriftReport } from "#core/app/audit-fleet";
+import { loadConfig } from "#core/app/config";
+import { recordTargetOutcome } from "#core/app/rollout-engine";
 import type { Finding } from "#core/domain/model";
-import { type Rollout, type RolloutPlan, recordResult } from "#core/domain/rollout";
+import type { Rollout, RolloutPlan } from "#core/domain/rollout";
+import { fleetDeps } from "#core/shell/fleet-deps";
 import {
   demoEcsSeeds,
   demoFleetSpec,
@@ -222,14 +225,14 @@ describe("dcp against a seeded fleet with known drift", () => {
     for (const w of plan.waves) expect(w.wave).toBe(waveOf.get(w.service));
     const consumers = new Set(spec.sharedSecret!.consumers);
     const expectedHosts = fleet.hosts.filter((h) => consumers.has(h.service)).map((h) => h.instanceId);
-    const planned = plan.waves.flatMap((w) => w.instanceIds);
+    const planned = plan.waves.filter((w) => w.kind === "host").flatMap((w) => w.targetIds);
     expect(planned.sort()).toEqual(expectedHosts.sort());
     expect(new Set(planned).size).toBe(planned.length);
     expect(await listCommandCount()).toBe(before);
-    // The ECS service beside the hosts, in its service's wave.
-    expect(plan.ecsTargets?.map((t) => [t.wave, t.service, t.serviceArn])).toEqual([
-      [waveOf.get("voice"), "voice", ecs["pipecat-voice"]!.serviceArn],
-    ]);
+    // The ECS service beside the hosts, in its service's wave: one step, one new deployment.
+    expect(
+      plan.waves.filter((w) => w.kind === "ecs-service").map((w) => [w.wave, w.service, w.targetIds, w.clusterArn]),
+    ).toEqual([[waveOf.get("voice"), "voice", [ecs["pipecat-voice"]!.serviceArn], ecs["pipecat-voice"]!.clusterArn]]);
 
     const readable = await dcp(["restart", "plan", fleet.sharedSecretArn!], env);
     expect(readable.stdout).toContain("nothing was sent");
@@ -287,7 +290,7 @@ describe("dcp against a seeded fleet with known drift", () => {
     const stale = report.findings.filter((f) => f.kind === "stale-credentials").map((f) => f.instanceId);
     expect(stale.sort()).toEqual([...telpro].sort());
     const restart = report.remediation.restarts.find((r) => r.action === "restart");
-    expect(restart?.commands.flatMap((c) => c.instanceIds).sort()).toEqual([...telpro].sort());
+    expect(restart?.commands.flatMap((c) => c.targetIds).sort()).toEqual([...telpro].sort());
     const id = restart!.rolloutId!;
 
     const list = await dcp(["rollout", "list"], env);
@@ -303,26 +306,32 @@ describe("dcp against a seeded fleet with known drift", () => {
     // One host succeeds, the other fails: the rollout halts; status says so (exit 1), resume re-sends only the failed one.
     const store = new DynamoRolloutStore(clients.dynamodb, ROLLOUT_TABLE);
     const current = (await store.get(id))!;
-    const now = new Date().toISOString();
-    const oneDone = recordResult(current, telpro[1]!, "Success", now).rollout;
-    const halted = recordResult(oneDone, telpro[0]!, "Failed", now).rollout;
-    expect(halted.status).toBe("halted");
-    expect(await store.save(halted)).toBeDefined();
+    const config = loadConfig({
+      DCP_NAMESPACE: spec.namespace,
+      DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
+      DCP_RESTART_DOCUMENT: fleet.documentName,
+    });
+    const deps = fleetDeps(config, { clients });
+    const ref = (t: string) => {
+      const s = current.steps.find((x) => x.targetIds.includes(t))!;
+      return { rolloutId: id, step: s.index, attempt: s.attempt };
+    };
+    await recordTargetOutcome(deps, ref(telpro[1]!), telpro[1]!, "ok", "Success");
+    const failed = await recordTargetOutcome(deps, ref(telpro[0]!), telpro[0]!, "bad", "Failed");
+    expect(failed.halted).toContain(telpro[0]);
     expect((await dcp(["rollout", "status", id], env)).code).toBe(1);
 
     const before = await listCommandCount();
     const dry = await dcp(["rollout", "resume", id, "--dry-run", "--json"], env);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(JSON.parse(dry.stdout).wouldSend.flatMap((s: { instanceIds: string[] }) => s.instanceIds)).toEqual([
-      telpro[0],
-    ]);
+    expect(JSON.parse(dry.stdout).wouldSend.flatMap((s: { targetIds: string[] }) => s.targetIds)).toEqual([telpro[0]]);
     expect(await listCommandCount()).toBe(before);
 
     const resumed = await dcp(["rollout", "resume", id, "--json"], env);
     expect(resumed.code, resumed.stderr).toBe(0);
     const out = JSON.parse(resumed.stdout);
     expect(out.status).toBe("running");
-    expect(out.sent.flatMap((c: { instanceIds: string[] }) => c.instanceIds)).toEqual([telpro[0]]);
+    expect(out.sent.flatMap((c: { targetIds: string[] }) => c.targetIds)).toEqual([telpro[0]]);
     expect(await listCommandCount()).toBe(before + 1);
   });
 });

@@ -6,14 +6,12 @@ import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from
 import { beforeAll, describe, expect, it } from "vitest";
 import { ApiCallCounter } from "#core/adapters/clients";
 import { auditFleet } from "#core/app/audit-fleet";
+import { reconcileRollout } from "#core/app/rollout-engine";
 import { confirmRotation, isFact, type RotationResult, startRollout } from "#core/app/rotate-secret";
-import {
-  type EcsDeploymentEventName,
-  reconcileEcsDeployments,
-  trackEcsDeployment,
-} from "#core/app/track-ecs-deployment";
+import { type EcsDeploymentEventName, trackEcsDeployment } from "#core/app/track-ecs-deployment";
 import { trackRestart } from "#core/app/track-restart";
 import { EcsDeploymentEvent, type SecretEvent } from "#core/domain/events";
+import type { StepRecord, WaveStep } from "#core/domain/rollout";
 import { classifyRotationEvent } from "#core/domain/rotation";
 import { versionTagKey } from "#core/domain/secrets";
 import { type SeededEcsService, type SeededFleet, seedEcsServices, seedFleet } from "../../scripts/lib/fleet.ts";
@@ -73,6 +71,15 @@ async function hostsSucceed(w: Wired): Promise<void> {
         { commandId: c.commandId, documentName: fleet.documentName, instanceId: id, status: "Success" },
         w.deps,
       );
+}
+
+const ecsSteps = (waves: WaveStep[]) => waves.filter((s) => s.kind === "ecs-service");
+const deploymentOf = (s: StepRecord) => s.commandIds[s.commandIds.length - 1] ?? "";
+async function ecsStepOf(w: Wired, rolloutId: string, name: string): Promise<StepRecord> {
+  const r = await w.deps.rollouts.get(rolloutId);
+  const step = r?.steps.find((s) => s.kind === "ecs-service" && s.targetIds[0] === ecs[name]?.serviceArn);
+  if (!step) throw new Error(`no ECS step for ${name} in ${rolloutId}`);
+  return step;
 }
 
 const hostsOf = (service: string) => fleet.hosts.filter((h) => h.service === service).map((h) => h.instanceId);
@@ -175,12 +182,15 @@ describe("rotation → new ECS deployments, in wave order with the hosts", () =>
     expect(results.filter((r) => r.action === "restart")).toHaveLength(1);
     const w = ws[results.indexOf(first)]!; // the delivery that started the rollout (its harness saw wave 0)
 
-    expect(first.plan.ecsTargets?.map((t) => [t.wave, t.serviceArn])).toEqual([
-      [1, ecs["api-worker"]!.serviceArn],
-      [2, ecs["pipecat-voice"]!.serviceArn],
-      [2, ecs["voice-partial"]!.serviceArn],
+    // One step per ECS service, in its service's wave beside the hosts' steps.
+    expect(ecsSteps(first.plan.waves).map((t) => [t.wave, t.targetIds])).toEqual([
+      [1, [ecs["api-worker"]!.serviceArn]],
+      [2, [ecs["pipecat-voice"]!.serviceArn]],
+      [2, [ecs["voice-partial"]!.serviceArn]],
     ]);
-    const skipped = new Map(first.plan.ecsSkipped?.map((s) => [s.serviceArn, s.reason]));
+    const skipped = new Map(
+      first.plan.skipped.filter((s) => s.targetId.startsWith("arn:aws:ecs:")).map((s) => [s.targetId, s.reason]),
+    );
     expect(skipped.get(ecs["voice-pinned"]!.serviceArn)).toMatch(/pinned.*AWSPREVIOUS/);
     expect(skipped.get(ecs["voice-codedeploy"]!.serviceArn)).toMatch(/CODE_DEPLOY/);
     expect(skipped.get(ecs["voice-noread"]!.serviceArn)).toMatch(/cannot read/);
@@ -199,32 +209,34 @@ describe("rotation → new ECS deployments, in wave order with the hosts", () =>
     await hostsSucceed(w);
     const sendsAfterWave0 = ws.flatMap((x) => x.harness.sent().map((c) => c.parameters["Service"]?.[0]));
     expect(sendsAfterWave0).toEqual(["database", "api"]); // wave 1's hosts…
-    let rollout = (await w.deps.rollouts.get(rolloutId))!;
-    const apiWorker = rollout.hosts[ecs["api-worker"]!.serviceArn]!;
-    expect(apiWorker.status).toBe("sent"); // …and wave 1's ECS service, with the deployment ECS answered
-    expect(apiWorker.deploymentId).toBe(await primaryDeployment("api-worker"));
-    expect(apiWorker.deadline).toBeDefined(); // moto services have no circuit breaker: a deadline applies
-    expect(rollout.hosts[ecs["pipecat-voice"]!.serviceArn]!.status).toBe("pending");
+    const apiWorker = await ecsStepOf(w, rolloutId, "api-worker");
+    expect(apiWorker.state).toBe("sent"); // …and wave 1's ECS service, with the deployment ECS answered
+    expect(deploymentOf(apiWorker)).toBe(await primaryDeployment("api-worker"));
+    expect((await ecsStepOf(w, rolloutId, "pipecat-voice")).state).toBe("planned");
 
     // Wave 1 completes only when both its hosts and its ECS service have.
     await hostsSucceed(w);
-    expect((await w.deps.rollouts.get(rolloutId))!.currentWave).toBe(1);
+    const atWave1 = (await w.deps.rollouts.get(rolloutId))!;
+    expect(atWave1.waves[atWave1.current]?.wave).toBe(1);
     const done = await trackEcsDeployment(
-      deploymentEvent(ecs["api-worker"]!.serviceArn, apiWorker.deploymentId!, "SERVICE_DEPLOYMENT_COMPLETED"),
+      deploymentEvent(ecs["api-worker"]!.serviceArn, deploymentOf(apiWorker), "SERVICE_DEPLOYMENT_COMPLETED"),
       w.deps,
     );
-    expect(done.recorded).toEqual([{ serviceArn: ecs["api-worker"]!.serviceArn, status: "Success" }]);
+    expect(done.recorded).toEqual([
+      { serviceArn: ecs["api-worker"]!.serviceArn, status: "Success", reason: "SERVICE_DEPLOYMENT_COMPLETED" },
+    ]);
     expect(done.nextWave?.wave).toBe(2);
-    expect(done.nextWave?.commands.map((c) => c.service)).toEqual(["voice"]);
-    expect(done.nextWave?.deployments.map((d) => d.serviceArn).sort()).toEqual(
-      [ecs["pipecat-voice"]!.serviceArn, ecs["voice-partial"]!.serviceArn].sort(),
-    );
+    expect(
+      done.nextWave?.commands.map((c) => (c.targetIds[0]?.startsWith("i-") ? c.service : c.targetIds[0])).sort(),
+    ).toEqual([ecs["pipecat-voice"]!.serviceArn, ecs["voice-partial"]!.serviceArn, "voice"].sort());
 
     // Duplicated and reordered deliveries of wave 2's events: each outcome recorded once, nothing sent twice.
-    rollout = (await w.deps.rollouts.get(rolloutId))!;
+    const wave2: Record<string, string> = {};
+    for (const name of ["pipecat-voice", "voice-partial"])
+      wave2[name] = deploymentOf(await ecsStepOf(w, rolloutId, name));
     const events = ["pipecat-voice", "voice-partial"].flatMap((name) => {
       const arn = ecs[name]!.serviceArn;
-      const id = rollout.hosts[arn]!.deploymentId!;
+      const id = wave2[name]!;
       return [
         deploymentEvent(arn, id, "SERVICE_DEPLOYMENT_COMPLETED"),
         deploymentEvent(arn, id, "SERVICE_DEPLOYMENT_COMPLETED"),
@@ -236,18 +248,19 @@ describe("rotation → new ECS deployments, in wave order with the hosts", () =>
     );
     expect(tracked.flatMap((t) => t.recorded)).toHaveLength(2);
     await hostsSucceed(w);
-    rollout = (await w.deps.rollouts.get(rolloutId))!;
+    const rollout = (await w.deps.rollouts.get(rolloutId))!;
     expect(rollout.status).toBe("succeeded");
 
     // Exactly one deployment per consuming service over every delivery; the others keep their deployment.
     expect(counter.count("ECS.UpdateService")).toBe(3);
     for (const name of ["api-worker", "pipecat-voice", "voice-partial"]) {
       const arn = ecs[name]!.serviceArn;
-      expect(rollout.hosts[arn]!.status, name).toBe("Success");
-      expect(rollout.hosts[arn]!.deploymentId).toBe(await primaryDeployment(name)); // no later deployment replaced it
+      const step = await ecsStepOf(w, rolloutId, name);
+      expect(step.ok, name).toEqual([arn]);
+      expect(deploymentOf(step)).toBe(await primaryDeployment(name)); // no later deployment replaced it
       const tags = await ecsClient().send(new ListTagsForResourceCommand({ resourceArn: arn }));
       const tagMap = Object.fromEntries((tags.tags ?? []).map((t) => [t.key, t.value]));
-      expect(tagMap[versionTagKey(rollout.plan.secretName)], name).toBe(version); // the version it now runs
+      expect(tagMap[versionTagKey(rollout.secretName)], name).toBe(version); // the version it now runs
     }
     expect(await primaryDeployment("voice-unrelated")).toBe(untouched.unrelated);
     expect(await primaryDeployment("voice-pinned")).toBe(untouched.pinned);
@@ -272,7 +285,7 @@ describe("a failed, rolled-back or overdue deployment halts the rollout like a f
   it("SERVICE_DEPLOYMENT_FAILED halts: wave 2 (hosts and services) is never sent", async () => {
     const { w, rolloutId, counter } = await rolloutAtWave1();
     const arn = ecs["api-worker"]!.serviceArn;
-    const id = (await w.deps.rollouts.get(rolloutId))!.hosts[arn]!.deploymentId!;
+    const id = deploymentOf(await ecsStepOf(w, rolloutId, "api-worker"));
     const failed = deploymentEvent(arn, id, "SERVICE_DEPLOYMENT_FAILED");
     const [a, b] = await Promise.all([
       trackEcsDeployment(failed, w.deps),
@@ -286,27 +299,28 @@ describe("a failed, rolled-back or overdue deployment halts the rollout like a f
     await hostsSucceed(w);
     const r = (await w.deps.rollouts.get(rolloutId))!;
     expect(r.status).toBe("halted");
-    expect(r.hosts[arn]!.status).toBe("Failed");
-    expect(r.hosts[ecs["pipecat-voice"]!.serviceArn]!.status).toBe("pending");
+    expect((await ecsStepOf(w, rolloutId, "api-worker")).bad).toEqual([arn]);
+    expect((await ecsStepOf(w, rolloutId, "pipecat-voice")).state).toBe("planned");
     expect(w.harness.sent()).toHaveLength(2); // database, api: never voice
     expect(counter.count("ECS.UpdateService")).toBe(1);
   });
 
-  it("without a circuit breaker, a deployment still IN_PROGRESS past its deadline fails at reconciliation", async () => {
+  it("the reconciler asks ECS about a deployment no event settled; without a circuit breaker, its deadline fails it", async () => {
     const { w, rolloutId } = await rolloutAtWave1();
     const arn = ecs["api-worker"]!.serviceArn;
-    expect(await reconcileEcsDeployments(w.deps, rolloutId)).toEqual([]); // moto says IN_PROGRESS: still in flight
+    await reconcileRollout(w.deps, rolloutId, { dryRun: false });
+    expect((await ecsStepOf(w, rolloutId, "api-worker")).bad).toEqual([]); // moto says IN_PROGRESS: still in flight
     const later = { ...w.deps, now: () => new Date(Date.now() + 31 * 60 * 1000) };
-    const dry = await reconcileEcsDeployments(later, rolloutId, { dryRun: true });
-    expect(dry.map((x) => x.status)).toEqual(["DeadlineExceeded"]);
+    const dry = await reconcileRollout(later, rolloutId, { dryRun: true });
+    expect(dry.actions.join("\n")).toMatch(
+      new RegExp(`would record ${arn}: no report by the deadline .*DeadlineExceeded`),
+    );
     expect((await w.deps.rollouts.get(rolloutId))!.status).toBe("running"); // the dry run wrote nothing
-    expect(await reconcileEcsDeployments(later, rolloutId)).toEqual([
-      { serviceArn: arn, status: "DeadlineExceeded", reason: expect.stringMatching(/IN_PROGRESS after its deadline/) },
-    ]);
+    await reconcileRollout(later, rolloutId, { dryRun: false });
+    expect((await ecsStepOf(w, rolloutId, "api-worker")).bad).toEqual([arn]);
     const r = (await w.deps.rollouts.get(rolloutId))!;
     expect(r.status).toBe("halted");
     expect(r.haltReason).toContain("DeadlineExceeded");
-    expect(await reconcileEcsDeployments(later, rolloutId)).toEqual([]); // recorded once
   });
 });
 
@@ -323,8 +337,8 @@ describe("plan and dry run", () => {
     if (!isFact(fact)) throw new Error(fact.reason);
     const r = await startRollout(fact, fleet.manifest, w.deps, { dryRun: true });
     expect(r.action).toBe("planned");
-    expect(r.plan.ecsTargets).toHaveLength(3);
-    expect(r.plan.ecsSkipped).toHaveLength(3);
+    expect(ecsSteps(r.plan.waves)).toHaveLength(3);
+    expect(r.plan.skipped.filter((x) => x.targetId.startsWith("arn:aws:ecs:"))).toHaveLength(3);
     // Discovery cost, once per invocation (confirm and plan share it): 1 cluster, 9 services, 8 in the namespace.
     const calls = counter.snapshot();
     expect(calls["ECS.ListClusters"]).toBe(1);
@@ -352,8 +366,10 @@ describe("plan and dry run", () => {
     const version = await rotate(dailyKeyArn);
     const r = await handle(labelEvent(dailyKeyArn, version), w);
     expect(r.action).toBe("restart");
-    expect(r.plan.waves).toEqual([]);
-    expect(r.deployments?.map((d) => d.serviceArn)).toEqual([ecs["pipecat-daily"]!.serviceArn]);
+    expect(r.plan.waves.map((x) => [x.kind, x.targetIds])).toEqual([
+      ["ecs-service", [ecs["pipecat-daily"]!.serviceArn]],
+    ]);
+    expect(r.commands.map((c) => c.targetIds)).toEqual([[ecs["pipecat-daily"]!.serviceArn]]);
   });
 });
 
@@ -383,7 +399,7 @@ describe("drift audit", () => {
     expect(excess.map((f) => f.evidence?.["probe"]).join(" ")).toMatch(/other-service-secret/);
     // Catch-up: the stale voice hosts and the stale ECS service share wave 2: one new deployment for the service.
     const catchUp = report.remediation.restarts.find((r) => r.secretName === `${NS}/voice/secrets`)!;
-    expect(catchUp.plan.ecsTargets?.map((t) => t.serviceArn)).toEqual([arn]);
+    expect(ecsSteps(catchUp.plan.waves).map((t) => t.targetIds[0])).toEqual([arn]);
     expect(await primaryDeployment("voice-unrelated")).not.toBe(before);
     expect(JSON.stringify(report)).not.toContain(CANARY_ENV);
   });

@@ -16,7 +16,7 @@ import { createTables, IDEMPOTENCY_TABLE, ROLLOUT_TABLE } from "../support/wirin
 useMoto();
 let fleet: SeededFleet;
 const bundles = new Map<string, string>();
-const commands: { commandId: string; instanceIds: string[] }[] = [];
+const commands: { commandIds: string[]; targetIds: string[] }[] = [];
 
 const ORDER = readdirSync("events")
   .filter((f) => f.endsWith(".json"))
@@ -45,6 +45,7 @@ const EXPECT: Record<string, RegExp> = {
   "ecs-deployment-failed.json": /^ignored$/,
   "ecs-deployment-in-progress.json": /^ignored$/,
   "drift-audit-schedule.json": /^audited$/,
+  "rollout-reconcile-schedule.json": /^reconciled$/,
 };
 
 const FUNCTION_OF = (file: string) =>
@@ -56,7 +57,9 @@ const FUNCTION_OF = (file: string) =>
         ? "DriftAuditFunction"
         : file.startsWith("ecs-deployment")
           ? "EcsDeploymentTrackerFunction"
-          : "SecretRotationFunction";
+          : file.startsWith("rollout-reconcile")
+            ? "RolloutReconcilerFunction"
+            : "SecretRotationFunction";
 
 function envVars(): Record<string, Record<string, string>> {
   const common = {
@@ -72,6 +75,7 @@ function envVars(): Record<string, Record<string, string>> {
       "RestartTrackerFunction",
       "EcsDeploymentTrackerFunction",
       "DriftAuditFunction",
+      "RolloutReconcilerFunction",
     ].map((f) => [f, common]),
   );
 }
@@ -93,9 +97,9 @@ function localise(file: string, text: string): unknown {
   if (file.startsWith("command-")) {
     const cmd = commands[0];
     if (cmd) {
-      event.detail!["command-id"] = cmd.commandId;
+      event.detail!["command-id"] = cmd.commandIds[0];
       if ("instance-id" in event.detail!)
-        event.detail!["instance-id"] = cmd.instanceIds[file.includes("failed") ? 1 : 0] ?? cmd.instanceIds[0];
+        event.detail!["instance-id"] = cmd.targetIds[file.includes("failed") ? 1 : 0] ?? cmd.targetIds[0];
     }
   }
   return event;
@@ -104,9 +108,12 @@ function localise(file: string, text: string): unknown {
 function outcome(file: string, result: Record<string, unknown>): string {
   if (file.startsWith("instance-launch")) return String(result["status"]);
   if (file.startsWith("command-"))
-    return "rolloutId" in result && Array.isArray(result["recorded"]) ? "tracked" : `untracked: ${result["ignored"]}`;
+    return typeof result["rolloutId"] === "string" && Array.isArray(result["recorded"])
+      ? "tracked"
+      : `untracked: ${result["ignored"]}`;
   if (file.startsWith("ecs-deployment"))
     return "ignored" in result ? "ignored" : "rolloutId" in result ? "tracked" : "?";
+  if (file.startsWith("rollout-reconcile")) return Array.isArray(result["rollouts"]) ? "reconciled" : "not reconciled";
   if (file.startsWith("drift-audit"))
     return typeof result["scannedHosts"] === "number" && result["scannedHosts"] > 0 ? "audited" : "empty";
   return String(result["action"]);
@@ -143,7 +150,7 @@ describe("events/ through the invoker", () => {
     const out = await invokeBundle(bundles.get(fn)!, cfg, event, { callerEnv: process.env });
     if (!out.ok) throw new Error(`${file}: ${out.error.type}: ${out.error.message}`);
     const result = out.result as Record<string, unknown>;
-    for (const c of (result["commands"] as { commandId: string; instanceIds: string[] }[] | undefined) ?? [])
+    for (const c of (result["commands"] as { commandIds: string[]; targetIds: string[] }[] | undefined) ?? [])
       commands.push(c);
     expect(outcome(file, result), JSON.stringify(result).slice(0, 400)).toMatch(EXPECT[file] ?? /^never$/);
   });

@@ -212,13 +212,14 @@ describe("no secret value, key or token in any output", () => {
   it("ecs-deployment-tracker completing the ECS service's deployment of that rollout", async () => {
     const { DynamoRolloutStore } = await import("#core/adapters/rollout-store");
     const rollout = await new DynamoRolloutStore(new DynamoDBClient({}), ROLLOUT_TABLE).get(sharedRolloutId);
-    const [serviceArn, rec] = Object.entries(rollout?.hosts ?? {}).find(([, h]) => h.kind === "ecs-service") ?? [];
-    expect(rec?.deploymentId).toMatch(/^ecs-svc\//); // dispatched with the voice wave
+    const step = rollout?.steps.find((x) => x.kind === "ecs-service");
+    const [serviceArn, deploymentId] = [step?.targetIds[0], step?.commandIds[0]];
+    expect(deploymentId).toMatch(/^ecs-svc\//); // dispatched with the voice wave
     const r = await ecsTracker(
       envelope(
         "aws.ecs",
         "ECS Deployment State Change",
-        { eventType: "INFO", eventName: "SERVICE_DEPLOYMENT_COMPLETED", deploymentId: rec?.deploymentId },
+        { eventType: "INFO", eventName: "SERVICE_DEPLOYMENT_COMPLETED", deploymentId },
         [serviceArn ?? ""],
       ),
       ctx("EcsDeploymentTrackerFunction"),

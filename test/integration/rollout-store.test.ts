@@ -1,12 +1,12 @@
-// The rollout store at fleet scale, against moto's DynamoDB (which enforces the 400 KB item limit): a rotation of a
-// secret shared by half of a 10,000-host fleet must be recordable, or it fails before the first restart.
+// The rollout store against moto's DynamoDB (which enforces the 400 KB item limit and evaluates conditions): no item
+// grows with the rollout, so a planned 50,000-host rollout is stored; concurrent writers never overwrite each other.
 import { randomBytes, randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { describe, expect, it } from "vitest";
-import { DynamoRolloutStore, MAX_BODY_BYTES, packRollout, RolloutTooLargeError } from "#core/adapters/rollout-store";
+import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { beforeAll, describe, expect, it } from "vitest";
+import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import { validateManifest } from "#core/domain/manifest";
-import { newRollout, planRollout, type Rollout, recordDispatch, recordResult } from "#core/domain/rollout";
+import { newRollout, planRollout, type RolloutTarget } from "#core/domain/rollout";
 import { useMoto } from "../support/moto.ts";
 import { createTables, ROLLOUT_TABLE } from "../support/wiring.ts";
 
@@ -16,9 +16,9 @@ const services = Array.from({ length: 12 }, (_, i) => ({ name: `svc${i}`, wave: 
 const manifest = validateManifest({ namespace: "voiceai/prod", configBucket: "voiceai-prod-config", services });
 const NOW = "2026-11-22T10:00:00.000Z";
 
-/** A rollout of `n` hosts with every host sent (command id + time recorded): the largest shape it reaches. */
-function rolloutOf(n: number): Rollout {
-  const targets = Array.from({ length: n }, (_, i) => ({
+function rolloutOf(n: number) {
+  const targets: RolloutTarget[] = Array.from({ length: n }, (_, i) => ({
+    kind: "host",
     instanceId: `i-0${randomBytes(8).toString("hex")}`,
     service: `svc${i % 12}`,
   }));
@@ -29,69 +29,75 @@ function rolloutOf(n: number): Rollout {
     manifest,
     targets,
   });
-  const sent = plan.waves.map((w) => ({ commandId: randomUUID(), ...w }));
-  return recordDispatch(newRollout(plan, NOW), sent, NOW);
+  return newRollout(plan, NOW);
 }
 
-function store(): { store: DynamoRolloutStore; dynamo: DynamoDBClient } {
-  const dynamo = new DynamoDBClient({});
-  return { store: new DynamoRolloutStore(dynamo, ROLLOUT_TABLE), dynamo };
-}
+const dynamo = new DynamoDBClient({});
+const store = () => new DynamoRolloutStore(dynamo, ROLLOUT_TABLE);
 
-describe("DynamoRolloutStore at fleet scale", () => {
-  it("stores, reads back and updates a 10,000-host rollout under the optimistic lock", async () => {
-    const { store: s, dynamo } = store();
-    await createTables(dynamo);
-    const r = rolloutOf(10_000);
-    expect(JSON.stringify(r).length).toBeGreaterThan(400 * 1024); // the plain form would not fit one item
+beforeAll(async () => {
+  await createTables(dynamo);
+});
 
-    expect(await s.create(r)).toBe(true);
-    expect(await s.create(r)).toBe(false); // one rollout per id, however many deliveries
-    const read = await s.get(r.rolloutId);
-    expect(read).toEqual(r);
-
-    const first = Object.keys(r.hosts)[0] as string;
-    const { rollout: updated } = recordResult(read as Rollout, first, "Success", NOW);
-    const saved = await s.save(updated);
-    expect(saved?.rev).toBe(1);
-    expect((await s.get(r.rolloutId))?.hosts[first]?.status).toBe("Success");
-    // A second writer holding the old revision loses, and its change is not written.
-    expect(await s.save({ ...updated, status: "halted" })).toBeUndefined();
-    expect((await s.get(r.rolloutId))?.status).toBe("running");
-    expect((await s.list(10)).map((x) => x.rolloutId)).toContain(r.rolloutId);
-  }, 60_000);
-
-  it("DynamoDB itself refuses the same rollout stored as plain attributes (what the store wrote before)", async () => {
-    const { dynamo } = store();
-    await createTables(dynamo);
-    const r = rolloutOf(10_000);
-    const doc = DynamoDBDocumentClient.from(dynamo);
-    await expect(
-      doc.send(new PutCommand({ TableName: ROLLOUT_TABLE, Item: { pk: `rollout#${r.rolloutId}`, ...r } })),
-    ).rejects.toThrow(/size/i);
-  }, 60_000);
-
-  it("a rollout too large even compressed is refused with a clear error and nothing written", async () => {
-    const { store: s, dynamo } = store();
-    await createTables(dynamo);
-    const r = rolloutOf(30_000);
-    expect(packRollout(r).byteLength).toBeGreaterThan(MAX_BODY_BYTES);
-    await expect(s.create(r)).rejects.toThrow(RolloutTooLargeError);
-    await expect(s.create(r)).rejects.toThrow(/30000 hosts.*over DynamoDB's 400 KB item limit/);
-    expect(await s.get(r.rolloutId)).toBeUndefined();
-  }, 60_000);
-
-  it("still reads a rollout item written in the plain (pre-compression) form", async () => {
-    const { store: s, dynamo } = store();
-    await createTables(dynamo);
-    const r = rolloutOf(20);
-    const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
-    await doc.send(
-      new PutCommand({
-        TableName: ROLLOUT_TABLE,
-        Item: { pk: `rollout#${r.rolloutId}`, kind: "rollout", ttl: 1, ...r },
-      }),
+describe("DynamoRolloutStore", () => {
+  it("stores and reads back a planned 50,000-host rollout: 1,000 steps, a head item of a few hundred bytes", async () => {
+    const s = store();
+    const { head, steps } = rolloutOf(50_000);
+    expect(steps).toHaveLength(12 * 84); // 12 services of ≈ 4,167 hosts, ⌈4,167 / 50⌉ = 84 steps each
+    expect(await s.create(head, steps)).toBe(true);
+    expect(await s.create(head, steps)).toBe(false); // one rollout per id, however many deliveries
+    const read = await s.get(head.rolloutId);
+    expect(read?.steps).toHaveLength(steps.length);
+    expect(read?.steps.flatMap((st) => st.targetIds)).toHaveLength(50_000);
+    expect(read?.waves).toEqual(head.waves);
+    expect(await s.openRollouts()).toContain(head.rolloutId);
+    const raw = await DynamoDBDocumentClient.from(dynamo).send(
+      new GetCommand({ TableName: ROLLOUT_TABLE, Key: { pk: `rollout#${head.rolloutId}` } }),
     );
-    expect(await s.get(r.rolloutId)).toEqual(r);
+    expect(JSON.stringify(raw.Item).length).toBeLessThan(2048);
+  }, 180_000);
+
+  it("outcomes: once per target per attempt, concurrent writers all land, exactly one sees the step complete", async () => {
+    const s = store();
+    const { head, steps } = rolloutOf(50);
+    const step = steps[0]!;
+    await s.create(head, steps);
+    expect(await s.claimStep(head.rolloutId, step.index, NOW)).toMatchObject({ state: "claimed" });
+    expect(await s.claimStep(head.rolloutId, step.index, NOW)).toBeUndefined(); // claimed once
+    expect(await s.markSent(head.rolloutId, step.index, 1, ["c-1"], NOW)).toBe(true);
+
+    // every target once, plus a duplicate of each, all in flight together
+    const ids = [...step.targetIds, ...step.targetIds];
+    const results = await Promise.all(
+      ids.map((t, i) => s.recordOutcome(head.rolloutId, step.index, 1, t, i % 7 === 0 ? "bad" : "ok", "x")),
+    );
+    expect(results.filter((r) => r.applied)).toHaveLength(step.targetIds.length);
+    const sawComplete = results.filter((r) => r.applied && r.step?.done === step.targetIds.length);
+    expect(sawComplete).toHaveLength(1);
+    expect(await s.recordOutcome(head.rolloutId, step.index, 2, step.targetIds[0]!, "ok", "Success")).toMatchObject({
+      applied: false,
+    }); // another attempt's outcome is not this one's
+    const closes = await Promise.all([1, 2, 3].map(() => s.closeStep(head.rolloutId, step.index, 1, NOW)));
+    expect(closes.filter(Boolean)).toHaveLength(1);
+    const counted = await Promise.all([1, 2, 3].map(() => s.addDone(head.rolloutId, 0, 2)));
+    expect(counted.map((h) => h.done[0]).sort()).toEqual([2, 4, 6]);
+  });
+
+  it("halts once; advance and succeed only from the wave they expect; succeeded leaves the running set", async () => {
+    const s = store();
+    const { head, steps } = rolloutOf(8);
+    await s.create(head, steps);
+    expect(await s.advance(head.rolloutId, 1, 2, NOW)).toBe(false);
+    expect(await s.advance(head.rolloutId, 0, 1, NOW)).toBe(true);
+    expect(await s.advance(head.rolloutId, 0, 1, NOW)).toBe(false);
+    expect(await s.succeed(head.rolloutId, 0, NOW)).toBe(false);
+    expect(await s.halt(head.rolloutId, "i-1 ended Failed", NOW)).toBe(true);
+    expect(await s.halt(head.rolloutId, "again", NOW)).toBe(false);
+    expect((await s.head(head.rolloutId))?.haltReason).toBe("i-1 ended Failed");
+
+    const other = rolloutOf(1);
+    await s.create(other.head, other.steps);
+    expect(await s.succeed(other.head.rolloutId, 0, NOW)).toBe(true);
+    expect(await s.openRollouts()).not.toContain(other.head.rolloutId);
   });
 });

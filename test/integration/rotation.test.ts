@@ -143,12 +143,12 @@ describe("rotation of a service bundle", () => {
     expect(sent[0]!.parameters).toEqual({ Service: ["api"] });
     expect(new Set(sent[0]!.instanceIds)).toEqual(new Set(hostsOf("api").filter((id) => id !== stoppedApiHost)));
     expect(result.commands).toEqual([
-      { commandId: sent[0]!.commandId, service: "api", instanceIds: sent[0]!.instanceIds },
+      { step: 0, commandIds: [sent[0]!.commandId], service: "api", targetIds: sent[0]!.instanceIds, unmanaged: [] },
     ]);
     // media's role can read api's bundle without declaring it: reported, not restarted.
     const media = hostsOf("media")[0]!;
     expect(result.plan.skipped).toContainEqual(
-      expect.objectContaining({ instanceId: media, reason: expect.stringContaining("excess scope") }),
+      expect.objectContaining({ targetId: media, reason: expect.stringContaining("excess scope") }),
     );
     expect(sent[0]!.instanceIds).not.toContain(media);
   });
@@ -167,7 +167,9 @@ describe("rotation of a service bundle", () => {
       .filter(([k]) => k.startsWith("IAM."))
       .reduce((n, [, v]) => n + v, 0);
     expect(iamCalls).toBeLessThanOrEqual(3); // one paginated bulk read, never per host or per role
-    expect(calls["DynamoDB.PutItem"]).toBeLessThanOrEqual(2); // create (with the wave claimed) + record the command
+    // head + one item per step (≤ 50 hosts) + running set; the claim and the sent record per step of wave 1
+    expect(calls["DynamoDB.PutItem"]).toBeLessThanOrEqual(3);
+    expect(calls["DynamoDB.UpdateItem"]).toBeLessThanOrEqual(3);
   });
 });
 
@@ -182,7 +184,7 @@ describe("rotation of the shared master secret", () => {
     expect(waveServices).toEqual(["0:database", "1:api", "2:web", "3:ops"]);
     // voice cannot read the secret: skipped with the reason, never sent.
     expect(first.plan.skipped).toContainEqual(
-      expect.objectContaining({ instanceId: hostsOf("voice")[0], reason: expect.stringContaining("cannot read") }),
+      expect.objectContaining({ targetId: hostsOf("voice")[0], reason: expect.stringContaining("cannot read") }),
     );
     // Only wave 0 goes out before anything succeeded.
     expect(w.harness.sent().map((c) => c.parameters["Service"]?.[0])).toEqual(["database"]);
@@ -217,7 +219,7 @@ describe("rotation of the shared master secret", () => {
     const tagMap = Object.fromEntries(
       (tags.Reservations?.[0]?.Instances?.[0]?.Tags ?? []).map((t) => [t.Key, t.Value]),
     );
-    expect(tagMap[versionTagKey(rollout!.plan.secretName)]).toBe(version);
+    expect(tagMap[versionTagKey(rollout!.secretName)]).toBe(version);
   });
 
   it("halts on a failed host: no further wave, the result names the host and status", async () => {
@@ -238,7 +240,7 @@ describe("rotation of the shared master secret", () => {
       { commandId: cmd.commandId, documentName: fleet.documentName, instanceId: good!, status: "Success" },
       w.deps,
     );
-    expect(r2.nextWave).toBeUndefined();
+    expect(r2.nextWave).toBeNull();
     expect(w.harness.sent()).toHaveLength(1);
     expect((await w.deps.rollouts.get(first.rolloutId!))?.status).toBe("halted");
   });
@@ -305,7 +307,7 @@ describe("events that must not restart anything", () => {
     );
     expect(r.action).toBe("restart");
     expect(r.versionId).toBe(v);
-    expect(r.commands.flatMap((c) => c.instanceIds).sort()).toEqual(hostsOf("database").sort());
+    expect(r.commands.flatMap((c) => c.targetIds).sort()).toEqual(hostsOf("database").sort());
   });
 });
 

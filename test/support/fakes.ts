@@ -4,7 +4,7 @@ import { type Config, loadConfig } from "#core/app/config";
 import type { Deps } from "#core/app/deps";
 import { NotFoundError } from "#core/domain/errors";
 import type { Host, ImdsOptions } from "#core/domain/model";
-import type { Rollout } from "#core/domain/rollout";
+import { type Rollout, type RolloutHead, resetForResume, type StepRecord, type Verdict } from "#core/domain/rollout";
 import { secretIdMatches } from "#core/domain/secrets";
 import type {
   CommandRunner,
@@ -100,7 +100,7 @@ export class FakeSecrets implements SecretCatalog {
 /** Run Command: records every SendCommand; `failOn(n, err)` makes the n-th call (1-based) throw. */
 export class FakeCommands implements CommandRunner {
   readonly sent: (RestartRequest & { commandId: string })[] = [];
-  readonly invocations = new Map<string, InvocationStatus>();
+  readonly statuses = new Map<string, InvocationStatus>();
   private failures = new Map<number, Error>();
   private calls = 0;
 
@@ -119,57 +119,192 @@ export class FakeCommands implements CommandRunner {
   finish(commandId: string, status: InvocationStatus, only?: string[]): void {
     const cmd = this.sent.find((c) => c.commandId === commandId);
     if (!cmd) throw new Error(`no command ${commandId}`);
-    for (const id of only ?? cmd.instanceIds) this.invocations.set(`${commandId}|${id}`, status);
+    for (const id of only ?? cmd.instanceIds) this.statuses.set(`${commandId}|${id}`, status);
   }
   async invocation(commandId: string, instanceId: string) {
     const cmd = this.sent.find((c) => c.commandId === commandId);
     if (!cmd?.instanceIds.includes(instanceId)) return undefined;
-    return { status: this.invocations.get(`${commandId}|${instanceId}`) ?? "InProgress", comment: cmd.comment };
+    return { status: this.statuses.get(`${commandId}|${instanceId}`) ?? "InProgress", comment: cmd.comment };
   }
   async commandComment(commandId: string): Promise<string | undefined> {
     return this.sent.find((c) => c.commandId === commandId)?.comment;
   }
+  async invocations(commandId: string, instanceIds: string[]): Promise<Map<string, InvocationStatus>> {
+    const out = new Map<string, InvocationStatus>();
+    for (const id of instanceIds) {
+      const inv = await this.invocation(commandId, id);
+      if (inv) out.set(id, inv.status);
+    }
+    return out;
+  }
+  async commandsWithComment(instanceId: string, documentName: string, comment: string): Promise<string[]> {
+    return this.sent
+      .filter((c) => c.instanceIds.includes(instanceId) && c.documentName === documentName && c.comment === comment)
+      .map((c) => c.commandId);
+  }
 }
 
 /**
- * Rollout table with DynamoDB's conditional-write semantics. `beforeSave` runs before a save is checked,
- * so a test can slip another delivery's write in between a read and a write.
+ * The rollout table's items in memory with the DynamoDB adapter's conditional-write semantics: each method reads and
+ * writes with no await in between, as one conditional UpdateItem is atomic on its item. `writes` counts calls.
  */
 export class FakeRolloutStore implements RolloutStore {
-  readonly items = new Map<string, Rollout>();
-  saves = 0;
-  conflicts = 0;
-  beforeSave?: (incoming: Rollout) => void;
+  readonly heads = new Map<string, RolloutHead>();
+  readonly stepItems = new Map<string, StepRecord>();
+  readonly running = new Set<string>();
+  writes = 0;
 
-  async create(r: Rollout): Promise<boolean> {
-    if (this.items.has(r.rolloutId)) return false;
-    this.items.set(r.rolloutId, clone(r));
+  private key = (id: string, i: number) => `${id}#${i}`;
+  private step(id: string, i: number): StepRecord | undefined {
+    return this.stepItems.get(this.key(id, i));
+  }
+  async create(head: RolloutHead, steps: StepRecord[]): Promise<boolean> {
+    this.writes++;
+    for (const s of steps)
+      if (!this.step(s.rolloutId, s.index)) this.stepItems.set(this.key(s.rolloutId, s.index), clone(s));
+    if (this.heads.has(head.rolloutId)) return false;
+    this.heads.set(head.rolloutId, clone(head));
+    if (head.status !== "succeeded") this.running.add(head.rolloutId);
     return true;
   }
-  async get(rolloutId: string): Promise<Rollout | undefined> {
-    const r = this.items.get(rolloutId);
-    return r && clone(r);
+  async head(id: string): Promise<RolloutHead | undefined> {
+    const h = this.heads.get(id);
+    return h && clone(h);
   }
-  async save(r: Rollout): Promise<Rollout | undefined> {
-    this.beforeSave?.(r);
-    const stored = this.items.get(r.rolloutId);
-    if (!stored || stored.rev !== r.rev) {
-      this.conflicts++;
+  async steps(id: string, indices: number[]): Promise<StepRecord[]> {
+    return indices.flatMap((i) => {
+      const s = this.step(id, i);
+      return s ? [clone(s)] : [];
+    });
+  }
+  async get(id: string): Promise<Rollout | undefined> {
+    const h = await this.head(id);
+    if (!h) return undefined;
+    const n = h.waves.reduce((k, w) => k + w.steps, 0);
+    return {
+      ...h,
+      steps: await this.steps(
+        id,
+        Array.from({ length: n }, (_, i) => i),
+      ),
+    };
+  }
+  async claimStep(id: string, i: number, now: string, expiredClaimAt?: string): Promise<StepRecord | undefined> {
+    this.writes++;
+    const s = this.step(id, i);
+    if (!s || (expiredClaimAt ? s.state !== "claimed" || s.claimedAt !== expiredClaimAt : s.state !== "planned"))
       return undefined;
+    Object.assign(s, { state: "claimed", claimedAt: now });
+    return clone(s);
+  }
+  async markSent(id: string, i: number, attempt: number, commandIds: string[], now: string): Promise<boolean> {
+    this.writes++;
+    const s = this.step(id, i);
+    if (s?.state !== "claimed" || s.attempt !== attempt) return false;
+    Object.assign(s, { state: "sent", commandIds: [...commandIds], sentAt: now });
+    return true;
+  }
+  async releaseStep(id: string, i: number, attempt: number): Promise<void> {
+    this.writes++;
+    const s = this.step(id, i);
+    if (s && s.state === "claimed" && s.attempt === attempt) {
+      s.state = "planned";
+      delete s.claimedAt;
     }
-    this.saves++;
-    const next = { ...clone(r), rev: r.rev + 1 };
-    this.items.set(r.rolloutId, next);
-    return clone(next);
   }
-  /** Another writer's save, bypassing beforeSave. */
-  forceWrite(change: (r: Rollout) => Rollout, rolloutId: string): void {
-    const stored = this.items.get(rolloutId);
-    if (!stored) throw new Error(`no rollout ${rolloutId}`);
-    this.items.set(rolloutId, { ...change(clone(stored)), rev: stored.rev + 1 });
+  async recordOutcome(id: string, i: number, attempt: number, targetId: string, verdict: Verdict, why: string) {
+    this.writes++;
+    const s = this.step(id, i);
+    const seen = s && [...s.ok, ...s.bad, ...s.skip].includes(targetId);
+    if (!s || s.attempt !== attempt || !s.targetIds.includes(targetId) || seen)
+      return { applied: false, step: s && clone(s) };
+    s[verdict] = [...s[verdict], targetId].sort();
+    s.done++;
+    if (verdict !== "ok") s.why[targetId] = why;
+    return { applied: true, step: clone(s) };
   }
-  async list(limit: number): Promise<Rollout[]> {
-    return [...this.items.values()].slice(0, limit).map(clone);
+  async closeStep(id: string, i: number, attempt: number, now: string): Promise<boolean> {
+    this.writes++;
+    const s = this.step(id, i);
+    if (!s || s.closed || s.attempt !== attempt) return false;
+    Object.assign(s, { closed: true, closedAt: now });
+    return true;
+  }
+  async markTagged(id: string, i: number): Promise<void> {
+    this.writes++;
+    const s = this.step(id, i);
+    if (s) s.tagged = true;
+  }
+  async addDone(id: string, wi: number, n: number): Promise<RolloutHead> {
+    this.writes++;
+    const h = this.heads.get(id);
+    if (!h) throw new Error(`rollout ${id} not found`);
+    h.done[wi] = (h.done[wi] ?? 0) + n;
+    return clone(h);
+  }
+  async setDone(id: string, wi: number, expected: number, value: number): Promise<boolean> {
+    this.writes++;
+    const h = this.heads.get(id);
+    if (!h || h.done[wi] !== expected) return false;
+    h.done[wi] = value;
+    return true;
+  }
+  async advance(id: string, from: number, to: number, now: string): Promise<boolean> {
+    this.writes++;
+    const h = this.heads.get(id);
+    if (!h || h.current !== from || h.status !== "running") return false;
+    Object.assign(h, { current: to, updatedAt: now });
+    return true;
+  }
+  async succeed(id: string, wi: number, now: string): Promise<boolean> {
+    this.writes++;
+    const h = this.heads.get(id);
+    if (!h || h.current !== wi || h.status !== "running") return false;
+    Object.assign(h, { status: "succeeded", updatedAt: now });
+    this.running.delete(id);
+    return true;
+  }
+  async halt(id: string, reason: string, now: string): Promise<boolean> {
+    this.writes++;
+    const h = this.heads.get(id);
+    if (h?.status !== "running") return false;
+    Object.assign(h, { status: "halted", haltReason: reason, updatedAt: now });
+    return true;
+  }
+  async resume(head: RolloutHead, steps: StepRecord[], now: string): Promise<boolean> {
+    this.writes++;
+    const h = this.heads.get(head.rolloutId);
+    if (h?.status !== "halted") return false;
+    const plan = resetForResume(head, steps);
+    Object.assign(h, { status: "running", updatedAt: now });
+    delete h.haltReason;
+    h.done[h.current] = (h.done[h.current] ?? 0) - plan.lowerDone;
+    for (const r of plan.steps) {
+      const s = this.step(head.rolloutId, r.index);
+      if (!s || s.attempt !== r.attempt) continue;
+      Object.assign(s, {
+        state: "planned",
+        attempt: r.attempt + 1,
+        done: s.done - r.bad,
+        closed: false,
+        tagged: false,
+      });
+      Object.assign(s, { why: r.why, commandIds: [], bad: [] });
+      delete s.claimedAt;
+      delete s.sentAt;
+      delete s.closedAt;
+    }
+    this.running.add(head.rolloutId);
+    return true;
+  }
+  async openRollouts(): Promise<string[]> {
+    return [...this.running].sort();
+  }
+  async forget(id: string): Promise<void> {
+    this.running.delete(id);
+  }
+  async list(limit: number): Promise<RolloutHead[]> {
+    return [...this.heads.values()].slice(0, limit).map(clone);
   }
 }
 

@@ -2,15 +2,15 @@
 import { describe, expect, it } from "vitest";
 import { auditFleet } from "#core/app/audit-fleet";
 import { guardHost, IAM_SCOPE_TAG } from "#core/app/guard-host";
-import { dispatchWave, mutateRollout } from "#core/app/rollout-runner";
+import { reconcileRollouts } from "#core/app/rollout-engine";
 import { confirmRotation, isFact, type RotationFact, startRollout } from "#core/app/rotate-secret";
 import { trackRestart } from "#core/app/track-restart";
 import { validateManifest } from "#core/domain/manifest";
 import type { Host } from "#core/domain/model";
-import { type Rollout, recordResult, resumeRollout } from "#core/domain/rollout";
+import type { Rollout } from "#core/domain/rollout";
 import { classifyRotationEvent } from "#core/domain/rotation";
 import { RESTARTED_AT_TAG, rolloutIdFor, versionTagKey } from "#core/domain/secrets";
-import type { RolePolicies } from "#core/ports/index";
+import { InvalidInstanceIdError, type RolePolicies } from "#core/ports/index";
 import { FAKE_RESTART_DOCUMENT, type FakeWorld, fakeWorld } from "../support/fakes.ts";
 
 const ACCT = "123456789012";
@@ -89,7 +89,22 @@ async function stored(w: FakeWorld): Promise<Rollout> {
   if (!r) throw new Error("rollout not stored");
   return r;
 }
-const statuses = (r: Rollout) => Object.fromEntries(Object.entries(r.hosts).map(([k, h]) => [k, h.status]));
+/** Each target's state: its step's, or its outcome. */
+const states = (r: Rollout) =>
+  Object.fromEntries(
+    r.steps.flatMap((s) =>
+      s.targetIds.map((t) => [
+        t,
+        s.ok.includes(t) ? "ok" : s.bad.includes(t) ? "bad" : s.skip.includes(t) ? "skip" : s.state,
+      ]),
+    ),
+  );
+
+/** The same world, its clock `ms` later. */
+function fakeWorldAt(w: FakeWorld, ms: number): FakeWorld["deps"] {
+  const at = new Date(w.deps.now().getTime() + ms);
+  return { ...w.deps, now: () => at };
+}
 
 describe("guardHost over fakes", () => {
   it("a role deleted between describe and load → iam-unknown, tagged unknown, IMDS still fixed in one call", async () => {
@@ -167,7 +182,7 @@ describe("auditFleet over fakes", () => {
 });
 
 describe("startRollout over fakes", () => {
-  it("sends the first wave only, one command per service, naming the rollout", async () => {
+  it("sends the first wave only, one command per step, naming rollout, step and attempt", async () => {
     const w = fleet();
     const r = await startRollout(fact, manifest, w.deps, { dryRun: false });
     expect(r).toMatchObject({ action: "restart", rolloutId: ROLLOUT_ID });
@@ -179,8 +194,9 @@ describe("startRollout over fakes", () => {
       maxConcurrency: "1",
       maxErrors: "0",
     });
-    expect(w.commands.sent[0]?.comment).toMatch(new RegExp(`^dcp ${ROLLOUT_ID} wave 1 `));
-    expect(statuses(await stored(w))).toEqual({ [id(1)]: "sent", [id(2)]: "sent", [id(3)]: "pending" });
+    expect(w.commands.sent[0]?.comment).toMatch(new RegExp(`^dcp ${ROLLOUT_ID} wave 1 step 0 try 1 `));
+    expect(states(await stored(w))).toEqual({ [id(1)]: "sent", [id(2)]: "sent", [id(3)]: "planned" });
+    expect(w.rollouts.running.has(ROLLOUT_ID)).toBe(true);
   });
 
   it("a second delivery of the same rotation sends nothing", async () => {
@@ -197,12 +213,53 @@ describe("startRollout over fakes", () => {
     expect(r.action).toBe("planned");
     expect(r.plan.waves.map((s) => s.service)).toEqual(["api", "web"]);
     expect(w.commands.sent).toEqual([]);
-    expect(w.rollouts.items.size).toBe(0);
+    expect(w.rollouts.heads.size).toBe(0);
   });
 
-  it("SendCommand throttled past its retries: the error propagates and unsent claims go back to pending", async () => {
+  it("skips consumers already on the version or launched after it became current (the audit's rule)", async () => {
     const w = fleet();
-    // Two commands in wave 1: the api chunk goes out, the second service's is throttled.
+    w.inventory.hosts.get(id(1))!.tags[versionTagKey(DB.name)] = VERSION;
+    w.inventory.hosts.get(id(2))!.launchTime = "2025-11-20T11:30:00Z"; // after lastChangedDate 11:00
+    const r = await startRollout({ ...fact, changedAt: "2025-11-20T11:00:00Z" }, manifest, w.deps, { dryRun: false });
+    expect(r.plan.waves.flatMap((s) => s.targetIds)).toEqual([id(3)]);
+    expect(r.plan.skipped.map((s) => [s.targetId, s.reason])).toEqual([
+      [id(1), "already runs this version (recorded on the host)"],
+      [id(2), "launched after this version became current: read it at boot"],
+    ]);
+  });
+
+  it("hosts the audit's registry state knows to be unmanaged are reported, not sent", async () => {
+    const w = fleet();
+    const registry = { checkedAt: "2025-11-20T11:00:00Z", fullCheckAt: "2025-11-20T11:00:00Z", unmanaged: [id(2)] };
+    await w.params.put(w.deps.config.auditSummaryParam, JSON.stringify({ registry }), true);
+    const r = await startRollout(fact, manifest, w.deps, { dryRun: false });
+    expect(w.commands.sent.flatMap((c) => c.instanceIds)).toEqual([id(1)]);
+    expect(r.plan.skipped).toEqual([
+      { targetId: id(2), service: "api", reason: expect.stringMatching(/^unmanaged: not registered with SSM/) },
+    ]);
+  });
+
+  it("InvalidInstanceId for a batch: split and sent per host; the refused host is skipped, not a failure", async () => {
+    const w = fleet();
+    const invalid = () => new InvalidInstanceIdError("Instances [[i-…]] not in a valid state for account");
+    w.commands.failOn(1, invalid()); // the batch of api hosts 1, 2
+    w.commands.failOn(3, invalid()); // host 2 alone
+    const r = await startRollout(fact, manifest, w.deps, { dryRun: false });
+    expect(r.commands).toEqual([
+      expect.objectContaining({
+        targetIds: [id(1), id(2)],
+        unmanaged: [id(2)],
+        commandIds: [w.commands.sent[0]!.commandId],
+      }),
+    ]);
+    const st = (await stored(w)).steps[0]!;
+    expect(st.skip).toEqual([id(2)]);
+    expect(st.why[id(2)]).toMatch(/InvalidInstanceId/);
+    expect((await stored(w)).status).toBe("running");
+  });
+
+  it("SendCommand throttled past its retries: the error propagates, the step's claim is released, a retry sends it", async () => {
+    const w = fleet();
     const m = validateManifest({
       ...manifest,
       services: [
@@ -213,42 +270,39 @@ describe("startRollout over fakes", () => {
     const throttled = Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
     w.commands.failOn(2, throttled);
     await expect(startRollout(fact, m, w.deps, { dryRun: false })).rejects.toThrow("Rate exceeded");
-    let r = await stored(w);
-    expect(statuses(r)).toEqual({ [id(1)]: "sent", [id(2)]: "sent", [id(3)]: "pending" });
-    expect(r.commands.map((c) => c.instanceIds)).toEqual([[id(1), id(2)]]);
-    // The retried delivery sends only what was released, never the hosts already sent.
+    expect(states(await stored(w))).toEqual({ [id(1)]: "sent", [id(2)]: "sent", [id(3)]: "planned" });
     const retry = await startRollout(fact, m, w.deps, { dryRun: false });
     expect(retry.action).toBe("restart");
-    expect(retry.commands.map((c) => c.instanceIds)).toEqual([[id(3)]]);
-    r = await stored(w);
-    expect(statuses(r)).toEqual({ [id(1)]: "sent", [id(2)]: "sent", [id(3)]: "sent" });
+    expect(retry.commands.map((c) => c.targetIds)).toEqual([[id(3)]]);
     expect(w.commands.sent.flatMap((c) => c.instanceIds).sort()).toEqual([id(1), id(2), id(3)]);
   });
 
-  it("a crash after the claim leaves hosts `dispatching`: never re-sent automatically, resumed by the operator", async () => {
+  it("a crash after the claim: the reconciler asks SSM first, then sends exactly the unsent step, once", async () => {
     const w = fleet();
-    // The crash: the claim was stored, SendCommand never happened and no `finally` ran.
     const crash = Object.assign(new Error("Runtime exited"), { name: "Crash" });
     w.commands.failOn(1, crash);
-    const realSave = w.rollouts.save.bind(w.rollouts);
-    w.rollouts.save = async () => {
+    const release = w.rollouts.releaseStep.bind(w.rollouts);
+    w.rollouts.releaseStep = async () => {
       throw crash; // the process is gone before the release is written
     };
     await expect(startRollout(fact, manifest, w.deps, { dryRun: false })).rejects.toThrow("Runtime exited");
-    w.rollouts.save = realSave;
-    expect(statuses(await stored(w))).toEqual({ [id(1)]: "dispatching", [id(2)]: "dispatching", [id(3)]: "pending" });
-
-    const redelivery = await startRollout(fact, manifest, w.deps, { dryRun: false });
-    expect(redelivery.action).toBe("duplicate");
-    expect(w.commands.sent).toEqual([]);
-
-    const resumed = await mutateRollout(w.deps, ROLLOUT_ID, (cur) => {
-      const next = resumeRollout(cur, w.deps.now().toISOString());
-      return next === cur ? undefined : next;
-    });
-    expect(resumed && statuses(resumed)).toEqual({ [id(1)]: "pending", [id(2)]: "pending", [id(3)]: "pending" });
-    const { sent } = await dispatchWave(w.deps, resumed!);
-    expect(sent.map((c) => c.instanceIds)).toEqual([[id(1), id(2)]]);
+    w.rollouts.releaseStep = release;
+    expect(states(await stored(w))).toEqual({ [id(1)]: "claimed", [id(2)]: "claimed", [id(3)]: "planned" });
+    // Within the lease (a slow delivery may still be sending) nothing is re-sent.
+    expect((await reconcileRollouts(w.deps, { dryRun: false })).rollouts[0]?.sent).toEqual([]);
+    const later = fakeWorldAt(w, 10 * 60_000);
+    const lookups: string[] = [];
+    const ask = w.commands.commandsWithComment.bind(w.commands);
+    w.commands.commandsWithComment = async (...a) => {
+      lookups.push(a[0]);
+      return ask(...a);
+    };
+    const first = await reconcileRollouts(later, { dryRun: false });
+    expect(lookups).toEqual([id(1)]);
+    expect(first.rollouts[0]?.sent.map((s) => s.targetIds)).toEqual([[id(1), id(2)]]);
+    const second = await reconcileRollouts(later, { dryRun: false });
+    expect(second.rollouts[0]?.sent).toEqual([]);
+    expect(w.commands.sent.map((c) => c.instanceIds)).toEqual([[id(1), id(2)]]);
   });
 });
 
@@ -308,69 +362,64 @@ describe("trackRestart over fakes", () => {
       w.deps,
     );
 
-  it("records a success, tags the version by secret NAME, and sends the next wave when the wave completes", async () => {
+  it("records a success; the step's last one tags the step's hosts by secret NAME in one call and sends the next wave", async () => {
     const w = fleet();
     const cmd = await started(w);
     w.commands.finish(cmd, "Success");
     const first = await track(w, cmd, id(1), "Success");
     expect(first.recorded).toEqual([{ instanceId: id(1), status: "Success" }]);
-    expect(first.nextWave).toBeUndefined();
-    expect(w.inventory.hosts.get(id(1))?.tags[versionTagKey(DB.name)]).toBe(VERSION);
-    expect(w.inventory.hosts.get(id(1))?.tags[RESTARTED_AT_TAG]).toBe("2025-11-20T12:00:00.000Z");
+    expect(first.nextWave).toBeNull();
+    expect(w.inventory.tagCalls).toEqual([]);
 
     const second = await track(w, cmd, id(2), "Success");
     expect(second.nextWave?.wave).toBe(2);
-    expect(second.nextWave?.commands.map((c) => [c.service, c.instanceIds])).toEqual([["web", [id(3)]]]);
+    expect(second.nextWave?.commands.map((c) => [c.service, c.targetIds])).toEqual([["web", [id(3)]]]);
     expect(w.commands.sent).toHaveLength(2);
+    expect(w.inventory.tagCalls.map((c) => c.instanceIds)).toEqual([[id(1), id(2)]]);
+    expect(w.inventory.hosts.get(id(1))?.tags[versionTagKey(DB.name)]).toBe(VERSION);
+    expect(w.inventory.hosts.get(id(1))?.tags[RESTARTED_AT_TAG]).toBe("2025-11-20T12:00:00.000Z");
   });
 
-  it("trusts GetCommandInvocation over the event's status", async () => {
+  it("trusts GetCommandInvocation over the event's status: still InProgress records nothing", async () => {
     const w = fleet();
     const cmd = await started(w);
     w.commands.finish(cmd, "InProgress");
     const r = await track(w, cmd, id(1), "Success");
-    expect(r.recorded).toEqual([{ instanceId: id(1), status: "InProgress" }]);
+    expect(r.recorded).toEqual([]);
+    expect(r.ignored).toMatch(/still reports InProgress/);
     expect(w.inventory.tagCalls).toEqual([]);
   });
 
-  it("a failure halts: the host and status are named and no later wave is sent", async () => {
+  it("an Undeliverable host under a Success command: not tagged, the rollout halts, no later wave", async () => {
     const w = fleet();
     const cmd = await started(w);
     w.commands.finish(cmd, "Success", [id(1)]);
-    w.commands.finish(cmd, "Failed", [id(2)]);
-    const r = await track(w, cmd, undefined, "Failed");
+    w.commands.finish(cmd, "Undeliverable", [id(2)]);
+    const r = await track(w, cmd, undefined, "Success");
     expect(r.rolloutStatus).toBe("halted");
-    expect(r.halted).toBe(`${id(2)} (api) ended Failed`);
-    expect(r.nextWave).toBeUndefined();
+    expect(r.halted).toBe(`${id(2)} (api) ended Undeliverable`);
+    expect(r.nextWave).toBeNull();
     expect(w.commands.sent).toHaveLength(1);
-    // the host that did restart still records its version
+    // the host that did restart still records its version; the undelivered one does not
     expect(w.inventory.tagCalls.map((c) => c.instanceIds)).toEqual([[id(1)]]);
   });
 
-  it("a concurrent write to the rollout: the change is re-applied to the fresh revision, nothing lost", async () => {
+  it("duplicated, reordered, concurrent deliveries: each host once, one wave transition, waves in order", async () => {
     const w = fleet();
     const cmd = await started(w);
     w.commands.finish(cmd, "Success");
-    // Another delivery records host 2's success between our read and our write.
-    let injected = false;
-    w.rollouts.beforeSave = () => {
-      if (injected) return;
-      injected = true;
-      w.rollouts.forceWrite((r) => recordResult(r, id(2), "Success", "2025-11-20T11:59:00.000Z").rollout, ROLLOUT_ID);
-    };
-    const r = await track(w, cmd, id(1), "Success");
-    expect(w.rollouts.conflicts).toBe(1);
-    expect(r.recorded).toEqual([{ instanceId: id(1), status: "Success" }]);
-    // Re-applied on top of the other write: both successes kept, so this delivery completes the wave.
-    expect(r.nextWave?.commands.map((c) => c.instanceIds)).toEqual([[id(3)]]);
-    const after = await stored(w);
-    expect(after.currentWave).toBe(2);
-    expect(after.hosts[id(2)]?.status).toBe("Success");
+    const deliveries = [id(1), id(2), id(2), id(1), id(2)].map((h) => track(w, cmd, h, "Success"));
+    const results = await Promise.all(deliveries);
+    expect(results.filter((r) => r.recorded.length > 0)).toHaveLength(2);
+    expect(results.filter((r) => r.duplicate)).toHaveLength(3);
+    expect(results.filter((r) => r.nextWave)).toHaveLength(1);
+    expect(w.commands.sent.map((c) => c.service)).toEqual(["api", "web"]);
   });
 
-  it("ignores other documents, foreign commands and non-final command statuses", async () => {
+  it("ignores other documents, foreign commands and non-final statuses without a write", async () => {
     const w = fleet();
     const cmd = await started(w);
+    const writes = w.rollouts.writes;
     expect(
       (
         await trackRestart(
@@ -380,9 +429,10 @@ describe("trackRestart over fakes", () => {
       ).ignored,
     ).toMatch(/not the control plane's restart document/);
     expect((await track(w, cmd, undefined, "InProgress")).ignored).toMatch(/not final/);
+    expect((await track(w, cmd, id(1), "InProgress")).ignored).toMatch(/not final/);
     expect((await track(w, "ffffffff-aaaa-bbbb-cccc-000000000000", id(1), "Success")).ignored).toMatch(
       /no such invocation/,
     );
-    expect(w.rollouts.saves).toBe(1); // only the dispatch record from startRollout
+    expect(w.rollouts.writes).toBe(writes);
   });
 });

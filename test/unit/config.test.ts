@@ -16,6 +16,12 @@ describe("loadConfig", () => {
       auditSummaryParam: "/voiceai/prod/control-plane/audit/summary",
       region: "us-east-1",
       tagKeys: { namespace: "Namespace", service: "Service" },
+      timings: {
+        executionTimeoutSeconds: 900,
+        deliveryTimeoutSeconds: 600,
+        deadlineMarginSeconds: 300,
+        claimLeaseSeconds: 180,
+      },
     });
   });
 
@@ -33,6 +39,10 @@ describe("loadConfig", () => {
       DCP_NAMESPACE_TAG_KEY: "fleet:namespace",
       DCP_SERVICE_TAG_KEY: "fleet:service",
       AWS_REGION: "eu-central-1",
+      DCP_EXECUTION_TIMEOUT_SECONDS: "600",
+      DCP_DELIVERY_TIMEOUT_SECONDS: "120",
+      DCP_DEADLINE_MARGIN_SECONDS: "60",
+      DCP_CLAIM_LEASE_SECONDS: "240",
     });
     expect(c).toEqual({
       namespace: "voiceai/staging",
@@ -46,6 +56,12 @@ describe("loadConfig", () => {
       auditSummaryParam: "/custom/summary",
       region: "eu-central-1",
       tagKeys: { namespace: "fleet:namespace", service: "fleet:service" },
+      timings: {
+        executionTimeoutSeconds: 600,
+        deliveryTimeoutSeconds: 120,
+        deadlineMarginSeconds: 60,
+        claimLeaseSeconds: 240,
+      },
     });
   });
 

@@ -1,12 +1,18 @@
 // ECS consumers, pure parts: valueFrom forms, pinning, placement, the consumer judgement, deployment outcomes,
 // the audit's judgement and the event schema's refusals.
 import { describe, expect, it } from "vitest";
-import { type EcsService, judgeEcsConsumer, mayBeReferenced, parseValueFrom, pinnedBy } from "#core/domain/ecs";
+import {
+  type EcsService,
+  ecsOutcome,
+  judgeEcsConsumer,
+  mayBeReferenced,
+  parseValueFrom,
+  pinnedBy,
+} from "#core/domain/ecs";
 import { judgeEcsServices } from "#core/domain/ecs-audit";
-import { claimEcs, ecsOutcome, recordEcsDispatch } from "#core/domain/ecs-rollout";
 import { EcsDeploymentEvent } from "#core/domain/events";
 import { validateManifest } from "#core/domain/manifest";
-import { newRollout, planRollout, recordResult } from "#core/domain/rollout";
+import { planRollout } from "#core/domain/rollout";
 import { versionTagKey } from "#core/domain/secrets";
 
 const ARN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds!cluster-1a2b-AbCdEf";
@@ -78,7 +84,7 @@ describe("which ECS services take a new deployment", () => {
       const d = judge(service(ref));
       expect(d, ref).toEqual({
         kind: "target",
-        target: expect.objectContaining({ kind: "ecs-service", serviceArn: SERVICE_ARN, service: "voice", wave: 2 }),
+        target: expect.objectContaining({ kind: "ecs-service", serviceArn: SERVICE_ARN, service: "voice" }),
       });
     }
   });
@@ -89,11 +95,32 @@ describe("which ECS services take a new deployment", () => {
     expect(judge(partial, "allow", new Set([ARN.slice(0, -7)])).kind).toBe("target");
   });
 
-  it("another secret, another namespace: not a consumer; no circuit breaker: a deadline", () => {
+  it("another secret, another namespace: not a consumer", () => {
     expect(judge(service(`${ARN.slice(0, -7)}x-AbCdEf:password::`)).kind).toBe("not-consumer");
     expect(judge(service(ARN, { tags: { Namespace: "voiceai/other", Service: "voice" } })).kind).toBe("not-consumer");
-    const d = judge(service(ARN, { circuitBreaker: false }));
-    expect(d.kind === "target" && d.target.deadlineSeconds).toBeGreaterThan(0);
+  });
+
+  it("a service already on the version (tag, or deployed after the change) is reported, not redeployed", () => {
+    const version = { versionId: "v2", changedAt: "2026-02-01T00:00:00.000Z" };
+    const decide = (s: EcsService) =>
+      judgeEcsConsumer({
+        service: s,
+        manifest: m,
+        secret: SECRET,
+        confirmed: new Set(),
+        roleDecision: "allow",
+        version,
+      });
+    expect(decide(service(ARN)).kind).toBe("target"); // deployed 2026-01-01, before the change
+    const tagged = service(ARN, {
+      tags: { Namespace: "voiceai/prod", Service: "voice", [versionTagKey(SECRET.name)]: "v2" },
+    });
+    expect(decide(tagged)).toMatchObject({ kind: "skipped", skipped: { reason: expect.stringMatching(/recorded/) } });
+    const later = service(ARN, { primaryDeployment: { id: "ecs-svc/2", createdAt: "2026-02-02T00:00:00.000Z" } });
+    expect(decide(later)).toMatchObject({
+      kind: "skipped",
+      skipped: { reason: expect.stringMatching(/deployed-after/) },
+    });
   });
 
   it.each([
@@ -126,50 +153,33 @@ describe("which ECS services take a new deployment", () => {
 });
 
 describe("ECS targets in the rollout", () => {
-  const plan = planRollout({
-    rolloutId: "ro-0123456789abcdef",
-    secret: SECRET,
-    versionId: "v2",
-    manifest: m,
-    targets: [{ instanceId: "i-0123456789abcdef0", service: "api" }],
-    ecsTargets: [
-      { kind: "ecs-service", serviceArn: SERVICE_ARN, clusterArn: "c", service: "voice", wave: 2, deadlineSeconds: 60 },
-    ],
-  });
-
-  it("share the waves with hosts: the ECS-only wave 2 starts after wave 1's hosts", () => {
-    let r = newRollout(plan, "2026-01-01T00:00:00.000Z");
-    expect(r.currentWave).toBe(1);
-    expect(claimEcs(r)).toBeUndefined(); // nothing of wave 1 is on ECS
-    const step = recordResult(
-      { ...r, hosts: { ...r.hosts, "i-0123456789abcdef0": { ...r.hosts["i-0123456789abcdef0"]!, status: "sent" } } },
-      "i-0123456789abcdef0",
-      "Success",
-      "t",
-    );
-    expect(step.effect).toBe("wave-complete");
-    r = claimEcs(step.rollout)!;
-    expect(r.hosts[SERVICE_ARN]!.status).toBe("dispatching");
-    const now = new Date("2026-01-01T00:10:00.000Z");
-    r = recordEcsDispatch(r, [SERVICE_ARN], new Map([[SERVICE_ARN, "ecs-svc/9"]]), now);
-    expect(r.hosts[SERVICE_ARN]).toMatchObject({
-      status: "sent",
-      deploymentId: "ecs-svc/9",
-      deadline: "2026-01-01T00:11:00.000Z",
+  it("one step per service, in its service's wave beside the hosts' steps", () => {
+    const plan = planRollout({
+      rolloutId: "ro-0123456789abcdef",
+      secret: SECRET,
+      versionId: "v2",
+      manifest: m,
+      targets: [
+        { kind: "host", instanceId: "i-0123456789abcdef0", service: "api" },
+        { kind: "ecs-service", serviceArn: SERVICE_ARN, clusterArn: "c", service: "voice" },
+      ],
     });
-    expect(recordResult(r, SERVICE_ARN, "Success", "t").effect).toBe("succeeded");
+    expect(plan.waves.map((s) => [s.wave, s.kind, s.targetIds, s.clusterArn])).toEqual([
+      [1, "host", ["i-0123456789abcdef0"], undefined],
+      [2, "ecs-service", [SERVICE_ARN], "c"],
+    ]);
   });
 
-  it("an unsent claim goes back to pending; deployment states map to outcomes", () => {
-    const r = claimEcs({ ...newRollout(plan, "t"), currentWave: 2 })!;
-    expect(recordEcsDispatch(r, [SERVICE_ARN], new Map(), new Date()).hosts[SERVICE_ARN]!.status).toBe("pending");
-    const rec = { service: "voice", wave: 2, status: "sent", deadline: "2026-01-01T00:11:00.000Z" };
-    expect(ecsOutcome("COMPLETED", rec, new Date())).toBe("Success");
-    expect(ecsOutcome("superseded", rec, new Date())).toBe("Success");
-    expect(ecsOutcome("FAILED", rec, new Date())).toBe("Failed");
-    expect(ecsOutcome("gone", rec, new Date())).toBe("Failed");
-    expect(ecsOutcome("IN_PROGRESS", rec, new Date("2026-01-01T00:10:59.000Z"))).toBeUndefined();
-    expect(ecsOutcome("IN_PROGRESS", rec, new Date("2026-01-01T00:11:01.000Z"))).toBe("DeadlineExceeded");
+  it("deployment states map to outcomes; IN_PROGRESS is left to the step's deadline", () => {
+    expect(ecsOutcome({ state: "COMPLETED" })?.verdict).toBe("ok");
+    expect(ecsOutcome({ state: "superseded" })?.verdict).toBe("ok");
+    expect(ecsOutcome({ state: "FAILED", reason: "circuit breaker" })).toEqual({
+      verdict: "bad",
+      why: "deployment FAILED: circuit breaker",
+    });
+    expect(ecsOutcome({ state: "gone" })?.verdict).toBe("bad");
+    expect(ecsOutcome({ state: "service-missing" })?.verdict).toBe("bad");
+    expect(ecsOutcome({ state: "IN_PROGRESS" })).toBeUndefined();
   });
 });
 

@@ -2,7 +2,7 @@
 // extracted, and the project's own IAM evaluator checks them against what the function's adapters declare.
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { actionsFor, FUNCTION_USES } from "#core/adapters/permissions";
+import { actionsFor, FUNCTION_USES, PERMISSIONS } from "#core/adapters/permissions";
 import { evaluate } from "#core/domain/iam/evaluator";
 import { decodePolicyDocument } from "#core/domain/iam/policy";
 import type { NamedPolicy } from "#core/ports/index";
@@ -151,9 +151,8 @@ function requestsFor(action: string, fn: string): { resource: string; context?: 
         if (uses.includes("Idempotency")) tables.push(TABLE.Idempotency);
         if (uses.includes("RolloutStore.*")) tables.push(TABLE.Rollout);
         return tables
-          .filter(
-            (t) =>
-              t !== TABLE.Rollout || ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"].includes(action),
+          .filter((t) =>
+            (t === TABLE.Rollout ? PERMISSIONS["RolloutStore.*"] : PERMISSIONS.Idempotency).some((a) => a === action),
           )
           .map((resource) => ({ resource }));
       }

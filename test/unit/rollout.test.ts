@@ -1,22 +1,28 @@
 import { describe, expect, it } from "vitest";
-import { claimWave, commentFor, rolloutIdFromComment } from "#core/app/rollout-runner";
 import { validateManifest } from "#core/domain/manifest";
 import {
-  isTerminalFailure,
+  afterWaveCount,
+  claimExpired,
+  commentFor,
+  DEFAULT_TIMINGS,
+  deadlineOutcome,
+  judgeInvocation,
   MAX_IDS_PER_COMMAND,
   newRollout,
-  pendingDispatch,
   planRollout,
-  type Rollout,
   type RolloutTarget,
-  recordDispatch,
-  recordResult,
-  resumeRollout,
+  refFromComment,
+  resetForResume,
+  rolloutIdFromComment,
+  stepDeadline,
+  stepIndices,
+  targetIdOf,
+  toSend,
 } from "#core/domain/rollout";
 import { rolloutIdFor } from "#core/domain/secrets";
+import { verdictOf } from "#core/domain/ssm";
 
 const T0 = "2025-11-20T12:00:00.000Z";
-const T1 = "2025-11-20T12:01:00.000Z";
 const SECRET = {
   arn: "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds!cluster-abc-Q1w2E3",
   name: "rds!cluster-abc",
@@ -40,46 +46,19 @@ const manifest = validateManifest({
 const id = (n: number) => `i-${n.toString(16).padStart(17, "0")}`;
 const plan = (targets: RolloutTarget[]) =>
   planRollout({ rolloutId: ROLLOUT_ID, secret: SECRET, versionId: VERSION, manifest, targets });
-
-/** api+tasker in wave 1 (hosts 1,2 / 3), web in wave 2 (host 4). */
-function twoWaveRollout(): Rollout {
-  return newRollout(
-    plan([
-      { instanceId: id(4), service: "web" },
-      { instanceId: id(2), service: "api" },
-      { instanceId: id(3), service: "tasker" },
-      { instanceId: id(1), service: "api" },
-    ]),
-    T0,
-  );
-}
-
-/** Sends the current wave as one command per step. */
-function sendCurrent(r: Rollout, prefix = "cmd"): Rollout {
-  const sent = pendingDispatch(r).map((s, i) => ({
-    commandId: `${prefix}-${s.wave}-${i}`,
-    wave: s.wave,
-    service: s.service,
-    instanceIds: s.instanceIds,
-  }));
-  return recordDispatch(r, sent, T1);
-}
-
-function apply(r: Rollout, results: [string, string][]): Rollout {
-  for (const [host, status] of results) r = recordResult(r, host, status, T1).rollout;
-  return r;
-}
+const hosts = (n: number, service: string, from = 1): RolloutTarget[] =>
+  Array.from({ length: n }, (_, i) => ({ kind: "host", instanceId: id(from + i), service }));
 
 describe("planRollout", () => {
   it("orders steps by manifest wave, then service name, and sorts ids", () => {
     const p = plan([
-      { instanceId: id(9), service: "worker" },
-      { instanceId: id(5), service: "web" },
-      { instanceId: id(3), service: "tasker" },
-      { instanceId: id(2), service: "api" },
-      { instanceId: id(1), service: "api" },
+      { kind: "host" as const, instanceId: id(9), service: "worker" },
+      { kind: "host" as const, instanceId: id(5), service: "web" },
+      { kind: "host" as const, instanceId: id(3), service: "tasker" },
+      { kind: "host" as const, instanceId: id(2), service: "api" },
+      { kind: "host" as const, instanceId: id(1), service: "api" },
     ]);
-    expect(p.waves.map((w) => [w.wave, w.service, w.instanceIds])).toEqual([
+    expect(p.waves.map((w) => [w.wave, w.service, w.targetIds])).toEqual([
       [1, "api", [id(1), id(2)]],
       [1, "tasker", [id(3)]],
       [2, "web", [id(5)]],
@@ -97,43 +76,47 @@ describe("planRollout", () => {
   });
 
   it("chunks a service at 50 ids per SendCommand, every host exactly once", () => {
-    const targets = Array.from({ length: 123 }, (_, i) => ({ instanceId: id(i + 1), service: "api" }));
+    const targets = Array.from({ length: 123 }, (_, i) => ({
+      kind: "host" as const,
+      instanceId: id(i + 1),
+      service: "api",
+    }));
     const p = plan(targets);
     expect(MAX_IDS_PER_COMMAND).toBe(50);
-    expect(p.waves.map((w) => w.instanceIds.length)).toEqual([50, 50, 23]);
+    expect(p.waves.map((w) => w.targetIds.length)).toEqual([50, 50, 23]);
     expect(p.waves.every((w) => w.service === "api" && w.wave === 1)).toBe(true);
-    const all = p.waves.flatMap((w) => w.instanceIds);
+    const all = p.waves.flatMap((w) => w.targetIds);
     expect(new Set(all).size).toBe(123);
     expect(all).toHaveLength(123);
   });
 
   it("exactly 50 hosts is one command", () => {
-    const p = plan(Array.from({ length: 50 }, (_, i) => ({ instanceId: id(i + 1), service: "web" })));
+    const p = plan(
+      Array.from({ length: 50 }, (_, i) => ({ kind: "host" as const, instanceId: id(i + 1), service: "web" })),
+    );
     expect(p.waves).toHaveLength(1);
   });
 
   it("deduplicates a host listed twice", () => {
     const p = plan([
-      { instanceId: id(1), service: "api" },
-      { instanceId: id(1), service: "api" },
+      { kind: "host" as const, instanceId: id(1), service: "api" },
+      { kind: "host" as const, instanceId: id(1), service: "api" },
     ]);
-    expect(p.waves.flatMap((w) => w.instanceIds)).toEqual([id(1)]);
+    expect(p.waves.flatMap((w) => w.targetIds)).toEqual([id(1)]);
     expect(p.skipped).toEqual([]);
   });
 
   it("a host listed under two services is planned once and the second listing is skipped", () => {
     const p = plan([
-      { instanceId: id(1), service: "web" },
-      { instanceId: id(1), service: "api" },
+      { kind: "host" as const, instanceId: id(1), service: "web" },
+      { kind: "host" as const, instanceId: id(1), service: "api" },
     ]);
-    expect(p.waves.flatMap((w) => w.instanceIds)).toEqual([id(1)]);
+    expect(p.waves.flatMap((w) => w.targetIds)).toEqual([id(1)]);
     expect(p.waves[0]?.service).toBe("web");
-    expect(p.skipped).toEqual([
-      { instanceId: id(1), service: "api", reason: expect.stringMatching(/already planned/) },
-    ]);
+    expect(p.skipped).toEqual([{ targetId: id(1), service: "api", reason: expect.stringMatching(/already planned/) }]);
     // …so the rollout's record of the host agrees with the one step that will send it.
-    const r = newRollout(p, T0);
-    expect(r.hosts[id(1)]).toMatchObject({ service: "web", wave: 2 });
+    const { steps } = newRollout(p, T0);
+    expect(steps.map((st) => [st.service, st.wave, st.targetIds])).toEqual([["web", 2, [id(1)]]]);
   });
 
   it("refuses service names outside the manifest or the pattern into skipped, keeping given skips", () => {
@@ -143,244 +126,129 @@ describe("planRollout", () => {
       versionId: VERSION,
       manifest,
       targets: [
-        { instanceId: id(1), service: "api" },
-        { instanceId: id(2), service: "billing" },
-        { instanceId: id(3), service: "api; reboot" },
-        { instanceId: id(4), service: "API" },
+        { kind: "host" as const, instanceId: id(1), service: "api" },
+        { kind: "host" as const, instanceId: id(2), service: "billing" },
+        { kind: "host" as const, instanceId: id(3), service: "api; reboot" },
+        { kind: "host" as const, instanceId: id(4), service: "API" },
       ],
-      skipped: [{ instanceId: id(5), service: "web", reason: "no instance profile" }],
+      skipped: [{ targetId: id(5), service: "web", reason: "no instance profile" }],
     });
-    expect(p.waves.flatMap((w) => w.instanceIds)).toEqual([id(1)]);
-    expect(p.skipped.map((s) => s.instanceId)).toEqual([id(5), id(2), id(3), id(4)]);
+    expect(p.waves.flatMap((w) => w.targetIds)).toEqual([id(1)]);
+    expect(p.skipped.map((s) => s.targetId)).toEqual([id(5), id(2), id(3), id(4)]);
     expect(p.skipped[1]?.reason).toMatch(/service name refused/);
   });
 
   it("no targets → no steps, and the rollout is born finished", () => {
     const p = plan([]);
     expect(p.waves).toEqual([]);
-    const r = newRollout(p, T0);
-    expect(r.status).toBe("succeeded");
-    expect(pendingDispatch(r)).toEqual([]);
+    const { head, steps } = newRollout(p, T0);
+    expect(head.status).toBe("succeeded");
+    expect(steps).toEqual([]);
   });
 });
 
-describe("newRollout / pendingDispatch", () => {
-  it("starts at the lowest wave with every host pending", () => {
-    const r = twoWaveRollout();
-    expect(r).toMatchObject({ rolloutId: ROLLOUT_ID, status: "running", currentWave: 1, rev: 0, commands: [] });
-    expect(r.createdAt).toBe(T0);
-    expect(Object.keys(r.hosts).sort()).toEqual([id(1), id(2), id(3), id(4)]);
-    expect(Object.values(r.hosts).every((h) => h.status === "pending")).toBe(true);
-    expect(r.hosts[id(4)]).toEqual({ service: "web", wave: 2, status: "pending" });
-  });
-
-  it("only the current wave is dispatched, and only its pending hosts", () => {
-    const r = twoWaveRollout();
-    expect(pendingDispatch(r).map((s) => [s.service, s.instanceIds])).toEqual([
-      ["api", [id(1), id(2)]],
-      ["tasker", [id(3)]],
-    ]);
-    const sent = sendCurrent(r);
-    expect(pendingDispatch(sent)).toEqual([]);
-    expect(sent.hosts[id(1)]).toMatchObject({ status: "sent", commandId: "cmd-1-0", at: T1 });
-    expect(sent.hosts[id(4)]?.status).toBe("pending");
-    expect(sent.commands.map((c) => c.commandId)).toEqual(["cmd-1-0", "cmd-1-1"]);
-  });
-
-  it("a halted rollout dispatches nothing", () => {
-    const r = apply(sendCurrent(twoWaveRollout()), [[id(1), "Failed"]]);
-    expect(r.status).toBe("halted");
-    expect(pendingDispatch(r)).toEqual([]);
-  });
-});
-
-describe("recordResult", () => {
-  it("successes advance wave by wave until the rollout succeeds", () => {
-    let r = sendCurrent(twoWaveRollout());
-    let step = recordResult(r, id(1), "Success", T1);
-    expect(step.effect).toBe("recorded");
-    step = recordResult(step.rollout, id(2), "InProgress", T1);
-    expect(step.effect).toBe("recorded");
-    step = recordResult(step.rollout, id(2), "Success", T1);
-    expect(step.effect).toBe("recorded");
-    expect(step.rollout.currentWave).toBe(1);
-    step = recordResult(step.rollout, id(3), "Success", T1);
-    expect(step.effect).toBe("wave-complete");
-    expect(step.rollout.currentWave).toBe(2);
-    expect(step.rollout.status).toBe("running");
-    r = step.rollout;
-    expect(pendingDispatch(r).map((s) => s.instanceIds)).toEqual([[id(4)]]);
-
-    r = sendCurrent(r, "next");
-    step = recordResult(r, id(4), "Success", T1);
-    expect(step.effect).toBe("succeeded");
-    expect(step.rollout.status).toBe("succeeded");
-    expect(step.rollout.updatedAt).toBe(T1);
-  });
-
-  it("skips wave numbers that have no hosts", () => {
-    let r = newRollout(
-      plan([
-        { instanceId: id(1), service: "api" },
-        { instanceId: id(9), service: "worker" },
-      ]),
+describe("newRollout: the head stays small however large the rollout", () => {
+  it("a planned 50,000-host rollout: 1,000 steps of ≤ 50, waves by index range, a head under 2 KB", () => {
+    const { head, steps } = newRollout(
+      plan([...hosts(20_000, "api"), ...hosts(20_000, "web", 20_001), ...hosts(10_000, "worker", 40_001)]),
       T0,
     );
-    r = sendCurrent(r);
-    const step = recordResult(r, id(1), "Success", T1);
-    expect(step.effect).toBe("wave-complete");
-    expect(step.rollout.currentWave).toBe(5);
-  });
-
-  it("a failure halts, naming the host, its service and the status", () => {
-    for (const status of ["Failed", "TimedOut", "Cancelled", "DeliveryTimedOut", "Undeliverable", "AccessDenied"]) {
-      const r = sendCurrent(twoWaveRollout());
-      const step = recordResult(r, id(3), status, T1);
-      expect(step.effect).toBe("halted");
-      expect(step.rollout.status).toBe("halted");
-      expect(step.rollout.haltReason).toBe(`${id(3)} (tasker) ended ${status}`);
-      expect(step.rollout.hosts[id(3)]?.status).toBe(status);
-    }
-  });
-
-  it("in-flight statuses are not failures", () => {
-    for (const s of ["Pending", "InProgress", "Delayed", "Cancelling", "sent", "pending", "dispatching"])
-      expect(isTerminalFailure(s)).toBe(false);
-    expect(isTerminalFailure("Success")).toBe(false);
-    expect(isTerminalFailure("Failed")).toBe(true);
-  });
-
-  it("after a halt, statuses are recorded but nothing advances and the first reason stays", () => {
-    let r = apply(sendCurrent(twoWaveRollout()), [[id(1), "Failed"]]);
-    const reason = r.haltReason;
-    let step = recordResult(r, id(2), "Success", T1);
-    expect(step.effect).toBe("recorded");
-    step = recordResult(step.rollout, id(3), "Success", T1);
-    expect(step.effect).toBe("recorded");
-    r = step.rollout;
-    expect(r.hosts[id(3)]?.status).toBe("Success");
-    expect(r.status).toBe("halted");
-    expect(r.currentWave).toBe(1);
-    step = recordResult(r, id(2), "TimedOut", T1);
-    expect(step.effect).toBe("unchanged"); // Success is final
-    const other = apply(sendCurrent(twoWaveRollout()), [
-      [id(1), "Failed"],
-      [id(3), "TimedOut"],
+    expect(steps).toHaveLength(1000);
+    expect(steps.every((st) => st.targetIds.length <= MAX_IDS_PER_COMMAND)).toBe(true);
+    expect(head.waves).toEqual([
+      { wave: 1, first: 0, steps: 400, targets: 20_000 },
+      { wave: 2, first: 400, steps: 400, targets: 20_000 },
+      { wave: 5, first: 800, steps: 200, targets: 10_000 },
     ]);
-    expect(other.haltReason).toBe(`${id(1)} (api) ended Failed`);
-    expect(other.hosts[id(3)]?.status).toBe("TimedOut");
-    expect(reason).toBe(`${id(1)} (api) ended Failed`);
+    expect(steps[400]).toMatchObject({ waveIndex: 1, wave: 2, state: "planned", attempt: 1, done: 0 });
+    expect(stepIndices(head, 2)).toHaveLength(200);
+    expect(JSON.stringify(head).length).toBeLessThan(2048);
   });
 
-  it("a repeated status, a status after Success, or an unknown host changes nothing", () => {
-    const r = apply(sendCurrent(twoWaveRollout()), [[id(1), "Success"]]);
-    for (const [host, status] of [
-      [id(1), "Success"],
-      [id(1), "Failed"],
-      [id(1), "InProgress"],
-      ["i-00000000000000bad", "Success"],
-    ] as const) {
-      const step = recordResult(r, host, status, "2030-01-01T00:00:00.000Z");
-      expect(step.effect).toBe("unchanged");
-      expect(step.rollout).toBe(r);
-    }
-  });
-
-  it("a stale in-flight status never overwrites a failure (deliveries saved out of order)", () => {
-    const r = apply(sendCurrent(twoWaveRollout()), [[id(1), "Failed"]]);
-    const step = recordResult(r, id(1), "InProgress", T1);
-    expect(step.effect).toBe("unchanged");
-    expect(step.rollout.hosts[id(1)]?.status).toBe("Failed");
-  });
-
-  it("a success of a host outside the current wave is recorded without advancing", () => {
-    const r = sendCurrent(twoWaveRollout());
-    const step = recordResult(r, id(4), "Success", T1);
-    expect(step.effect).toBe("recorded");
-    expect(step.rollout.currentWave).toBe(1);
+  it("an ECS service is a step of its own in its service's wave, counted like a host", () => {
+    const ecs: RolloutTarget = {
+      kind: "ecs-service",
+      serviceArn: "arn:aws:ecs:eu-central-1:123456789012:service/prod/web",
+      clusterArn: "arn:aws:ecs:eu-central-1:123456789012:cluster/prod",
+      service: "web",
+    };
+    const p = plan([...hosts(2, "web"), ecs]);
+    expect(p.waves.map((w) => [w.kind, w.targetIds])).toEqual([
+      ["ecs-service", [targetIdOf(ecs)]],
+      ["host", [id(1), id(2)]],
+    ]);
+    expect(newRollout(p, T0).head.waves).toEqual([{ wave: 2, first: 0, steps: 2, targets: 3 }]);
   });
 });
 
-describe("resumeRollout", () => {
-  it("resets only the non-success hosts of the current wave, clearing their command", () => {
-    let r = apply(sendCurrent(twoWaveRollout()), [
-      [id(1), "Success"],
-      [id(2), "Failed"],
+describe("transitions", () => {
+  const twoWaves = () => newRollout(plan([...hosts(2, "api"), ...hosts(1, "web", 3)]), T0).head;
+
+  it("the counter reaching the wave's size advances; the last wave succeeds; anything else waits", () => {
+    const head = twoWaves();
+    expect(afterWaveCount(head, 0, 1)).toEqual({ kind: "wait" });
+    expect(afterWaveCount(head, 0, 2)).toEqual({ kind: "advance", next: 1 });
+    expect(afterWaveCount({ ...head, current: 1 }, 1, 1)).toEqual({ kind: "succeeded" });
+    expect(afterWaveCount({ ...head, status: "halted" }, 0, 2)).toEqual({ kind: "wait" });
+    expect(afterWaveCount({ ...head, current: 1 }, 0, 2)).toEqual({ kind: "wait" }); // already advanced
+  });
+
+  it("hosts are judged by their own invocation: not-run statuses are failures, in-flight ones nothing", () => {
+    for (const s of ["Undeliverable", "DeliveryTimedOut", "AccessDenied", "InvalidPlatform", "Failed", "TimedOut"])
+      expect(judgeInvocation(s)?.verdict, s).toBe("bad");
+    expect(judgeInvocation("Success")?.verdict).toBe("ok");
+    for (const s of ["Pending", "InProgress", "Delayed", "Cancelling", "Bogus"])
+      expect(verdictOf(s), s).toBeUndefined();
+    expect(judgeInvocation(undefined)).toBeUndefined();
+  });
+
+  it("deadline: ⌈hosts / MaxConcurrency⌉ × execution timeout + delivery timeout + margin (queued hosts are not late)", () => {
+    const step = { sentAt: T0, targetIds: Array.from({ length: 50 }, (_, i) => id(i)) };
+    const t = DEFAULT_TIMINGS;
+    // 25% of 50 = 12 at a time → 5 rounds
+    const expected =
+      Date.parse(T0) + 1000 * (5 * t.executionTimeoutSeconds + t.deliveryTimeoutSeconds + t.deadlineMarginSeconds);
+    expect(stepDeadline(step, "25%", t)).toBe(expected);
+    expect(stepDeadline(step, "50", t)).toBe(Date.parse(T0) + 1000 * (900 + 600 + 300));
+    expect(deadlineOutcome(step, "25%", t, expected - 1)).toBeUndefined();
+    expect(deadlineOutcome(step, "25%", t, expected)).toMatchObject({ verdict: "bad", why: /DeadlineExceeded/ });
+    expect(stepDeadline({ targetIds: [] }, "50", t)).toBeUndefined();
+  });
+
+  it("a claim is re-taken only after its lease", () => {
+    const now = Date.parse(T0);
+    expect(claimExpired({ state: "claimed", claimedAt: T0 }, now + 179_000, DEFAULT_TIMINGS)).toBe(false);
+    expect(claimExpired({ state: "claimed", claimedAt: T0 }, now + 180_000, DEFAULT_TIMINGS)).toBe(true);
+    expect(claimExpired({ state: "sent", claimedAt: T0 }, now + 999_000, DEFAULT_TIMINGS)).toBe(false);
+  });
+
+  it("resume gives the current wave's failed targets a new attempt, and un-counts closed steps", () => {
+    const { head, steps } = newRollout(plan([...hosts(60, "api"), ...hosts(1, "web", 61)]), T0);
+    const [a, b] = steps;
+    Object.assign(a!, {
+      ok: [id(1)],
+      bad: [id(2)],
+      skip: [id(3)],
+      why: { [id(2)]: "Failed", [id(3)]: "x" },
+      done: 50,
+      closed: true,
+    });
+    Object.assign(b!, { bad: [id(51)], done: 1 });
+    const r = resetForResume(head, steps);
+    expect(r.steps.map((x) => [x.index, x.attempt, x.bad, x.why])).toEqual([
+      [0, 1, 1, { [id(3)]: "x" }],
+      [1, 1, 1, {}],
     ]);
-    r = resumeRollout(r, "2025-11-20T13:00:00.000Z");
-    expect(r.status).toBe("running");
-    expect(r).not.toHaveProperty("haltReason");
-    expect(r.updatedAt).toBe("2025-11-20T13:00:00.000Z");
-    expect(r.hosts[id(1)]?.status).toBe("Success");
-    expect(r.hosts[id(2)]).toEqual({ service: "api", wave: 1, status: "pending" });
-    // tasker was still in flight: it is sent again too (the operator resumed the whole wave)
-    expect(r.hosts[id(3)]?.status).toBe("pending");
-    expect(r.hosts[id(4)]?.status).toBe("pending");
-    expect(pendingDispatch(r).flatMap((s) => s.instanceIds)).toEqual([id(2), id(3)]);
+    expect(r.lowerDone).toBe(50);
+    expect(toSend(a!)).toHaveLength(48); // not the success, not the skipped host
   });
 
-  it("the resumed wave then completes and advances normally", () => {
-    let r = apply(sendCurrent(twoWaveRollout()), [
-      [id(1), "Success"],
-      [id(2), "Failed"],
-      [id(3), "Success"],
-    ]);
-    r = sendCurrent(resumeRollout(r, T1), "retry");
-    const step = recordResult(r, id(2), "Success", T1);
-    expect(step.effect).toBe("wave-complete");
-    expect(step.rollout.currentWave).toBe(2);
-  });
-
-  it("a succeeded rollout, or a running one with nothing stuck, is returned unchanged", () => {
-    const running = sendCurrent(twoWaveRollout());
-    expect(resumeRollout(running, T1)).toBe(running);
-    const done = newRollout(plan([]), T0);
-    expect(resumeRollout(done, T1)).toBe(done);
-  });
-
-  it("hosts left `dispatching` by a crash after the claim go back to pending", () => {
-    const claimed = claimWave(twoWaveRollout());
-    expect(claimed).toBeDefined();
-    if (!claimed) return;
-    expect(pendingDispatch(claimed)).toEqual([]); // never re-sent automatically
-    const resumed = resumeRollout(claimed, T1);
-    expect(resumed.status).toBe("running");
-    expect(pendingDispatch(resumed).flatMap((s) => s.instanceIds)).toEqual([id(1), id(2), id(3)]);
-    expect(resumed.hosts[id(4)]?.status).toBe("pending");
-  });
-});
-
-describe("claimWave / rollout comments", () => {
-  it("claims exactly the current wave's pending hosts; nothing to claim → undefined", () => {
-    const r = twoWaveRollout();
-    const claimed = claimWave(r);
-    expect(claimed && Object.entries(claimed.hosts).map(([k, h]) => [k, h.status])).toEqual([
-      [id(1), "dispatching"],
-      [id(2), "dispatching"],
-      [id(3), "dispatching"],
-      [id(4), "pending"],
-    ]);
-    expect(r.hosts[id(1)]?.status).toBe("pending"); // the input is not mutated
-    expect(claimed && claimWave(claimed)).toBeUndefined();
-    expect(claimWave(sendCurrent(r))).toBeUndefined();
-  });
-
-  it("a command comment names its rollout, and only ours are recognised", () => {
-    const r = twoWaveRollout();
-    const comment = commentFor(r, 1);
-    expect(comment.length).toBeLessThanOrEqual(100);
-    expect(rolloutIdFromComment(comment)).toBe(ROLLOUT_ID);
-    const long = newRollout({ ...r.plan, secretName: "n".repeat(300) }, T0);
-    expect(rolloutIdFromComment(commentFor(long, 1))).toBe(ROLLOUT_ID);
-    for (const c of [
-      undefined,
-      "",
-      "manual restart",
-      `ops ${ROLLOUT_ID} wave 1`,
-      "dcp ro-XYZ wave 1",
-      `dcp ${ROLLOUT_ID}`,
-      `dcp ro-${"a".repeat(17)} wave 1`,
-    ])
-      expect(rolloutIdFromComment(c)).toBeUndefined();
+  it("a command comment names rollout, wave, step and attempt; only ours are recognised", () => {
+    const c = commentFor({ rolloutId: ROLLOUT_ID, secretName: SECRET.name }, { wave: 2, index: 7, attempt: 3 });
+    expect(c).toBe(`dcp ${ROLLOUT_ID} wave 2 step 7 try 3 rds!cluster-abc`);
+    expect(refFromComment(c)).toEqual({ rolloutId: ROLLOUT_ID, wave: 2, step: 7, attempt: 3 });
+    expect(refFromComment(`dcp ${ROLLOUT_ID} wave 1 old-format`)).toEqual({ rolloutId: ROLLOUT_ID, wave: 1 });
+    expect(rolloutIdFromComment("restart by hand")).toBeUndefined();
+    expect(rolloutIdFromComment(undefined)).toBeUndefined();
   });
 });

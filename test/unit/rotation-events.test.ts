@@ -287,7 +287,7 @@ describe("AWS API Call via CloudTrail", () => {
   });
 });
 
-describe("malformed details are ignored with a short reason, never thrown", () => {
+describe("malformed details are rejected with a short reason, never thrown", () => {
   const cases: [string, SecretEvent][] = [
     ["label: labelUpdated a number", labelEvent({ labelUpdated: 7 })],
     ["label: labelUpdated missing", labelEvent({ name: "x" })],
@@ -331,6 +331,32 @@ describe("malformed details are ignored with a short reason, never thrown", () =
       }),
     ],
     ["api: empty detail", envelope("AWS API Call via CloudTrail", {})],
+    [
+      "api: clientRequestToken with shell characters (no side effect even for a real secret)",
+      apiCall({
+        eventName: "PutSecretValue",
+        requestParameters: { secretId: API_ARN, clientRequestToken: `${V1.slice(0, 30)};reboot` },
+      }),
+    ],
+    [
+      "api: clientRequestToken of 31 characters",
+      apiCall({
+        eventName: "PutSecretValue",
+        requestParameters: { secretId: API_ARN, clientRequestToken: V1.slice(0, 31) },
+      }),
+    ],
+    [
+      "api: versionId with whitespace",
+      apiCall({
+        eventName: "UpdateSecret",
+        requestParameters: { secretId: API_ARN },
+        responseElements: { versionId: `${V1} ` },
+      }),
+    ],
+    [
+      "label: secret id with a control character",
+      labelEvent({ labelUpdated: "AWSCURRENT", versionId: V1 }, ["a\u0000b"]),
+    ],
   ];
   for (const [name, event] of cases) {
     it(name, () => {
@@ -338,18 +364,17 @@ describe("malformed details are ignored with a short reason, never thrown", () =
       expect(() => {
         intent = classifyRotationEvent(event);
       }).not.toThrow();
-      expect(intent?.kind).toBe("ignore");
-      if (intent?.kind !== "ignore") return;
+      expect(intent?.kind).toBe("reject");
+      if (intent?.kind !== "reject") return;
       expect(intent.reason.length).toBeLessThan(600);
       expect(intent.reason).not.toContain("xxxxxxxxxx");
       expect(intent.trigger.length).toBeLessThanOrEqual(128);
-      expect(intent.secretId ?? "").not.toContain("xxxxxxxxxx");
     });
   }
 
   it("the reason names the offending field path", () => {
     const intent = classifyRotationEvent(apiCall({ eventName: "PutSecretValue", requestParameters: { secretId: 42 } }));
-    expect(intent).toMatchObject({ kind: "ignore", reason: expect.stringContaining("requestParameters.secretId") });
+    expect(intent).toMatchObject({ kind: "reject", reason: expect.stringContaining("requestParameters.secretId") });
   });
 });
 

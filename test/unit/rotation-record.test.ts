@@ -1,17 +1,6 @@
 // The rotation handler's idempotency record must fit one DynamoDB item (400 KB) however large the rollout.
-import { beforeAll, describe, expect, it } from "vitest";
-import type { RotationResult } from "#core/app/rotate-secret";
-
-let asRecord: (r: RotationResult) => RotationResult;
-let RECORD_MAX_IDS: number;
-
-beforeAll(async () => {
-  process.env.DCP_NAMESPACE = "voiceai/prod";
-  process.env.DCP_IDEMPOTENCY_TABLE = "dcp-idempotency";
-  process.env.DCP_ROLLOUT_TABLE = "dcp-rollouts";
-  process.env.POWERTOOLS_LOG_LEVEL = "ERROR";
-  ({ asRecord, RECORD_MAX_IDS } = await import("../../functions/secret-rotation/index.ts"));
-});
+import { describe, expect, it } from "vitest";
+import { asRecord, RECORD_MAX_IDS, type RotationResult } from "#core/app/rotate-secret";
 
 const id = (n: number) => `i-0${n.toString(16).padStart(16, "0")}`;
 
@@ -21,7 +10,8 @@ function result(hosts: number): RotationResult {
     waves.push({
       wave: i < hosts / 2 ? 0 : 1,
       service: "api",
-      instanceIds: Array.from({ length: Math.min(50, hosts - i) }, (_, k) => id(i + k)),
+      kind: "host" as const,
+      targetIds: Array.from({ length: Math.min(50, hosts - i) }, (_, k) => id(i + k)),
     });
   return {
     action: "restart",
@@ -31,7 +21,15 @@ function result(hosts: number): RotationResult {
     versionId: "0123456789abcdef0123456789abcdef",
     rolloutId: "ro-0123456789abcdef",
     plan: { waves, skipped: [] },
-    commands: waves.filter((w) => w.wave === 0).map((w, i) => ({ commandId: `cmd-${i}`, ...w })),
+    commands: waves
+      .filter((w) => w.wave === 0)
+      .map((w, i) => ({
+        step: i,
+        commandIds: [`cmd-${i}`],
+        service: w.service,
+        targetIds: w.targetIds,
+        unmanaged: [],
+      })),
   };
 }
 
@@ -48,7 +46,7 @@ describe("asRecord (what the idempotency record keeps)", () => {
     expect(JSON.stringify(rec).length).toBeLessThan(200 * 1024);
     expect(rec.plannedHosts).toBe(20_000);
     expect(rec.plan.waves).toHaveLength(r.plan.waves.length);
-    expect(rec.commands.map((c) => c.commandId)).toEqual(r.commands.map((c) => c.commandId));
-    expect(rec.reason).toMatch(/20000 hosts: ids in rollout ro-0123456789abcdef/);
+    expect(rec.commands.map((c) => c.commandIds)).toEqual(r.commands.map((c) => c.commandIds));
+    expect(rec.reason).toMatch(/20000 targets: ids in rollout ro-0123456789abcdef/);
   });
 });

@@ -97,6 +97,7 @@ const FUNCTIONS = {
   RestartTrackerFunction: "restart-tracker",
   EcsDeploymentTrackerFunction: "ecs-deployment-tracker",
   DriftAuditFunction: "drift-audit",
+  RolloutReconcilerFunction: "rollout-reconciler",
 } as const;
 
 beforeAll(() => {
@@ -113,7 +114,7 @@ describe("template.yaml validity", () => {
     expect(r.status).toBe(0);
   }, 60_000);
 
-  it("transforms with samtranslator into five arm64 nodejs22.x functions", () => {
+  it("transforms with samtranslator into six arm64 nodejs22.x functions", () => {
     const fns = byType("AWS::Lambda::Function");
     expect(fns.map(([id]) => id).sort()).toEqual(Object.keys(FUNCTIONS).sort());
     for (const [id, fn] of fns) {
@@ -192,9 +193,7 @@ describe("triggers", () => {
       "ecs-deployment-failed.json": "EcsDeploymentTrackerFunction",
       "ecs-deployment-in-progress.json": null,
     };
-    const files = readdirSync(join(ROOT, "events")).filter(
-      (f) => f.endsWith(".json") && f !== "drift-audit-schedule.json",
-    );
+    const files = readdirSync(join(ROOT, "events")).filter((f) => f.endsWith(".json") && !f.endsWith("-schedule.json"));
     expect(files.sort()).toEqual(Object.keys(expected).sort());
     for (const file of files) {
       const event = sample(file);
@@ -259,6 +258,16 @@ describe("triggers", () => {
     });
   });
 
+  it("the reconciler runs every few minutes with the constant input of events/rollout-reconcile-schedule.json", () => {
+    const [[, rule]] = rulesOf("RolloutReconcilerFunction") as [[string, Resource]];
+    expect(rule.Properties["ScheduleExpression"]).toEqual({ Ref: "ReconcileSchedule" });
+    expect((cfn as unknown as { Parameters: Json }).Parameters["ReconcileSchedule"]).toMatchObject({
+      Default: "rate(5 minutes)",
+    });
+    const target = (rule.Properties["Targets"] as Json[])[0]!;
+    expect(JSON.parse(target["Input"] as string)).toEqual(sample("rollout-reconcile-schedule.json"));
+  });
+
   it("the audit schedule sends exactly the constant input of events/drift-audit-schedule.json", () => {
     const [[, rule]] = rulesOf("DriftAuditFunction") as [[string, Resource]];
     expect(rule.Properties["ScheduleExpression"]).toEqual({ Ref: "AuditSchedule" });
@@ -268,7 +277,7 @@ describe("triggers", () => {
 
   it("every rule target retries, dead-letters to EventDeadLetterQueue, and the queue admits only our rules", () => {
     const rules = byType("AWS::Events::Rule");
-    expect(rules).toHaveLength(7);
+    expect(rules).toHaveLength(8);
     for (const [id, rule] of rules) {
       for (const t of rule.Properties["Targets"] as Json[]) {
         const retry = t["RetryPolicy"] as Json;
@@ -305,6 +314,14 @@ describe("triggers", () => {
 });
 
 describe("restart document", () => {
+  it("the reconciler's execution timeout is the document's own timeoutSeconds", () => {
+    const doc = cfn.Resources["RestartServiceDocument"]!.Properties["Content"] as {
+      mainSteps: { inputs: { timeoutSeconds: string } }[];
+    };
+    const env = functionConfig("RolloutReconcilerFunction").environment;
+    expect(env["DCP_EXECUTION_TIMEOUT_SECONDS"]).toBe(doc.mainSteps[0]!.inputs.timeoutSeconds);
+  });
+
   it("accepts only service names the manifest accepts and runs update.sh under ServicesRoot", () => {
     const doc = cfn.Resources["RestartServiceDocument"]!.Properties;
     expect(doc["DocumentType"]).toBe("Command");
@@ -332,6 +349,7 @@ describe("least privilege", () => {
     "iam:GetAccountAuthorizationDetails",
     "ssm:DescribeInstanceInformation",
     "ssm:GetCommandInvocation",
+    "ssm:ListCommandInvocations",
     "ssm:ListCommands",
     "secretsmanager:ListSecrets",
     "ecs:ListClusters",
@@ -397,8 +415,8 @@ describe("least privilege", () => {
         expect(s.Condition?.["StringEquals"]?.[`aws:ResourceTag/${tagKey}`], role).toBe(namespace);
         scoped++;
       }
-    // UpdateService in rotation, both trackers and the audit; TagResource in the ECS tracker.
-    expect(scoped).toBe(5);
+    // UpdateService in rotation, both trackers, the reconciler and the audit; TagResource in the ECS tracker and reconciler.
+    expect(scoped).toBe(7);
   });
 
   it("each function gets the writes its job needs and no others", () => {

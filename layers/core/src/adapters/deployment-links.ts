@@ -17,25 +17,27 @@ export class DynamoDeploymentLinks implements DeploymentLinks {
     this.doc = DynamoDBDocumentClient.from(client);
   }
 
-  async link(deploymentId: string, rolloutId: string): Promise<void> {
+  async link(deploymentId: string, ref: { rolloutId: string; step: number; attempt: number }): Promise<void> {
     await this.doc.send(
       new PutCommand({
         TableName: this.table,
         Item: {
           pk: LINK + deploymentId,
           kind: "ecs-deployment",
-          rolloutId,
+          ...ref,
           ttl: Math.floor(Date.now() / 1000) + TTL_SECONDS,
         },
       }),
     );
   }
 
-  async rolloutOf(deploymentId: string): Promise<string | undefined> {
+  async stepOf(deploymentId: string): Promise<{ rolloutId: string; step: number; attempt: number } | undefined> {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: { pk: LINK + deploymentId }, ConsistentRead: true }),
     );
-    const id = out.Item?.["rolloutId"];
-    return typeof id === "string" ? id : undefined;
+    const { rolloutId, step, attempt } = out.Item ?? {};
+    return typeof rolloutId === "string" && typeof step === "number" && typeof attempt === "number"
+      ? { rolloutId, step, attempt }
+      : undefined;
   }
 }

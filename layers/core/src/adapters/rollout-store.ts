@@ -1,42 +1,37 @@
-import { brotliCompressSync, brotliDecompressSync, constants } from "node:zlib";
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import type { Rollout } from "../domain/rollout.ts";
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from "@aws-sdk/lib-dynamodb";
+import { mapLimit } from "../app/concurrency.ts";
+import { type Rollout, type RolloutHead, resetForResume, type StepRecord, type Verdict } from "../domain/rollout.ts";
 import type { RolloutStore } from "../ports/index.ts";
 
-const ROLLOUT = "rollout#";
-/** Rollout records expire 90 days after their last write (TTL attribute `ttl`). */
+const HEAD = "rollout#";
+const STEP = "step#";
+/** The running set: ids of rollouts the reconciler visits, so it never scans the table. */
+const RUNNING_SET = "running-set";
+/** Rollout records expire 90 days after creation (TTL attribute `ttl`). */
 const TTL_SECONDS = 90 * 24 * 3600;
-/** DynamoDB's item limit, less room for the plain attributes beside the body. */
-export const MAX_BODY_BYTES = 400 * 1024 - 1024;
+/** BatchGetItem takes at most 100 keys. */
+const BATCH_GET = 100;
 
-/** Brotli at quality 5: ≈ 19 bytes per host (measured), 30 ms for 10,000 hosts; the JSON is ≈ 195 bytes per host. */
-export function packRollout(r: Rollout): Uint8Array {
-  const json = Buffer.from(JSON.stringify(r));
-  return brotliCompressSync(json, {
-    params: { [constants.BROTLI_PARAM_QUALITY]: 5, [constants.BROTLI_PARAM_SIZE_HINT]: json.length },
-  });
-}
-
-export function unpackRollout(body: Uint8Array): Rollout {
-  return JSON.parse(brotliDecompressSync(body).toString("utf8")) as Rollout;
-}
-
-export class RolloutTooLargeError extends Error {
-  constructor(rolloutId: string, hosts: number, bytes: number) {
-    super(
-      `rollout ${rolloutId} (${hosts} hosts) is ${Math.ceil(bytes / 1024)} KB compressed, over DynamoDB's 400 KB item ` +
-        "limit: split the fleet's services across manifests or restart in parts",
-    );
-    this.name = "RolloutTooLargeError";
-  }
-}
+const stepKey = (rolloutId: string, index: number) => ({ pk: `${STEP}${rolloutId}#${index}` });
+const headKey = (rolloutId: string) => ({ pk: HEAD + rolloutId });
+const doneAttr = (waveIndex: number) => `d${waveIndex}`;
 
 /**
- * One item per rollout (pk `rollout#<id>`): the rollout itself as one brotli-compressed JSON body, so a rollout
- * of ≈ 20,000 hosts fits DynamoDB's 400 KB item limit (plain attributes: ≈ 2,000); status, createdAt and rev stay
- * plain attributes for listing and the optimistic lock. Every write is conditional on the revision read, so
- * concurrent tracker deliveries never overwrite each other's host results.
+ * Rollout state in the (unchanged, pk-only) rollout table, sized so no item grows with the rollout:
+ * - head `rollout#<id>`: plan summary, status, current wave, one done-counter `d<i>` per wave (atomic ADD);
+ * - step `step#<id>#<n>`: ≤ 50 targets, their outcomes as string sets, written with conditions on the step alone;
+ * - `running-set`: a string set of open rollout ids (the reconciler reads one item instead of scanning).
+ * Per event the tracker writes one step (≈ 200 bytes), and the head only when a step closes.
  */
 export class DynamoRolloutStore implements RolloutStore {
   private readonly doc: DynamoDBDocumentClient;
@@ -47,34 +42,21 @@ export class DynamoRolloutStore implements RolloutStore {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
 
-  private ttl(): number {
-    return Math.floor(Date.now() / 1000) + TTL_SECONDS;
+  /** A conditional update; false when its condition did not hold. */
+  private async update(input: Omit<UpdateCommandInput, "TableName">): Promise<Record<string, unknown> | false> {
+    try {
+      const out = await this.doc.send(new UpdateCommand({ TableName: this.table, ...input }));
+      return out.Attributes ?? {};
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
   }
 
-  private item(r: Rollout): Record<string, unknown> {
-    const body = packRollout(r);
-    if (body.byteLength > MAX_BODY_BYTES)
-      throw new RolloutTooLargeError(r.rolloutId, Object.keys(r.hosts).length, body.byteLength);
-    return {
-      pk: ROLLOUT + r.rolloutId,
-      kind: "rollout",
-      ttl: this.ttl(),
-      rolloutId: r.rolloutId,
-      status: r.status,
-      createdAt: r.createdAt,
-      rev: r.rev,
-      body,
-    };
-  }
-
-  async create(r: Rollout): Promise<boolean> {
+  private async putIfAbsent(item: Record<string, unknown>): Promise<boolean> {
     try {
       await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: this.item(r),
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
+        new PutCommand({ TableName: this.table, Item: item, ConditionExpression: "attribute_not_exists(pk)" }),
       );
       return true;
     } catch (err) {
@@ -83,35 +65,268 @@ export class DynamoRolloutStore implements RolloutStore {
     }
   }
 
-  async get(rolloutId: string): Promise<Rollout | undefined> {
-    const out = await this.doc.send(
-      new GetCommand({ TableName: this.table, Key: { pk: ROLLOUT + rolloutId }, ConsistentRead: true }),
+  async create(head: RolloutHead, steps: StepRecord[]): Promise<boolean> {
+    const ttl = Math.floor(Date.parse(head.createdAt) / 1000) + TTL_SECONDS;
+    // Steps first, each only if absent: a duplicate creator never overwrites a step another one already advanced.
+    await mapLimit(steps, 8, (s) => this.putIfAbsent({ ...toStepItem(s), ttl }));
+    const { done, ...rest } = head;
+    const counters = Object.fromEntries(done.map((n, i) => [doneAttr(i), n]));
+    if (!(await this.putIfAbsent({ ...headKey(head.rolloutId), kind: "rollout", ttl, ...rest, ...counters })))
+      return false;
+    if (head.status !== "succeeded") await this.setRunning(head.rolloutId, true);
+    return true;
+  }
+
+  private async setRunning(rolloutId: string, open: boolean): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: RUNNING_SET },
+        UpdateExpression: `${open ? "ADD" : "DELETE"} ids :id`,
+        ExpressionAttributeValues: { ":id": new Set([rolloutId]) },
+      }),
     );
-    return out.Item ? strip(out.Item) : undefined;
   }
 
-  async save(r: Rollout): Promise<Rollout | undefined> {
-    const next = { ...r, rev: r.rev + 1 };
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: this.item(next),
-          ConditionExpression: "#rev = :rev",
-          ExpressionAttributeNames: { "#rev": "rev" },
-          ExpressionAttributeValues: { ":rev": r.rev },
-        }),
-      );
-      return next;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return undefined;
-      throw err;
+  async head(rolloutId: string): Promise<RolloutHead | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: headKey(rolloutId), ConsistentRead: true }),
+    );
+    return out.Item ? fromHeadItem(out.Item) : undefined;
+  }
+
+  async steps(rolloutId: string, indices: number[]): Promise<StepRecord[]> {
+    const found: StepRecord[] = [];
+    for (let i = 0; i < indices.length; i += BATCH_GET) {
+      let keys: Record<string, unknown>[] | undefined = indices
+        .slice(i, i + BATCH_GET)
+        .map((n) => stepKey(rolloutId, n));
+      // Unprocessed keys (throttling) are asked again until none remain.
+      while (keys && keys.length > 0) {
+        const out: BatchGetCommandOutput = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        for (const it of out.Responses?.[this.table] ?? []) found.push(fromStepItem(it));
+        keys = out.UnprocessedKeys?.[this.table]?.Keys;
+      }
     }
+    return found.sort((a, b) => a.index - b.index);
   }
 
-  /** Operator listing (CLI). A scan is acceptable here: rollouts are few and expire. */
-  async list(limit: number): Promise<Rollout[]> {
-    const items: Rollout[] = [];
+  async get(rolloutId: string): Promise<Rollout | undefined> {
+    const head = await this.head(rolloutId);
+    if (!head) return undefined;
+    const count = head.waves.reduce((n, w) => n + w.steps, 0);
+    return {
+      ...head,
+      steps: await this.steps(
+        rolloutId,
+        Array.from({ length: count }, (_, i) => i),
+      ),
+    };
+  }
+
+  async claimStep(
+    rolloutId: string,
+    index: number,
+    now: string,
+    expiredClaimAt?: string,
+  ): Promise<StepRecord | undefined> {
+    const out = await this.update({
+      Key: stepKey(rolloutId, index),
+      UpdateExpression: "SET #st = :claimed, claimedAt = :now",
+      ConditionExpression: expiredClaimAt ? "#st = :claimed AND claimedAt = :old" : "#st = :planned",
+      ExpressionAttributeNames: { "#st": "st" },
+      ExpressionAttributeValues: {
+        ":claimed": "claimed",
+        ":now": now,
+        ...(expiredClaimAt ? { ":old": expiredClaimAt } : { ":planned": "planned" }),
+      },
+      ReturnValues: "ALL_NEW",
+    });
+    return out ? fromStepItem(out) : undefined;
+  }
+
+  async markSent(rolloutId: string, index: number, attempt: number, commandIds: string[], now: string) {
+    const out = await this.update({
+      Key: stepKey(rolloutId, index),
+      UpdateExpression: "SET #st = :sent, cmds = :cmds, sentAt = :now",
+      ConditionExpression: "#st = :claimed AND att = :att",
+      ExpressionAttributeNames: { "#st": "st" },
+      ExpressionAttributeValues: {
+        ":sent": "sent",
+        ":claimed": "claimed",
+        ":cmds": commandIds,
+        ":now": now,
+        ":att": attempt,
+      },
+    });
+    return out !== false;
+  }
+
+  async releaseStep(rolloutId: string, index: number, attempt: number): Promise<void> {
+    await this.update({
+      Key: stepKey(rolloutId, index),
+      UpdateExpression: "SET #st = :planned REMOVE claimedAt",
+      ConditionExpression: "#st = :claimed AND att = :att",
+      ExpressionAttributeNames: { "#st": "st" },
+      ExpressionAttributeValues: { ":planned": "planned", ":claimed": "claimed", ":att": attempt },
+    });
+  }
+
+  async recordOutcome(
+    rolloutId: string,
+    index: number,
+    attempt: number,
+    targetId: string,
+    verdict: Verdict,
+    why: string,
+  ): Promise<{ applied: boolean; step: StepRecord | undefined }> {
+    const out = await this.update({
+      Key: stepKey(rolloutId, index),
+      UpdateExpression: `ADD #v :t, done :one${verdict === "ok" ? "" : " SET why.#id = :why"}`,
+      ConditionExpression:
+        "att = :att AND contains(tids, :id) AND NOT contains(ok, :id) AND NOT contains(bad, :id) AND NOT contains(skip, :id)",
+      ExpressionAttributeNames: { "#v": verdict, ...(verdict === "ok" ? {} : { "#id": targetId }) },
+      ExpressionAttributeValues: {
+        ":t": new Set([targetId]),
+        ":id": targetId,
+        ":one": 1,
+        ":att": attempt,
+        ...(verdict === "ok" ? {} : { ":why": why }),
+      },
+      ReturnValues: "ALL_NEW",
+    });
+    if (out) return { applied: true, step: fromStepItem(out) };
+    const [step] = await this.steps(rolloutId, [index]);
+    return { applied: false, step };
+  }
+
+  async closeStep(rolloutId: string, index: number, attempt: number, now: string): Promise<boolean> {
+    const out = await this.update({
+      Key: stepKey(rolloutId, index),
+      UpdateExpression: "SET closed = :t, closedAt = :now",
+      ConditionExpression: "closed = :f AND att = :att",
+      ExpressionAttributeValues: { ":t": true, ":f": false, ":att": attempt, ":now": now },
+    });
+    return out !== false;
+  }
+
+  async markTagged(rolloutId: string, index: number): Promise<void> {
+    await this.update({
+      Key: stepKey(rolloutId, index),
+      UpdateExpression: "SET tagged = :t",
+      ConditionExpression: "attribute_exists(pk)",
+      ExpressionAttributeValues: { ":t": true },
+    });
+  }
+
+  async addDone(rolloutId: string, waveIndex: number, n: number): Promise<RolloutHead> {
+    const out = await this.update({
+      Key: headKey(rolloutId),
+      UpdateExpression: "ADD #d :n",
+      ConditionExpression: "attribute_exists(pk)",
+      ExpressionAttributeNames: { "#d": doneAttr(waveIndex) },
+      ExpressionAttributeValues: { ":n": n },
+      ReturnValues: "ALL_NEW",
+    });
+    if (!out) throw new Error(`rollout ${rolloutId} not found`);
+    return fromHeadItem(out);
+  }
+
+  async setDone(rolloutId: string, waveIndex: number, expected: number, value: number): Promise<boolean> {
+    const out = await this.update({
+      Key: headKey(rolloutId),
+      UpdateExpression: "SET #d = :v",
+      ConditionExpression: "#d = :e",
+      ExpressionAttributeNames: { "#d": doneAttr(waveIndex) },
+      ExpressionAttributeValues: { ":v": value, ":e": expected },
+    });
+    return out !== false;
+  }
+
+  async advance(rolloutId: string, from: number, to: number, now: string): Promise<boolean> {
+    const out = await this.update({
+      Key: headKey(rolloutId),
+      UpdateExpression: "SET #cur = :to, updatedAt = :now",
+      ConditionExpression: "#cur = :from AND #st = :running",
+      ExpressionAttributeNames: { "#cur": "current", "#st": "status" },
+      ExpressionAttributeValues: { ":to": to, ":from": from, ":now": now, ":running": "running" },
+    });
+    return out !== false;
+  }
+
+  async succeed(rolloutId: string, waveIndex: number, now: string): Promise<boolean> {
+    const out = await this.update({
+      Key: headKey(rolloutId),
+      UpdateExpression: "SET #st = :ok, updatedAt = :now",
+      ConditionExpression: "#cur = :w AND #st = :running",
+      ExpressionAttributeNames: { "#cur": "current", "#st": "status" },
+      ExpressionAttributeValues: { ":ok": "succeeded", ":w": waveIndex, ":now": now, ":running": "running" },
+    });
+    if (out === false) return false;
+    await this.setRunning(rolloutId, false);
+    return true;
+  }
+
+  async halt(rolloutId: string, reason: string, now: string): Promise<boolean> {
+    const out = await this.update({
+      Key: headKey(rolloutId),
+      UpdateExpression: "SET #st = :halted, haltReason = :why, updatedAt = :now",
+      ConditionExpression: "#st = :running",
+      ExpressionAttributeNames: { "#st": "status" },
+      ExpressionAttributeValues: { ":halted": "halted", ":why": reason, ":now": now, ":running": "running" },
+    });
+    return out !== false;
+  }
+
+  async resume(head: RolloutHead, steps: StepRecord[], now: string): Promise<boolean> {
+    const plan = resetForResume(head, steps);
+    // The head first, conditional on `halted`: of two operators resuming at once, one resets the steps.
+    const reopened = await this.update({
+      Key: headKey(head.rolloutId),
+      UpdateExpression: "SET #st = :running, updatedAt = :now REMOVE haltReason ADD #d :minus",
+      ConditionExpression: "#st = :halted",
+      ExpressionAttributeNames: { "#st": "status", "#d": doneAttr(head.current) },
+      ExpressionAttributeValues: { ":running": "running", ":halted": "halted", ":now": now, ":minus": -plan.lowerDone },
+    });
+    if (reopened === false) return false;
+    for (const r of plan.steps)
+      await this.update({
+        Key: stepKey(head.rolloutId, r.index),
+        UpdateExpression:
+          "SET #st = :planned, att = :next, done = done - :n, closed = :f, tagged = :f, why = :why, cmds = :none REMOVE bad, claimedAt, sentAt, closedAt",
+        ConditionExpression: "att = :att",
+        ExpressionAttributeNames: { "#st": "st" },
+        ExpressionAttributeValues: {
+          ":planned": "planned",
+          ":next": r.attempt + 1,
+          ":att": r.attempt,
+          ":n": r.bad,
+          ":f": false,
+          ":why": r.why,
+          ":none": [],
+        },
+      });
+    await this.setRunning(head.rolloutId, true);
+    return true;
+  }
+
+  async openRollouts(): Promise<string[]> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: RUNNING_SET }, ConsistentRead: true }),
+    );
+    const ids = out.Item?.ids;
+    return ids instanceof Set ? [...ids].map(String).sort() : [];
+  }
+
+  async forget(rolloutId: string): Promise<void> {
+    await this.setRunning(rolloutId, false);
+  }
+
+  /** Operator listing (CLI, operator credentials; no function is granted Scan): heads only, newest first. */
+  async list(limit: number): Promise<RolloutHead[]> {
+    const items: RolloutHead[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const out = await this.doc.send(
@@ -123,16 +338,85 @@ export class DynamoRolloutStore implements RolloutStore {
           ExclusiveStartKey: start,
         }),
       );
-      for (const it of out.Items ?? []) items.push(strip(it));
+      for (const it of out.Items ?? []) if (Array.isArray(it.waves)) items.push(fromHeadItem(it));
       start = out.LastEvaluatedKey;
-    } while (start && items.length < limit);
+    } while (start);
     return items.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);
   }
 }
 
-/** A stored item back to a Rollout: the compressed body, or (items written before compression) the plain fields. */
-function strip(item: Record<string, unknown>): Rollout {
-  if (item.body instanceof Uint8Array) return { ...unpackRollout(item.body), rev: Number(item.rev) };
-  const { pk: _pk, kind: _kind, ttl: _ttl, ...rest } = item;
-  return rest as unknown as Rollout;
+function toStepItem(s: StepRecord): Record<string, unknown> {
+  return {
+    ...stepKey(s.rolloutId, s.index),
+    kind: "step",
+    rolloutId: s.rolloutId,
+    index: s.index,
+    wi: s.waveIndex,
+    wave: s.wave,
+    service: s.service,
+    targetKind: s.kind,
+    ...(s.clusterArn ? { clusterArn: s.clusterArn } : {}),
+    tids: s.targetIds,
+    st: s.state,
+    att: s.attempt,
+    cmds: s.commandIds,
+    why: s.why,
+    done: s.done,
+    closed: s.closed,
+    tagged: s.tagged,
+  };
+}
+
+const strings = (v: unknown): string[] => (v instanceof Set ? [...v].map(String).sort() : []);
+
+function fromStepItem(it: Record<string, unknown>): StepRecord {
+  return {
+    rolloutId: String(it.rolloutId),
+    index: Number(it.index),
+    waveIndex: Number(it.wi),
+    wave: Number(it.wave),
+    service: String(it.service),
+    kind: it.targetKind === "ecs-service" ? "ecs-service" : "host",
+    ...(typeof it.clusterArn === "string" ? { clusterArn: it.clusterArn } : {}),
+    targetIds: (it.tids as string[]) ?? [],
+    state: it.st as StepRecord["state"],
+    attempt: Number(it.att),
+    commandIds: (it.cmds as string[]) ?? [],
+    ...(typeof it.claimedAt === "string" ? { claimedAt: it.claimedAt } : {}),
+    ...(typeof it.sentAt === "string" ? { sentAt: it.sentAt } : {}),
+    ok: strings(it.ok),
+    bad: strings(it.bad),
+    skip: strings(it.skip),
+    why: (it.why as Record<string, string>) ?? {},
+    done: Number(it.done ?? 0),
+    closed: it.closed === true,
+    ...(typeof it.closedAt === "string" ? { closedAt: it.closedAt } : {}),
+    tagged: it.tagged === true,
+  };
+}
+
+function fromHeadItem(it: Record<string, unknown>): RolloutHead {
+  const waves = (it.waves as RolloutHead["waves"]) ?? [];
+  return {
+    rolloutId: String(it.rolloutId),
+    status: it.status as RolloutHead["status"],
+    secretArn: String(it.secretArn),
+    secretName: String(it.secretName),
+    versionId: String(it.versionId),
+    maxConcurrency: String(it.maxConcurrency),
+    maxErrors: String(it.maxErrors),
+    waves: waves.map((w) => ({
+      wave: Number(w.wave),
+      first: Number(w.first),
+      steps: Number(w.steps),
+      targets: Number(w.targets),
+    })),
+    current: Number(it.current),
+    done: waves.map((_, i) => Number(it[doneAttr(i)] ?? 0)),
+    skipped: (it.skipped as RolloutHead["skipped"]) ?? [],
+    skippedCount: Number(it.skippedCount ?? 0),
+    ...(typeof it.haltReason === "string" ? { haltReason: it.haltReason } : {}),
+    createdAt: String(it.createdAt),
+    updatedAt: String(it.updatedAt),
+  };
 }

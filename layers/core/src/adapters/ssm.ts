@@ -2,6 +2,7 @@
 import {
   GetCommandInvocationCommand,
   GetParameterCommand,
+  ListCommandInvocationsCommand,
   ListCommandsCommand,
   PutParameterCommand,
   SendCommandCommand,
@@ -10,7 +11,13 @@ import {
 import { InvalidInputError } from "../domain/errors.ts";
 import { SERVICE_NAME_PATTERN } from "../domain/manifest.ts";
 import { MAX_COMMENT_CHARS, MAX_IDS_PER_COMMAND } from "../domain/ssm.ts";
-import type { CommandRunner, InvocationStatus, ParameterStore, RestartRequest } from "../ports/index.ts";
+import {
+  type CommandRunner,
+  InvalidInstanceIdError,
+  type InvocationStatus,
+  type ParameterStore,
+  type RestartRequest,
+} from "../ports/index.ts";
 
 const STANDARD_TIER_MAX = 4096;
 
@@ -37,17 +44,22 @@ export class SsmCommandRunner implements CommandRunner {
         "instanceIds",
       );
     if (!SERVICE_NAME_PATTERN.test(req.service)) throw new InvalidInputError("not a service name", "service");
-    const out = await this.ssm.send(
-      new SendCommandCommand({
-        DocumentName: req.documentName,
-        InstanceIds: req.instanceIds,
-        Parameters: { Service: [req.service] },
-        MaxConcurrency: req.maxConcurrency,
-        MaxErrors: req.maxErrors,
-        Comment: [...req.comment].slice(0, MAX_COMMENT_CHARS).join(""),
-        TimeoutSeconds: this.timeoutSeconds,
-      }),
-    );
+    const out = await this.ssm
+      .send(
+        new SendCommandCommand({
+          DocumentName: req.documentName,
+          InstanceIds: req.instanceIds,
+          Parameters: { Service: [req.service] },
+          MaxConcurrency: req.maxConcurrency,
+          MaxErrors: req.maxErrors,
+          Comment: [...req.comment].slice(0, MAX_COMMENT_CHARS).join(""),
+          TimeoutSeconds: this.timeoutSeconds,
+        }),
+      )
+      .catch((err: unknown) => {
+        if (err instanceof Error && err.name === "InvalidInstanceId") throw new InvalidInstanceIdError(err.message);
+        throw err;
+      });
     const commandId = out.Command?.CommandId;
     if (!commandId) throw new Error("SendCommand answered without a CommandId");
     return { commandId };
@@ -83,6 +95,69 @@ export class SsmCommandRunner implements CommandRunner {
       throw err;
     }
   }
+
+  /** Set once ListCommandInvocations answered "not implemented" (the local emulator): ask per host from then on. */
+  private listUnavailable = false;
+
+  async invocations(commandId: string, instanceIds: string[]): Promise<Map<string, InvocationStatus>> {
+    const out = new Map<string, InvocationStatus>();
+    if (!this.listUnavailable) {
+      try {
+        let token: string | undefined;
+        do {
+          const page = await this.ssm.send(
+            new ListCommandInvocationsCommand({ CommandId: commandId, MaxResults: 50, NextToken: token }),
+          );
+          for (const inv of page.CommandInvocations ?? [])
+            if (inv.InstanceId && inv.Status) out.set(inv.InstanceId, inv.Status as InvocationStatus);
+          token = page.NextToken;
+        } while (token);
+        return out;
+      } catch (err) {
+        if (!notImplemented(err)) throw err;
+        this.listUnavailable = true;
+      }
+    }
+    for (const id of instanceIds) {
+      const inv = await this.invocation(commandId, id);
+      if (inv) out.set(id, inv.status);
+    }
+    return out;
+  }
+
+  async commandsWithComment(instanceId: string, documentName: string, comment: string): Promise<string[]> {
+    const want = [...comment].slice(0, MAX_COMMENT_CHARS).join("");
+    const ids: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.ssm.send(
+        new ListCommandsCommand({
+          InstanceId: instanceId,
+          Filters: [{ key: "DocumentName", value: documentName }],
+          NextToken: token,
+        }),
+      );
+      for (const c of page.Commands ?? []) if (c.CommandId && c.Comment === want) ids.push(c.CommandId);
+      token = page.NextToken;
+    } while (token);
+    return ids;
+  }
+}
+
+/**
+ * An API the endpoint does not implement: moto answers ListCommandInvocations with an HTML error page (a
+ * deserialization error carrying the raw response), others with a NotImplemented-style error.
+ */
+function notImplemented(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const raw = (err as { $response?: { statusCode?: number } }).$response?.statusCode;
+  if (err.name === "SyntaxError" && /<!doctype|<html/i.test(err.message)) return true;
+  return (
+    /not.?implemented|unknownoperation|InvalidAction/i.test(`${err.name} ${err.message}`) ||
+    status === 501 ||
+    raw === 501
+  );
 }
 
 export class SsmParameterStore implements ParameterStore {

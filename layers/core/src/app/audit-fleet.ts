@@ -13,7 +13,7 @@ import {
   registryStateFromSummary,
   type UnmanagedHost,
 } from "../domain/registry.ts";
-import { consumedSecretIds, consumersOf, versionTagKey } from "../domain/secrets.ts";
+import { consumedSecretIds, consumersOf, runsCurrentVersion, versionTagKey } from "../domain/secrets.ts";
 import type { ManagedInstances, ParameterStore } from "../ports/index.ts";
 import { auditEcsServices } from "./audit-ecs.ts";
 import { mapLimit } from "./concurrency.ts";
@@ -172,9 +172,8 @@ export async function auditFleet(
     for (const host of live) {
       const service = placed.get(host.instanceId);
       if (!service || !c.services.includes(service)) continue;
-      if (host.tags[tag] === secret.currentVersionId) continue;
-      // Booted after the version changed: fetch-env.sh already read the current value.
-      if (since !== undefined && Date.parse(host.launchTime) > since) continue;
+      const version = { name: secret.name, versionId: secret.currentVersionId, changedAt: secret.lastChangedDate };
+      if (runsCurrentVersion(host, version)) continue;
       const ageSeconds = since !== undefined ? Math.max(0, Math.round((now.getTime() - since) / 1000)) : -1;
       stale.add(host.instanceId);
       findings.push({
@@ -193,6 +192,7 @@ export async function auditFleet(
           secretName: secret.name,
           versionId: secret.currentVersionId,
           services: c.services,
+          ...(secret.lastChangedDate ? { changedAt: secret.lastChangedDate } : {}),
           trigger: "DriftAudit",
         },
         stale,
@@ -212,6 +212,7 @@ export async function auditFleet(
           secretArn: st.secret.arn,
           secretName: st.secret.name,
           versionId: st.secret.currentVersionId,
+          ...(st.secret.lastChangedDate ? { changedAt: st.secret.lastChangedDate } : {}),
           services: consumersOf(m, st.secret)?.services ?? [],
           trigger: "DriftAudit",
         },

@@ -6,10 +6,16 @@ import {
   TAG_KEY_PATTERN,
   type TagKeys,
 } from "../domain/manifest.ts";
+import { DEFAULT_TIMINGS, type RolloutTimings } from "../domain/rollout.ts";
 
 const bool = z.pipe(
   z.optional(z.enum(["true", "false", ""])),
   z.transform((v) => v === "true"),
+);
+
+const seconds = z.pipe(
+  z.string().check(z.regex(/^\d{1,6}$/, "a whole number of seconds")),
+  z.transform((v) => Number(v)),
 );
 
 const tagKey = (fallback: string) => z._default(z.string().check(z.regex(TAG_KEY_PATTERN, "an EC2 tag key")), fallback);
@@ -30,6 +36,10 @@ const EnvSchema = z.object({
   DCP_AUDIT_REMEDIATION: z._default(z.enum(["none", "imds", "imds+restart"]), "none"),
   DCP_AUDIT_SUMMARY_PARAM: z.optional(z.string()),
   AWS_REGION: z._default(z.string(), "us-east-1"),
+  DCP_EXECUTION_TIMEOUT_SECONDS: z.optional(seconds),
+  DCP_DELIVERY_TIMEOUT_SECONDS: z.optional(seconds),
+  DCP_DEADLINE_MARGIN_SECONDS: z.optional(seconds),
+  DCP_CLAIM_LEASE_SECONDS: z.optional(seconds),
 });
 
 /** Every environment variable the configuration reads (the template must set each DCP_ one; test/unit/config). */
@@ -48,6 +58,8 @@ export interface Config {
   auditRemediation: "none" | "imds" | "imds+restart";
   auditSummaryParam: string;
   region: string;
+  /** Deadlines and leases of the rollout reconciler (README "Rollouts"). */
+  timings: RolloutTimings;
 }
 
 function failed(error: z.core.$ZodError): Error {
@@ -83,6 +95,12 @@ export function loadConfig(
     auditRemediation: e.DCP_AUDIT_REMEDIATION,
     auditSummaryParam: e.DCP_AUDIT_SUMMARY_PARAM || `/${e.DCP_NAMESPACE}/control-plane/audit/summary`,
     region: e.AWS_REGION,
+    timings: {
+      executionTimeoutSeconds: e.DCP_EXECUTION_TIMEOUT_SECONDS ?? DEFAULT_TIMINGS.executionTimeoutSeconds,
+      deliveryTimeoutSeconds: e.DCP_DELIVERY_TIMEOUT_SECONDS ?? DEFAULT_TIMINGS.deliveryTimeoutSeconds,
+      deadlineMarginSeconds: e.DCP_DEADLINE_MARGIN_SECONDS ?? DEFAULT_TIMINGS.deadlineMarginSeconds,
+      claimLeaseSeconds: e.DCP_CLAIM_LEASE_SECONDS ?? DEFAULT_TIMINGS.claimLeaseSeconds,
+    },
     ...(e.DCP_IDEMPOTENCY_TABLE ? { idempotencyTable: e.DCP_IDEMPOTENCY_TABLE } : {}),
     ...(e.DCP_ROLLOUT_TABLE ? { rolloutTable: e.DCP_ROLLOUT_TABLE } : {}),
   };

@@ -20,11 +20,14 @@ export interface Deps {
   commands: CommandRunner;
   rollouts: RolloutStore;
   params: ParameterStore;
-  now: () => Date;
-  /** ECS services as consumers (issue 16): absent in functions and tests that see hosts only. */
+  /**
+   * ECS services as consumers (issue 16): discovery, the targets' dispatcher and their deployments' state; without it,
+   * no ECS target is planned and a plan with ECS targets is refused.
+   */
   ecs?: EcsInventory & EcsDeployments;
-  /** deploymentId → rollout, for ECS deployment events; wired wherever `ecs` is. */
+  /** deploymentId → the rollout step that started it (ECS events name the deployment); wired wherever `ecs` is. */
   links?: DeploymentLinks;
+  now: () => Date;
 }
 
 /** A port a function does not use: any call is a wiring bug, loudly. */

@@ -1,14 +1,14 @@
-// ECS services in a rotation's rollout: who takes a new deployment (discovery + IAM), and the dispatch itself.
+// ECS services in a rotation's rollout: who takes a new deployment (discovery + IAM). The engine dispatches them.
 import {
-  type EcsPlanTarget,
+  type EcsServiceTarget,
   isEcsConsumer,
   judgeEcsConsumer,
   partialReferences,
   roleNameOf,
-  type SkippedEcsService,
 } from "../domain/ecs.ts";
 import { executionRoleCanRead } from "../domain/ecs-iam.ts";
 import type { Manifest } from "../domain/manifest.ts";
+import type { SkippedTarget } from "../domain/rollout.ts";
 import type { SecretRef } from "../domain/secrets.ts";
 import type { RolePolicies } from "../ports/index.ts";
 import type { Deps } from "./deps.ts";
@@ -40,42 +40,29 @@ export async function ecsConsumersOf(
   secret: SecretRef,
   m: Manifest,
   deps: Pick<Deps, "ecs" | "secrets" | "policies">,
-): Promise<{ targets: EcsPlanTarget[]; skipped: SkippedEcsService[] }> {
+  version?: { versionId: string; changedAt?: string | undefined },
+): Promise<{ targets: EcsServiceTarget[]; skipped: SkippedTarget[] }> {
   if (!deps.ecs) return { targets: [], skipped: [] };
   const services = await deps.ecs.scanNamespace(m.tags.namespace, m.namespace);
   const confirmed = new Set<string>();
   for (const id of partialReferences(services, secret))
     if ((await deps.secrets.describe(id))?.arn === secret.arn) confirmed.add(id);
   const loadRole = roleLoader(deps);
-  const targets: EcsPlanTarget[] = [];
-  const skipped: SkippedEcsService[] = [];
+  const targets: EcsServiceTarget[] = [];
+  const skipped: SkippedTarget[] = [];
   for (const service of services) {
     if (!isEcsConsumer(service, m, secret, confirmed)) continue; // IAM is read only for consumers
     const roleDecision = executionRoleCanRead(await loadRole(service.executionRoleArn), secret.arn);
-    const d = judgeEcsConsumer({ service, manifest: m, secret, confirmed, roleDecision });
+    const d = judgeEcsConsumer({
+      service,
+      manifest: m,
+      secret,
+      confirmed,
+      roleDecision,
+      ...(version ? { version } : {}),
+    });
     if (d.kind === "target") targets.push(d.target);
     else if (d.kind === "skipped") skipped.push(d.skipped);
   }
   return { targets, skipped };
-}
-
-/**
- * Starts one new deployment per claimed ECS target (UpdateService forceNewDeployment) and links each deployment to
- * the rollout before its events can matter. Fills `sent` (serviceArn → deploymentId) as it goes, so a failure part
- * way leaves the caller knowing exactly what was sent. Throws when ECS targets exist but no ECS port is wired.
- */
-export async function dispatchEcs(
-  deps: Pick<Deps, "ecs" | "links">,
-  rolloutId: string,
-  claimed: { serviceArn: string; clusterArn: string }[],
-  sent: Map<string, string>,
-): Promise<void> {
-  if (claimed.length === 0) return;
-  if (!deps.ecs || !deps.links)
-    throw new Error(`rollout ${rolloutId} has ECS targets but this function has no ECS dispatcher wired`);
-  for (const t of claimed) {
-    const { deploymentId } = await deps.ecs.forceNewDeployment(t.clusterArn, t.serviceArn);
-    sent.set(t.serviceArn, deploymentId);
-    await deps.links.link(deploymentId, rolloutId);
-  }
 }

@@ -1,23 +1,27 @@
 import { mayBeReferenced } from "../domain/ecs.ts";
+import type { SecretEvent } from "../domain/events.ts";
 import { canReadSecret } from "../domain/iam/scope.ts";
 import type { Manifest } from "../domain/manifest.ts";
 import type { Host } from "../domain/model.ts";
 import { placeHost } from "../domain/placement.ts";
+import { registryStateFromSummary } from "../domain/registry.ts";
 import {
   newRollout,
   planRollout,
   type RolloutPlan,
   type RolloutTarget,
-  type SkippedHost,
-  waveNumbers,
+  type SkippedTarget,
 } from "../domain/rollout.ts";
 import type { RotationIntent } from "../domain/rotation.ts";
-import { consumersOf, mayBeFleetSecret, rolloutIdFor } from "../domain/secrets.ts";
+import { classifyRotationEvent } from "../domain/rotation.ts";
+import { consumersOf, mayBeFleetSecret, rolloutIdFor, runsCurrentVersion } from "../domain/secrets.ts";
+import type { Idempotency } from "../ports/index.ts";
 import type { Deps } from "./deps.ts";
 import { ecsConsumersOf } from "./ecs-consumers.ts";
-import { claimWave, dispatchWave } from "./rollout-runner.ts";
+import { loadManifest } from "./manifest-source.ts";
+import { dispatchWave, type SentStep } from "./rollout-engine.ts";
 
-export type RotationAction = "restart" | "ignored" | "duplicate" | "planned";
+export type RotationAction = "restart" | "ignored" | "duplicate" | "planned" | "rejected";
 
 export interface RotationResult {
   action: RotationAction;
@@ -27,10 +31,8 @@ export interface RotationResult {
   secretName?: string;
   versionId?: string;
   rolloutId?: string;
-  plan: { waves: RolloutPlan["waves"]; skipped: SkippedHost[] } & Pick<RolloutPlan, "ecsTargets" | "ecsSkipped">;
-  commands: { commandId: string; service: string; instanceIds: string[] }[];
-  /** New ECS deployments started by this delivery (UpdateService forceNewDeployment), one per service. */
-  deployments?: { serviceArn: string; deploymentId: string }[];
+  plan: { waves: RolloutPlan["waves"]; skipped: SkippedTarget[] };
+  commands: SentStep[];
   /** Set when a large plan's ids were left out of this result (they are in the rollout store). */
   plannedHosts?: number;
 }
@@ -42,6 +44,8 @@ export interface RotationFact {
   secretArn: string;
   secretName: string;
   versionId: string;
+  /** The secret's LastChangedDate: consumers launched after it already read this version. */
+  changedAt?: string;
   services: string[];
   trigger: string;
   note?: string;
@@ -65,6 +69,7 @@ export async function confirmRotation(
     commands: [],
     ...extra,
   });
+  if (intent.kind === "reject") return { ...ignored(intent.reason), action: "rejected" };
   if (intent.kind === "ignore") return ignored(intent.reason);
   // Foreign ids cost no Secrets Manager call: neither the manifest nor a fleet ECS service's task definition names them.
   const ecsServices = deps.ecs ? await deps.ecs.scanNamespace(m.tags.namespace, m.namespace) : [];
@@ -84,6 +89,7 @@ export async function confirmRotation(
     secretArn: secret.arn,
     secretName: secret.name,
     versionId: secret.currentVersionId,
+    ...(secret.lastChangedDate ? { changedAt: secret.lastChangedDate } : {}),
     services: consumers?.services ?? [],
     trigger: intent.trigger,
     ...(note ? { note } : {}),
@@ -106,19 +112,22 @@ export function isFact(x: RotationFact | RotationResult): x is RotationFact {
 }
 
 /**
- * Who restarts: running hosts of the consuming services whose role can read the secret. A consumer that
- * cannot read it is skipped (its restart would fail to fetch); a non-consumer that CAN read it is
- * reported as excess scope and not restarted. IAM is evaluated once per distinct role.
+ * Who restarts: running hosts of the consuming services that need it and can take it. Skipped with a reason: a
+ * consumer already on the version or launched after it became current (the audit's freshness rule), one the audit's
+ * registry state knows to be unmanaged by SSM (reported, not sent), one whose role cannot read the secret (its
+ * restart would fail to fetch); a non-consumer that CAN read it is reported as excess scope. IAM is evaluated once
+ * per distinct role.
  */
 export async function selectTargets(
   fact: RotationFact,
   m: Manifest,
   hosts: Host[],
   deps: Pick<Deps, "policies" | "config">,
-): Promise<{ targets: RolloutTarget[]; skipped: SkippedHost[] }> {
+  unmanaged: ReadonlySet<string> = new Set(),
+): Promise<{ targets: RolloutTarget[]; skipped: SkippedTarget[] }> {
   const consumers = new Set(fact.services);
   const targets: RolloutTarget[] = [];
-  const skipped: SkippedHost[] = [];
+  const skipped: SkippedTarget[] = [];
   const decisionByProfile = new Map<string, Promise<string>>();
   const decide = (profileArn: string): Promise<string> => {
     let p = decisionByProfile.get(profileArn);
@@ -132,36 +141,48 @@ export async function selectTargets(
     }
     return p;
   };
+  const version = { name: fact.secretName, versionId: fact.versionId, changedAt: fact.changedAt };
   for (const host of hosts) {
     if (host.state !== "running") continue;
     const place = placeHost(host, m);
     if (place.kind !== "fleet") continue;
     const isConsumer = consumers.has(place.service);
+    const skip = (reason: string) => skipped.push({ targetId: host.instanceId, service: place.service, reason });
+    if (isConsumer) {
+      const current = runsCurrentVersion(host, version);
+      if (current === "recorded") {
+        skip("already runs this version (recorded on the host)");
+        continue;
+      }
+      if (current === "launched-after") {
+        skip("launched after this version became current: read it at boot");
+        continue;
+      }
+      if (unmanaged.has(host.instanceId)) {
+        skip("unmanaged: not registered with SSM at the last audit (reported, not sent)");
+        continue;
+      }
+    }
     if (!host.instanceProfileArn) {
-      if (isConsumer)
-        skipped.push({
-          instanceId: host.instanceId,
-          service: place.service,
-          reason: "no instance profile: cannot fetch the secret",
-        });
+      if (isConsumer) skip("no instance profile: cannot fetch the secret");
       continue;
     }
     const decision = await decide(host.instanceProfileArn);
-    if (isConsumer && decision === "allow") targets.push({ instanceId: host.instanceId, service: place.service });
-    else if (isConsumer)
-      skipped.push({
-        instanceId: host.instanceId,
-        service: place.service,
-        reason: `role cannot read the secret (${decision}): restart would fail to fetch`,
-      });
-    else if (decision === "allow")
-      skipped.push({
-        instanceId: host.instanceId,
-        service: place.service,
-        reason: "excess scope: role can read a secret its service does not declare",
-      });
+    if (isConsumer && decision === "allow")
+      targets.push({ kind: "host", instanceId: host.instanceId, service: place.service });
+    else if (isConsumer) skip(`role cannot read the secret (${decision}): restart would fail to fetch`);
+    else if (decision === "allow") skip("excess scope: role can read a secret its service does not declare");
   }
   return { targets, skipped };
+}
+
+/** Hosts the last audit found unmanaged by SSM (its stored registry state); empty when there is none. */
+export async function knownUnmanaged(deps: Pick<Deps, "params" | "config">): Promise<Set<string>> {
+  try {
+    return new Set(registryStateFromSummary(await deps.params.get(deps.config.auditSummaryParam)).state?.unmanaged);
+  } catch {
+    return new Set(); // no readable audit state: SendCommand's InvalidInstanceId still catches them, per host
+  }
 }
 
 export interface RolloutOptions {
@@ -192,23 +213,24 @@ export async function planForFact(
     m,
     only ? hosts.filter((h) => only.has(h.instanceId)) : hosts,
     deps,
+    await knownUnmanaged(deps),
   );
-  const ecs = await ecsConsumersOf({ arn: fact.secretArn, name: fact.secretName }, m, deps);
+  // ECS services whose task definition references the secret: targets in their service's wave, beside the hosts.
+  const ecs = await ecsConsumersOf({ arn: fact.secretArn, name: fact.secretName }, m, deps, fact);
   return planRollout({
     rolloutId: rolloutIdOf(fact, opts),
     secret: { arn: fact.secretArn, name: fact.secretName },
     versionId: fact.versionId,
     manifest: m,
-    targets,
-    skipped,
-    ecsTargets: only ? ecs.targets.filter((t) => only.has(t.serviceArn)) : ecs.targets,
-    ecsSkipped: only ? [] : ecs.skipped,
+    targets: [...targets, ...(only ? ecs.targets.filter((t) => only.has(t.serviceArn)) : ecs.targets)],
+    skipped: [...skipped, ...(only ? [] : ecs.skipped)],
   });
 }
 
 /**
- * Starts (or continues) the one rollout for (secret, version). A second delivery finds the rollout and
- * sends nothing new unless hosts of the current wave were never claimed.
+ * Starts (or continues) the one rollout for (secret, version): the head, its steps and the running-set entry are
+ * written, then wave 1 is sent step by step (each claimed first). A second delivery finds the rollout and sends
+ * only steps of the current wave nobody claimed (an interrupted start); the reconciler covers the rest.
  */
 export async function startRollout(
   fact: RotationFact,
@@ -224,67 +246,86 @@ export async function startRollout(
     versionId: fact.versionId,
     rolloutId,
   };
-  const existing = opts.dryRun ? undefined : await deps.rollouts.get(rolloutId);
+  const existing = opts.dryRun ? undefined : await deps.rollouts.head(rolloutId);
   if (existing) {
-    const { rollout, sent, deployments } = await dispatchWave(deps, existing);
-    const any = sent.length + deployments.size > 0;
+    const sent = await dispatchWave(deps, existing);
     return {
       ...base,
-      action: any ? "restart" : "duplicate",
-      reason: any ? "continued an interrupted rollout" : `rollout already ${rollout.status} for this version`,
-      plan: planSummary(rollout.plan),
-      commands: sent.map(({ commandId, service, instanceIds }) => ({ commandId, service, instanceIds })),
-      ...deploymentList(deployments),
+      action: sent.length > 0 ? "restart" : "duplicate",
+      reason:
+        sent.length > 0 ? "continued an interrupted rollout" : `rollout already ${existing.status} for this version`,
+      plan: { waves: [], skipped: existing.skipped },
+      commands: sent,
     };
   }
   const { dryRun: _d, ...planOpts } = opts;
   const plan = await planForFact(fact, m, deps, planOpts);
-  const planOut = planSummary(plan);
+  const planOut = { waves: plan.waves, skipped: plan.skipped };
   const why = fact.note ? `; ${fact.note}` : "";
-  if (opts.dryRun)
-    return { ...base, action: "planned", reason: `dry run: nothing sent${why}`, plan: planOut, commands: [] };
-  if (plan.waves.length === 0 && !plan.ecsTargets)
-    return {
-      ...base,
-      action: "ignored",
-      reason: `no running host or ECS service can take the restart${why}`,
-      plan: planOut,
-      commands: [],
-    };
-  const fresh = newRollout(plan, deps.now().toISOString());
-  const claimed = claimWave(fresh) ?? fresh;
-  if (!(await deps.rollouts.create(claimed))) {
-    return {
-      ...base,
-      action: "duplicate",
-      reason: "another delivery created this rollout first",
-      plan: planOut,
-      commands: [],
-    };
-  }
-  const { sent, deployments } = await dispatchWave(deps, claimed, true);
-  const ecsCount = plan.ecsTargets?.length ?? 0;
-  const hostCount = Object.keys(fresh.hosts).length - ecsCount;
-  return {
+  const result = (action: RotationAction, reason: string, commands: SentStep[] = []): RotationResult => ({
     ...base,
-    action: "restart",
-    reason: `${fact.trigger}: restarting ${hostCount} host(s)${ecsCount > 0 ? ` and ${ecsCount} ECS service(s)` : ""} in ${waveNumbers(plan).length} wave(s)${why}`,
+    action,
+    reason,
     plan: planOut,
-    commands: sent.map(({ commandId, service, instanceIds }) => ({ commandId, service, instanceIds })),
-    ...deploymentList(deployments),
-  };
+    commands,
+  });
+  if (opts.dryRun) return result("planned", `dry run: nothing sent${why}`);
+  if (plan.waves.length === 0) return result("ignored", `no running consumer needs or can take the restart${why}`);
+  if (!deps.ecs && plan.waves.some((s) => s.kind === "ecs-service"))
+    return result("ignored", "plan has ECS services but no ECS dispatcher is wired: refused, nothing sent");
+  const { head, steps } = newRollout(plan, deps.now().toISOString());
+  if (!(await deps.rollouts.create(head, steps)))
+    return result("duplicate", "another delivery created this rollout first");
+  const sent = await dispatchWave(deps, head);
+  const targets = plan.waves.reduce((n, s) => n + s.targetIds.length, 0);
+  return result(
+    "restart",
+    `${fact.trigger}: restarting ${targets} target(s) in ${head.waves.length} wave(s)${why}`,
+    sent,
+  );
 }
 
-/** A plan as results report it: waves and skipped hosts, and the ECS fields when there are any. */
-function planSummary(plan: RolloutPlan): RotationResult["plan"] {
+/** Above this many planned targets the result names waves and commands without their ids (see asRecord). */
+export const RECORD_MAX_IDS = 2000;
+
+/**
+ * The result as the idempotency record keeps it (and a duplicate delivery gets it back). A DynamoDB item stops at
+ * 400 KB and a 10,000-host plan's ids alone are ≈ 250 KB, so a large rollout's result keeps its shape but drops the
+ * ids; the rollout store holds them all (`dcp rollout status <id>`).
+ */
+export function asRecord(r: RotationResult): RotationResult {
+  const ids = r.plan.waves.reduce((n, w) => n + w.targetIds.length, 0);
+  if (ids <= RECORD_MAX_IDS) return r;
   return {
-    waves: plan.waves,
-    skipped: plan.skipped,
-    ...(plan.ecsTargets ? { ecsTargets: plan.ecsTargets } : {}),
-    ...(plan.ecsSkipped ? { ecsSkipped: plan.ecsSkipped } : {}),
+    ...r,
+    reason: `${r.reason} (${ids} targets: ids in rollout ${r.rolloutId}, see dcp rollout status)`,
+    plannedHosts: ids,
+    plan: {
+      waves: r.plan.waves.map((w) => ({ ...w, targetIds: [] })),
+      skipped: r.plan.skipped.slice(0, 100),
+    },
+    commands: r.commands.map((c) => ({ ...c, targetIds: [], unmanaged: c.unmanaged.slice(0, 100) })),
   };
 }
 
-function deploymentList(d: Map<string, string>): Pick<RotationResult, "deployments"> {
-  return d.size > 0 ? { deployments: [...d].map(([serviceArn, deploymentId]) => ({ serviceArn, deploymentId })) } : {};
+/**
+ * The rotation function's use case: classify the event, confirm the version (one DescribeSecret), and start the one
+ * rollout for (secret, version) — once per fact behind the idempotency port (every trigger for one rotation agrees),
+ * or only plan it in a dry run. A repeat is answered as a duplicate, never as a second restart.
+ */
+export async function rotateSecret(
+  event: SecretEvent,
+  deps: Deps & { idempotency: Idempotency },
+): Promise<RotationResult> {
+  const manifest = await loadManifest(deps.params, deps.config);
+  const fact = await confirmRotation(classifyRotationEvent(event), manifest, deps);
+  if (!isFact(fact)) return fact;
+  if (deps.config.dryRun) return startRollout(fact, manifest, deps, { dryRun: true });
+  const { result, duplicate } = await deps.idempotency.once(
+    { secretArn: fact.secretArn, versionId: fact.versionId },
+    async () => asRecord(await startRollout(fact, manifest, deps, { dryRun: false })),
+  );
+  return duplicate
+    ? { ...result, action: "duplicate", reason: "already handled for this version", commands: [] }
+    : result;
 }

@@ -1,8 +1,7 @@
-import { type ResultEffect, type Rollout, recordResult } from "../domain/rollout.ts";
-import { versionTags } from "../domain/secrets.ts";
-import { FINAL_STATUSES } from "../domain/ssm.ts";
+import { judgeInvocation, type RolloutHead, refFromComment } from "../domain/rollout.ts";
+import { verdictOf } from "../domain/ssm.ts";
 import type { Deps } from "./deps.ts";
-import { dispatchNextWave, mutateRollout, type NextWave, rolloutIdFromComment } from "./rollout-runner.ts";
+import { type EngineDeps, reconcileStep, recordTargetOutcome, type SentStep } from "./rollout-engine.ts";
 
 export interface TrackInput {
   commandId: string;
@@ -12,82 +11,84 @@ export interface TrackInput {
 }
 
 export interface TrackResult {
-  rolloutId?: string;
+  rolloutId: string | null;
   commandId: string;
-  instanceId?: string;
+  instanceId: string | null;
   status: string;
+  /** Outcomes this delivery recorded (none for a duplicate). */
   recorded: { instanceId: string; status: string }[];
-  nextWave?: NextWave;
-  rolloutStatus?: Rollout["status"];
-  halted?: string;
-  ignored?: string;
+  /** True when the outcome was already recorded (a re-delivered or duplicated event): nothing changed. */
+  duplicate: boolean;
+  nextWave: { wave: number; commands: SentStep[] } | null;
+  rolloutStatus: RolloutHead["status"] | null;
+  halted: string | null;
+  ignored: string | null;
 }
 
 /**
- * One SSM status change of our restart document: confirm with GetCommandInvocation, record per host,
- * tag the version each successful host now runs, halt on failure, send the next wave when one completes.
+ * One SSM status change of our restart document. A host's final status is confirmed with GetCommandInvocation and
+ * recorded through the engine's one entry point (a conditional write on the host's step: duplicates and retries
+ * change nothing, so no separate idempotency record is needed); in-flight statuses cost no call. A command-level
+ * final status reconciles that command's step (covers per-host events that were lost).
  */
-export async function trackRestart(input: TrackInput, deps: Deps): Promise<TrackResult> {
+export async function trackRestart(input: TrackInput, deps: EngineDeps & Pick<Deps, "now">): Promise<TrackResult> {
   const out: TrackResult = {
+    rolloutId: null,
     commandId: input.commandId,
+    instanceId: input.instanceId ?? null,
     status: input.status,
     recorded: [],
-    ...(input.instanceId ? { instanceId: input.instanceId } : {}),
+    duplicate: false,
+    nextWave: null,
+    rolloutStatus: null,
+    halted: null,
+    ignored: null,
   };
+  const ignored = (reason: string): TrackResult => ({ ...out, ignored: reason });
   if (input.documentName !== deps.config.restartDocument)
-    return { ...out, ignored: `document ${input.documentName} is not the control plane's restart document` };
+    return ignored(`document ${input.documentName} is not the control plane's restart document`);
+  if (verdictOf(input.status) === undefined)
+    return ignored(`${input.instanceId ? "invocation" : "command"} status ${input.status} is not final`);
 
-  // Which hosts to confirm: the one named, or (command-level terminal status) every host of the command.
-  let rolloutId: string | undefined;
-  let ids: string[];
-  const confirmed = new Map<string, string>();
-  if (input.instanceId) {
-    const inv = await deps.commands.invocation(input.commandId, input.instanceId);
-    if (!inv) return { ...out, ignored: "SSM knows no such invocation" };
-    rolloutId = rolloutIdFromComment(inv.comment);
-    confirmed.set(input.instanceId, inv.status);
-    ids = [input.instanceId];
-  } else {
-    if (!FINAL_STATUSES.has(input.status)) return { ...out, ignored: `command status ${input.status} is not final` };
-    rolloutId = rolloutIdFromComment(await deps.commands.commandComment(input.commandId));
-    ids = [];
-  }
-  if (!rolloutId) return { ...out, ignored: "command is not part of a control-plane rollout" };
-  out.rolloutId = rolloutId;
-  const rollout = await deps.rollouts.get(rolloutId);
-  if (!rollout) return { ...out, ignored: `rollout ${rolloutId} not found (expired?)` };
   if (!input.instanceId) {
-    ids = rollout.commands.find((c) => c.commandId === input.commandId)?.instanceIds ?? [];
-    for (const id of ids) {
-      const inv = await deps.commands.invocation(input.commandId, id);
-      if (inv) confirmed.set(id, inv.status);
-    }
+    const ref = refFromComment(await deps.commands.commandComment(input.commandId));
+    if (ref?.step === undefined || ref.attempt === undefined)
+      return ignored("command is not part of a control-plane rollout (or predates per-step state)");
+    const r = await reconcileStep(deps, { rolloutId: ref.rolloutId, step: ref.step, attempt: ref.attempt });
+    return {
+      ...out,
+      rolloutId: ref.rolloutId,
+      recorded: r.recorded,
+      rolloutStatus: r.rolloutStatus ?? null,
+      halted: r.halted ?? null,
+      nextWave: r.nextWave ? { wave: r.nextWave.wave, commands: r.nextWave.sent } : null,
+    };
   }
 
-  const now = deps.now().toISOString();
-  const effects: { id: string; status: string; effect: ResultEffect }[] = [];
-  const saved = await mutateRollout(deps, rolloutId, (cur) => {
-    effects.length = 0;
-    let next = cur;
-    for (const [id, status] of confirmed) {
-      if (next.hosts[id]?.commandId !== input.commandId) continue; // an older command for this host: not ours to record
-      const r = recordResult(next, id, status, now);
-      next = r.rollout;
-      if (r.effect !== "unchanged") effects.push({ id, status, effect: r.effect });
-    }
-    return effects.length > 0 ? next : undefined;
-  });
-  const final = saved ?? rollout;
-  out.recorded = effects.map(({ id, status }) => ({ instanceId: id, status }));
-  out.rolloutStatus = final.status;
-
-  const succeeded = effects.filter((e) => e.status === "Success").map((e) => e.id);
-  if (succeeded.length > 0)
-    await deps.inventory.tagHosts(succeeded, versionTags(final.plan.secretName, final.plan.versionId, now));
-
-  if (effects.some((e) => e.effect === "halted")) out.halted = final.haltReason ?? "rollout halted";
-  if (effects.some((e) => e.effect === "wave-complete")) {
-    out.nextWave = await dispatchNextWave(deps, final);
-  }
-  return out;
+  const inv = await deps.commands.invocation(input.commandId, input.instanceId);
+  if (!inv) return ignored("SSM knows no such invocation");
+  const ref = refFromComment(inv.comment);
+  if (!ref) return ignored("command is not part of a control-plane rollout");
+  if (ref.step === undefined || ref.attempt === undefined)
+    return { ...ignored("command predates per-step rollout state"), rolloutId: ref.rolloutId };
+  // The host is judged by its own invocation, never by the command's status (Undeliverable under a Success command).
+  const judged = judgeInvocation(inv.status);
+  if (!judged)
+    return { ...ignored(`SSM still reports ${inv.status}: the reconciler records it`), rolloutId: ref.rolloutId };
+  const r = await recordTargetOutcome(
+    deps,
+    { rolloutId: ref.rolloutId, step: ref.step, attempt: ref.attempt },
+    input.instanceId,
+    judged.verdict,
+    judged.why,
+  );
+  return {
+    ...out,
+    rolloutId: ref.rolloutId,
+    recorded: r.applied ? [{ instanceId: input.instanceId, status: inv.status }] : [],
+    duplicate: !r.applied,
+    rolloutStatus: r.rolloutStatus ?? null,
+    halted: r.halted ?? null,
+    nextWave: r.nextWave ? { wave: r.nextWave.wave, commands: r.nextWave.sent } : null,
+  };
 }

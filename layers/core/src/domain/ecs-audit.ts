@@ -3,7 +3,7 @@
 // completed) or when its PRIMARY deployment started after the secret last changed (its tasks read it at start).
 
 import type { SecretDescription } from "../ports/index.ts";
-import { type EcsService, parseValueFrom, pinnedBy, placeEcsService } from "./ecs.ts";
+import { type EcsService, parseValueFrom, pinnedBy, placeEcsService, runsCurrentVersionOf } from "./ecs.ts";
 import { shown } from "./events.ts";
 import type { Manifest } from "./manifest.ts";
 import type { Finding } from "./model.ts";
@@ -50,11 +50,10 @@ export function judgeEcsServices(input: {
       if (!secret?.currentVersionId || pinnedBy(parsed)) continue;
       if (seen.has(secret.arn)) continue;
       seen.add(secret.arn);
+      const version = { name: secret.name, versionId: secret.currentVersionId, changedAt: secret.lastChangedDate };
+      if (runsCurrentVersionOf(s, version)) continue;
       const recorded = s.tags[versionTagKey(secret.name)];
-      if (recorded === secret.currentVersionId) continue;
-      const started = s.primaryDeployment?.createdAt ? Date.parse(s.primaryDeployment.createdAt) : undefined;
       const since = secret.lastChangedDate ? Date.parse(secret.lastChangedDate) : undefined;
-      if (started !== undefined && since !== undefined && started > since) continue;
       const ageSeconds = since !== undefined ? Math.max(0, Math.round((input.now.getTime() - since) / 1000)) : -1;
       stale.push({
         secret: { ...secret, currentVersionId: secret.currentVersionId },

@@ -3,11 +3,14 @@
 // service only through a new deployment. Sources: ECS developer guide, "Pass Secrets Manager secrets through
 // Amazon ECS environment variables" and "Pass sensitive data to an Amazon ECS container"; seed "AWS Secrets Manager
 // Integration" (the Pipecat ECS deployment).
+
+import type { EcsDeploymentState } from "../ports/index.ts";
 import { shown } from "./events.ts";
 import type { Decision } from "./iam/evaluator.ts";
 import type { Manifest } from "./manifest.ts";
 import { SERVICE_NAME_PATTERN } from "./manifest.ts";
-import { isSecretArn, nameCandidates, type SecretRef } from "./secrets.ts";
+import type { RolloutTarget, SkippedTarget, Verdict } from "./rollout.ts";
+import { isSecretArn, nameCandidates, runsCurrentVersion, type SecretRef } from "./secrets.ts";
 
 /** A task definition's `secrets[]` entry: the container and variable it feeds, and where it comes from. */
 export interface EcsSecretReference {
@@ -37,28 +40,7 @@ export interface EcsService {
 }
 
 /** The contract's ECS target (CONTRACT-consumers.md): identified by its service ARN. */
-export interface EcsServiceTarget {
-  kind: "ecs-service";
-  serviceArn: string;
-  clusterArn: string;
-  service: string;
-}
-
-/** An ECS target placed in a plan: its manifest wave, and a deadline when ECS cannot fail the deployment itself. */
-export interface EcsPlanTarget extends EcsServiceTarget {
-  wave: number;
-  /** Seconds after UpdateService the deployment counts as failed; absent when the circuit breaker decides. */
-  deadlineSeconds?: number;
-}
-
-export interface SkippedEcsService {
-  serviceArn: string;
-  service: string;
-  reason: string;
-}
-
-/** A deployment without a circuit breaker never reports FAILED: after this long IN_PROGRESS it counts as failed. */
-export const ECS_DEPLOYMENT_DEADLINE_SECONDS = 30 * 60;
+export type EcsServiceTarget = Extract<RolloutTarget, { kind: "ecs-service" }>;
 
 const PARAMETER_REFERENCE = "/aws/reference/secretsmanager/";
 const SSM_PARAMETER_ARN = /^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter(\/.*)$/;
@@ -161,16 +143,18 @@ export type RoleDecision = Decision | "no-role";
 
 export type EcsConsumerDecision =
   | { kind: "not-consumer" }
-  | { kind: "target"; target: EcsPlanTarget }
-  | { kind: "skipped"; skipped: SkippedEcsService };
+  | { kind: "target"; target: EcsServiceTarget }
+  | { kind: "skipped"; skipped: SkippedTarget };
 
 /**
  * Does this ECS service take a new deployment for `secret`? Inputs: the service, the secret (canonical ARN and
- * name), `confirmed` (partial ARNs Secrets Manager resolved to this secret's ARN) and the execution role's decision
- * for GetSecretValue on the secret. A service of another namespace, or whose current task definition does not
- * reference the secret, is not a consumer (left untouched). A consumer is skipped — reported, not restarted — when
- * its tags name no manifest service, every reference is pinned, its deployment controller is CODE_DEPLOY or
- * EXTERNAL (UpdateService cannot force a new deployment), or its execution role cannot read the secret.
+ * name), `confirmed` (partial ARNs Secrets Manager resolved to this secret's ARN), the execution role's decision
+ * for GetSecretValue on the secret, and (rotation) the version now current. A service of another namespace, or whose
+ * current task definition does not reference the secret, is not a consumer (left untouched). A consumer is skipped —
+ * reported, not restarted — when its tags name no manifest service, every reference is pinned, it already runs the
+ * version (the hosts' freshness rule: version tag, or PRIMARY deployment started after the change), its deployment
+ * controller is CODE_DEPLOY or EXTERNAL (UpdateService cannot force a new deployment), or its execution role cannot
+ * read the secret.
  */
 export function judgeEcsConsumer(input: {
   service: EcsService;
@@ -178,6 +162,7 @@ export function judgeEcsConsumer(input: {
   secret: SecretRef;
   confirmed: ReadonlySet<string>;
   roleDecision: RoleDecision;
+  version?: { versionId: string; changedAt?: string | undefined };
 }): EcsConsumerDecision {
   const { service: s, manifest: m, secret } = input;
   const place = placeEcsService(s, m);
@@ -185,7 +170,7 @@ export function judgeEcsConsumer(input: {
   if (place.kind === "not-in-fleet" || refs.length === 0) return { kind: "not-consumer" };
   const skip = (service: string, reason: string): EcsConsumerDecision => ({
     kind: "skipped",
-    skipped: { serviceArn: s.serviceArn, service, reason },
+    skipped: { targetId: s.serviceArn, service, reason },
   });
   if (place.kind === "unknown-service") return skip(shown(s.tags[m.tags.service] ?? ""), place.reason);
   const live = refs.filter((r) => !pinnedBy(r.parsed));
@@ -195,6 +180,8 @@ export function judgeEcsConsumer(input: {
       // Container and variable names come from the task definition: shown escaped, never raw.
       `every reference is pinned (${refs.map((r) => `${shown(r.ref.container)}/${shown(r.ref.name)}: ${shown(pinnedBy(r.parsed) ?? "")}`).join("; ")}): a new deployment would read the same value`,
     );
+  const fresh = input.version && runsCurrentVersionOf(s, { name: secret.name, ...input.version });
+  if (fresh) return skip(place.service, `already runs version ${input.version?.versionId} (${fresh})`);
   if (s.controller !== "ECS")
     return skip(place.service, `deployment controller ${s.controller}: UpdateService cannot force a new deployment`);
   if (input.roleDecision !== "allow")
@@ -206,15 +193,38 @@ export function judgeEcsConsumer(input: {
     );
   return {
     kind: "target",
-    target: {
-      kind: "ecs-service",
-      serviceArn: s.serviceArn,
-      clusterArn: s.clusterArn,
-      service: place.service,
-      wave: place.wave,
-      ...(s.circuitBreaker ? {} : { deadlineSeconds: ECS_DEPLOYMENT_DEADLINE_SECONDS }),
-    },
+    target: { kind: "ecs-service", serviceArn: s.serviceArn, clusterArn: s.clusterArn, service: place.service },
   };
+}
+
+/** The hosts' freshness rule for a service: its version tag, or its PRIMARY deployment's start as its "launch". */
+export function runsCurrentVersionOf(
+  s: Pick<EcsService, "tags" | "primaryDeployment">,
+  secret: { name: string; versionId: string; changedAt?: string | undefined },
+): "recorded" | "deployed-after" | undefined {
+  const r = runsCurrentVersion({ tags: s.tags, launchTime: s.primaryDeployment?.createdAt ?? "" }, secret);
+  return r === "launched-after" ? "deployed-after" : r;
+}
+
+/**
+ * What a deployment's state means for its target, or undefined while it is in flight (the engine's step deadline
+ * then decides: a service without a circuit breaker never reports FAILED). COMPLETED, or superseded by a later
+ * completed deployment (whose tasks read the secret afresh too) → ok; FAILED (circuit breaker), gone (rolled back)
+ * or the service deleted → bad.
+ */
+export function ecsOutcome(state: EcsDeploymentState): { verdict: Verdict; why: string } | undefined {
+  const why = (s: string) => (state.reason ? `${s}: ${state.reason.slice(0, 300)}` : s);
+  switch (state.state) {
+    case "COMPLETED":
+    case "superseded":
+      return { verdict: "ok", why: why(`deployment ${state.state}`) };
+    case "FAILED":
+    case "gone":
+    case "service-missing":
+      return { verdict: "bad", why: why(`deployment ${state.state}`) };
+    case "IN_PROGRESS":
+      return undefined;
+  }
 }
 
 /** Is `s` a fleet service whose current task definition references `secret`? (Before any IAM read.) */

@@ -35,9 +35,22 @@ export const Ec2StateChangeEvent = z.object({
 });
 export type Ec2StateChangeEvent = z.infer<typeof Ec2StateChangeEvent>;
 
-/** A secret name or ARN: Secrets Manager ids are at most 2048 characters. */
-export const SECRET_ID = z.string().check(z.minLength(1), z.maxLength(2048));
-const VERSION_ID = z.string().check(z.minLength(32), z.maxLength(64));
+/** A secret name or ARN: Secrets Manager ids are at most 2048 characters, never with control characters. */
+export const SECRET_ID = z
+  .string()
+  .check(z.minLength(1), z.maxLength(2048), z.regex(/^[^\p{Cc}]+$/u, "a secret id without control characters"));
+
+/**
+ * A version id or ClientRequestToken: 32–64 characters (SDKs send a UUID), never whitespace, control characters or
+ * shell metacharacters. An event carrying anything else was not written by Secrets Manager.
+ */
+export const VERSION_ID = z
+  .string()
+  .check(
+    z.minLength(32),
+    z.maxLength(64),
+    z.regex(/^[^\s\p{Cc}`;$|&<>(){}\\'"*?!#~]+$/u, "a version id without whitespace, control or shell characters"),
+  );
 
 /** Secrets Manager events: the native label event and the CloudTrail-delivered ones. */
 export const SecretEvent = z.object({
@@ -71,6 +84,7 @@ export const ApiCallDetail = z.object({
       versionStage: z.optional(bounded(256)),
       moveToVersionId: z.optional(VERSION_ID),
       removeFromVersionId: z.optional(VERSION_ID),
+      clientRequestToken: z.optional(VERSION_ID),
     }),
   ),
   responseElements: z.nullish(z.looseObject({ versionId: z.optional(VERSION_ID), arn: z.optional(SECRET_ID) })),
@@ -119,6 +133,13 @@ export const AuditRequest = z.object({
   source: z.optional(z.literal("dcp.schedule")),
   action: z._default(z.literal("audit"), "audit"),
   remediation: z.optional(z.enum(["none", "imds", "imds+restart"])),
+  dryRun: z.optional(z.boolean()),
+});
+
+/** The reconciler schedule's constant input (and what `dcp rollout reconcile` would send). */
+export const ReconcileRequest = z.object({
+  source: z.optional(z.literal("dcp.schedule")),
+  action: z._default(z.literal("reconcile"), "reconcile"),
   dryRun: z.optional(z.boolean()),
 });
 

@@ -1,25 +1,40 @@
-import { type EcsPlanTarget, ecsTargetRecords, planEcsTargets, type SkippedEcsService } from "./ecs-rollout.ts";
+// The rollout state machine, whole and pure: the plan, the per-step (per-command) and per-wave state, and every
+// transition the engine (app/rollout-engine.ts) applies through conditional DynamoDB writes. No I/O, no clock.
 import type { Manifest } from "./manifest.ts";
 import { SERVICE_NAME_PATTERN } from "./manifest.ts";
-import { IN_FLIGHT_STATUSES, MAX_IDS_PER_COMMAND } from "./ssm.ts";
+import { MAX_IDS_PER_COMMAND, parseMaxConcurrency, verdictOf } from "./ssm.ts";
 
 export { MAX_IDS_PER_COMMAND };
 
-export interface RolloutTarget {
-  instanceId: string;
-  service: string;
+/**
+ * What a rollout restarts (a SecretConsumer), shared with the ECS engineer (CONTRACT-consumers.md): a host by its
+ * instance id, an ECS service by its ARN.
+ */
+export type RolloutTarget =
+  | { kind: "host"; instanceId: string; service: string }
+  | { kind: "ecs-service"; serviceArn: string; clusterArn: string; service: string };
+
+export type TargetKind = RolloutTarget["kind"];
+
+/** The string a target is known by in the rollout state: the instance id or the service ARN. */
+export function targetIdOf(t: RolloutTarget): string {
+  return t.kind === "host" ? t.instanceId : t.serviceArn;
 }
 
-export interface SkippedHost {
-  instanceId: string;
+export interface SkippedTarget {
+  targetId: string;
   service: string;
   reason: string;
 }
 
+/** One unit of dispatch: ≤ 50 hosts of one service (one SendCommand), or one ECS service (one deployment). */
 export interface WaveStep {
   wave: number;
   service: string;
-  instanceIds: string[];
+  kind: TargetKind;
+  targetIds: string[];
+  /** ECS steps only: the cluster of the (single) service. */
+  clusterArn?: string;
 }
 
 export interface RolloutPlan {
@@ -27,213 +42,413 @@ export interface RolloutPlan {
   secretArn: string;
   secretName: string;
   versionId: string;
-  /** One entry per (wave, service, ≤50 hosts) — one SendCommand each; ordered by wave, then service. */
+  /** Ordered by wave, then service; each step is one SendCommand (≤ 50 ids) or one ECS deployment. */
   waves: WaveStep[];
-  skipped: SkippedHost[];
+  skipped: SkippedTarget[];
   maxConcurrency: string;
   maxErrors: string;
-  /** ECS services restarted by a new deployment, in the same waves as the hosts (domain/ecs-rollout.ts). */
-  ecsTargets?: EcsPlanTarget[];
-  /** ECS services that reference the secret but are reported, not restarted. */
-  ecsSkipped?: SkippedEcsService[];
 }
 
-/** Builds the rolling-restart plan: waves from the manifest (lower first), each host exactly once. */
+/** Builds the rolling-restart plan: waves from the manifest (lower first), each target exactly once. */
 export function planRollout(input: {
   rolloutId: string;
   secret: { arn: string; name: string };
   versionId: string;
   manifest: Manifest;
   targets: RolloutTarget[];
-  skipped?: SkippedHost[];
-  ecsTargets?: EcsPlanTarget[];
-  ecsSkipped?: SkippedEcsService[];
+  skipped?: SkippedTarget[];
 }): RolloutPlan {
   const { manifest: m } = input;
   const waveOf = new Map(m.services.map((s) => [s.name, s.wave]));
   const skipped = [...(input.skipped ?? [])];
-  const byService = new Map<string, Set<string>>();
+  const hosts = new Map<string, Set<string>>();
+  const ecs: WaveStep[] = [];
   const planned = new Map<string, string>();
   for (const t of input.targets) {
+    const targetId = targetIdOf(t);
     // Defence in depth: the manifest already restricts names, but a service name reaches SSM as a parameter.
     if (!SERVICE_NAME_PATTERN.test(t.service) || !waveOf.has(t.service)) {
-      skipped.push({ ...t, reason: "service name refused (not in manifest or not matching the allowed pattern)" });
+      skipped.push({
+        targetId,
+        service: t.service,
+        reason: "service name refused (not in manifest or not matching the allowed pattern)",
+      });
       continue;
     }
-    // Each host exactly once: a host listed again under another service would be restarted twice
-    // (and its record in the rollout would name only one of the two waves).
-    const first = planned.get(t.instanceId);
+    // Each target exactly once: a host listed again under another service would be restarted twice.
+    const first = planned.get(targetId);
     if (first !== undefined) {
       if (first !== t.service)
-        skipped.push({ ...t, reason: `host already planned under service '${first}': restarted once, not twice` });
+        skipped.push({
+          targetId,
+          service: t.service,
+          reason: `already planned under service '${first}': restarted once, not twice`,
+        });
       continue;
     }
-    planned.set(t.instanceId, t.service);
-    const set = byService.get(t.service) ?? new Set<string>();
-    set.add(t.instanceId);
-    byService.set(t.service, set);
-  }
-  const waves: WaveStep[] = [];
-  const services = [...byService.keys()].sort((a, b) => waveOf.get(a)! - waveOf.get(b)! || a.localeCompare(b));
-  for (const service of services) {
-    const ids = [...byService.get(service)!].sort();
-    for (let i = 0; i < ids.length; i += MAX_IDS_PER_COMMAND) {
-      waves.push({ wave: waveOf.get(service)!, service, instanceIds: ids.slice(i, i + MAX_IDS_PER_COMMAND) });
+    planned.set(targetId, t.service);
+    if (t.kind === "ecs-service") {
+      ecs.push({
+        wave: waveOf.get(t.service)!,
+        service: t.service,
+        kind: t.kind,
+        targetIds: [targetId],
+        clusterArn: t.clusterArn,
+      });
+      continue;
     }
+    const set = hosts.get(t.service) ?? new Set<string>();
+    set.add(targetId);
+    hosts.set(t.service, set);
   }
+  const steps: WaveStep[] = [...ecs];
+  for (const [service, set] of hosts) {
+    const ids = [...set].sort();
+    for (let i = 0; i < ids.length; i += MAX_IDS_PER_COMMAND)
+      steps.push({
+        wave: waveOf.get(service)!,
+        service,
+        kind: "host",
+        targetIds: ids.slice(i, i + MAX_IDS_PER_COMMAND),
+      });
+  }
+  steps.sort(
+    (a, b) =>
+      a.wave - b.wave ||
+      a.service.localeCompare(b.service) ||
+      a.kind.localeCompare(b.kind) ||
+      (a.targetIds[0] ?? "").localeCompare(b.targetIds[0] ?? ""),
+  );
   return {
     rolloutId: input.rolloutId,
     secretArn: input.secret.arn,
     secretName: input.secret.name,
     versionId: input.versionId,
-    waves,
+    waves: steps,
     skipped,
     maxConcurrency: m.restart.maxConcurrency,
     maxErrors: m.restart.maxErrors,
-    ...planEcsTargets(m, input.ecsTargets ?? [], input.ecsSkipped ?? []),
   };
 }
 
-export type HostStatus = "pending" | "sent" | "Success" | "Failed" | "TimedOut" | "Cancelled" | string;
+// ---------------------------------------------------------------- stored state
 
-export interface HostRecord {
-  service: string;
+export type RolloutStatus = "running" | "halted" | "succeeded";
+
+/** One wave of the plan as the head item keeps it: steps [first, first + steps), `targets` targets in all. */
+export interface WaveInfo {
   wave: number;
-  status: HostStatus;
-  commandId?: string;
-  at?: string;
-  /** An ECS service target (keyed by its service ARN): dispatched by domain/ecs-rollout.ts, not SendCommand. */
-  kind?: "ecs-service";
-  clusterArn?: string;
-  deploymentId?: string;
-  /** ISO-8601: an ECS deployment without a circuit breaker still IN_PROGRESS after this counts as failed. */
-  deadline?: string;
+  first: number;
+  steps: number;
+  targets: number;
 }
 
-export interface CommandRecord {
-  commandId: string;
-  wave: number;
-  service: string;
-  instanceIds: string[];
-}
+/** How many rollout-level facts the head item keeps verbatim (the rest are counted). */
+export const MAX_SKIPPED_KEPT = 100;
 
-export interface Rollout {
+/**
+ * The rollout's head item: small and independent of the rollout's size. Progress of the current wave is ONE atomic
+ * counter (`done[i]` = targets of wave index i whose step has closed); per-target outcomes live in the steps.
+ */
+export interface RolloutHead {
   rolloutId: string;
-  status: "running" | "succeeded" | "halted";
-  plan: RolloutPlan;
-  /** Wave number being executed (a value of plan.waves[].wave). */
-  currentWave: number;
-  commands: CommandRecord[];
-  hosts: Record<string, HostRecord>;
+  status: RolloutStatus;
+  secretArn: string;
+  secretName: string;
+  versionId: string;
+  maxConcurrency: string;
+  maxErrors: string;
+  waves: WaveInfo[];
+  /** Index into `waves` of the wave being executed. */
+  current: number;
+  /** Closed targets per wave index. */
+  done: number[];
+  skipped: SkippedTarget[];
+  skippedCount: number;
   haltReason?: string;
   createdAt: string;
   updatedAt: string;
-  /** Optimistic-lock revision: every save must expect the revision it read. */
-  rev: number;
 }
 
-/** Not final: SSM's in-flight statuses and the rollout's own (`pending`, `dispatching` = claimed, `sent`). */
-const IN_FLIGHT = new Set([...IN_FLIGHT_STATUSES, "sent", "pending", "dispatching"]);
+export type StepState = "planned" | "claimed" | "sent";
 
-export function isTerminalFailure(status: string): boolean {
-  return status !== "Success" && !IN_FLIGHT.has(status);
+/** Per-command state. Each target's outcome is recorded once per attempt (ok / bad / skip are disjoint sets). */
+export interface StepRecord extends WaveStep {
+  rolloutId: string;
+  index: number;
+  /** Index of the step's wave in the head's `waves`. */
+  waveIndex: number;
+  state: StepState;
+  /** Incremented by every resume of the step; outcomes of an older attempt's commands are not recorded. */
+  attempt: number;
+  commandIds: string[];
+  claimedAt?: string;
+  sentAt?: string;
+  ok: string[];
+  bad: string[];
+  skip: string[];
+  /** Why each bad or skipped target ended so (SSM status, or the reason it was never sent). */
+  why: Record<string, string>;
+  /** Targets with an outcome this attempt (ok + bad + skip), an atomic counter. */
+  done: number;
+  /** The one delivery that added this step to its wave's counter has set this (at `closedAt`). */
+  closed: boolean;
+  closedAt?: string;
+  /** The step's successful hosts carry the version tag. */
+  tagged: boolean;
 }
 
-export function waveNumbers(plan: RolloutPlan): number[] {
-  return [...new Set([...plan.waves, ...(plan.ecsTargets ?? [])].map((w) => w.wave))].sort((a, b) => a - b);
+/** The whole rollout for operators (CLI status/watch): the head and its steps. */
+export interface Rollout extends RolloutHead {
+  steps: StepRecord[];
 }
 
-export function newRollout(plan: RolloutPlan, now: string): Rollout {
-  const hosts: Record<string, HostRecord> = {};
-  for (const step of plan.waves)
-    for (const id of step.instanceIds) hosts[id] = { service: step.service, wave: step.wave, status: "pending" };
-  Object.assign(hosts, ecsTargetRecords(plan.ecsTargets ?? []));
-  const first = waveNumbers(plan)[0];
-  return {
+/** The head and the step records a new rollout starts from. */
+export function newRollout(plan: RolloutPlan, now: string): { head: RolloutHead; steps: StepRecord[] } {
+  const waves: WaveInfo[] = [];
+  plan.waves.forEach((s, i) => {
+    const last = waves[waves.length - 1];
+    if (last && last.wave === s.wave) {
+      last.steps++;
+      last.targets += s.targetIds.length;
+    } else waves.push({ wave: s.wave, first: i, steps: 1, targets: s.targetIds.length });
+  });
+  const head: RolloutHead = {
     rolloutId: plan.rolloutId,
-    status: first === undefined ? "succeeded" : "running",
-    plan,
-    currentWave: first ?? 0,
-    commands: [],
-    hosts,
+    status: waves.length === 0 ? "succeeded" : "running",
+    secretArn: plan.secretArn,
+    secretName: plan.secretName,
+    versionId: plan.versionId,
+    maxConcurrency: plan.maxConcurrency,
+    maxErrors: plan.maxErrors,
+    waves,
+    current: 0,
+    done: waves.map(() => 0),
+    skipped: plan.skipped.slice(0, MAX_SKIPPED_KEPT),
+    skippedCount: plan.skipped.length,
     createdAt: now,
     updatedAt: now,
-    rev: 0,
+  };
+  const steps = plan.waves.map(
+    (s, index): StepRecord => ({
+      ...s,
+      rolloutId: plan.rolloutId,
+      index,
+      waveIndex: waves.findIndex((w) => w.wave === s.wave),
+      state: "planned",
+      attempt: 1,
+      commandIds: [],
+      ok: [],
+      bad: [],
+      skip: [],
+      why: {},
+      done: 0,
+      closed: false,
+      tagged: false,
+    }),
+  );
+  return { head, steps };
+}
+
+/** Step indices of wave index `i`. */
+export function stepIndices(head: Pick<RolloutHead, "waves">, i: number): number[] {
+  const w = head.waves[i];
+  return w ? Array.from({ length: w.steps }, (_, k) => w.first + k) : [];
+}
+
+/** The targets a (re)dispatch of the step sends: those without a success or a skip in any attempt. */
+export function toSend(step: Pick<StepRecord, "targetIds" | "ok" | "skip">): string[] {
+  const done = new Set([...step.ok, ...step.skip]);
+  return step.targetIds.filter((id) => !done.has(id));
+}
+
+export function isComplete(step: Pick<StepRecord, "done" | "targetIds">): boolean {
+  return step.done >= step.targetIds.length;
+}
+
+// ---------------------------------------------------------------- transitions
+
+export type Verdict = "ok" | "bad" | "skip";
+
+/** A host's outcome from its own invocation status (ssm.ts verdictOf); undefined while in flight. */
+export function judgeInvocation(status: string | undefined): { verdict: Verdict; why: string } | undefined {
+  const verdict = status === undefined ? undefined : verdictOf(status);
+  return verdict && status ? { verdict, why: status } : undefined;
+}
+
+/** A silent target of a step past its deadline is a failure: it never reported. */
+export function deadlineOutcome(
+  step: Pick<StepRecord, "sentAt" | "targetIds">,
+  maxConcurrency: string,
+  t: RolloutTimings,
+  now: number,
+): { verdict: Verdict; why: string } | undefined {
+  const deadline = stepDeadline(step, maxConcurrency, t);
+  return deadline !== undefined && now >= deadline
+    ? { verdict: "bad", why: `no report by the deadline ${new Date(deadline).toISOString()} (DeadlineExceeded)` }
+    : undefined;
+}
+
+/**
+ * What a wave counter's new value means (the one delivery whose ADD reached the wave's size observes it):
+ * the next wave to dispatch, the rollout's success, or nothing (halted rollouts do not advance).
+ */
+export function afterWaveCount(
+  head: Pick<RolloutHead, "status" | "waves" | "current">,
+  waveIndex: number,
+  doneNow: number,
+): { kind: "wait" } | { kind: "advance"; next: number } | { kind: "succeeded" } {
+  const w = head.waves[waveIndex];
+  if (!w || doneNow < w.targets || head.status !== "running" || head.current !== waveIndex) return { kind: "wait" };
+  return waveIndex + 1 < head.waves.length ? { kind: "advance", next: waveIndex + 1 } : { kind: "succeeded" };
+}
+
+export function haltReasonFor(step: Pick<StepRecord, "service">, targetId: string, status: string): string {
+  return `${targetId} (${step.service}) ended ${status}`;
+}
+
+/** Knobs of the reconciler's clocks (config.ts reads them; defaults documented in the README). */
+export interface RolloutTimings {
+  /** The restart document's per-invocation execution timeout (its `timeoutSeconds`). */
+  executionTimeoutSeconds: number;
+  /** SendCommand's TimeoutSeconds: how long SSM tries to deliver to a host. */
+  deliveryTimeoutSeconds: number;
+  /** Added to every deadline. */
+  deadlineMarginSeconds: number;
+  /** A claim older than this, with no command found in SSM, is re-sent (exceeds the Lambda timeout). */
+  claimLeaseSeconds: number;
+}
+
+export const DEFAULT_TIMINGS: RolloutTimings = {
+  executionTimeoutSeconds: 900,
+  deliveryTimeoutSeconds: 600,
+  deadlineMarginSeconds: 300,
+  claimLeaseSeconds: 180,
+};
+
+/**
+ * When a sent step's silent hosts become failures: ⌈hosts / MaxConcurrency⌉ × the execution timeout (a host queued
+ * behind others is not late) + SendCommand's delivery timeout + a margin. Milliseconds since the epoch.
+ */
+export function stepDeadline(
+  step: Pick<StepRecord, "sentAt" | "targetIds">,
+  maxConcurrency: string,
+  t: RolloutTimings,
+): number | undefined {
+  if (!step.sentAt) return undefined;
+  const n = Math.max(1, step.targetIds.length);
+  const rounds = Math.ceil(n / parseMaxConcurrency(maxConcurrency, n));
+  return (
+    Date.parse(step.sentAt) +
+    1000 * (rounds * t.executionTimeoutSeconds + t.deliveryTimeoutSeconds + t.deadlineMarginSeconds)
+  );
+}
+
+export function claimExpired(step: Pick<StepRecord, "state" | "claimedAt">, now: number, t: RolloutTimings): boolean {
+  return (
+    step.state === "claimed" && (!step.claimedAt || Date.parse(step.claimedAt) + t.claimLeaseSeconds * 1000 <= now)
+  );
+}
+
+/** The SendCommand comment: names rollout, wave, step and attempt, so events and ListCommands lead back to the step. */
+export function commentFor(
+  r: Pick<RolloutHead, "rolloutId" | "secretName">,
+  step: Pick<StepRecord, "wave" | "index" | "attempt">,
+): string {
+  return `dcp ${r.rolloutId} wave ${step.wave} step ${step.index} try ${step.attempt} ${r.secretName}`.slice(0, 100);
+}
+
+export interface CommandRef {
+  rolloutId: string;
+  wave: number;
+  /** Absent in comments written before steps existed. */
+  step?: number;
+  attempt?: number;
+}
+
+export function refFromComment(comment: string | undefined): CommandRef | undefined {
+  const m = /^dcp (ro-[0-9a-f]{16}) wave (\d+)(?: step (\d+) try (\d+))? /.exec(comment ?? "");
+  if (!m) return undefined;
+  return {
+    rolloutId: m[1]!,
+    wave: Number(m[2]),
+    ...(m[3] !== undefined ? { step: Number(m[3]), attempt: Number(m[4]) } : {}),
   };
 }
 
-/** The commands still to send for the current wave: hosts of that wave not yet sent. */
-export function pendingDispatch(r: Rollout): WaveStep[] {
-  if (r.status !== "running") return [];
-  return r.plan.waves
-    .filter((s) => s.wave === r.currentWave)
-    .map((s) => ({ ...s, instanceIds: s.instanceIds.filter((id) => r.hosts[id]?.status === "pending") }))
-    .filter((s) => s.instanceIds.length > 0);
+export function rolloutIdFromComment(comment: string | undefined): string | undefined {
+  return refFromComment(comment)?.rolloutId;
 }
 
-export function recordDispatch(r: Rollout, sent: CommandRecord[], now: string): Rollout {
-  const hosts = { ...r.hosts };
-  for (const c of sent)
-    for (const id of c.instanceIds) hosts[id] = { ...hosts[id]!, status: "sent", commandId: c.commandId, at: now };
-  return { ...r, hosts, commands: [...r.commands, ...sent], updatedAt: now };
+/** Progress of a rollout for people and scripts (watch, status): counts per state of the current wave. */
+export interface RolloutProgress {
+  rolloutId: string;
+  status: RolloutStatus;
+  wave: number | undefined;
+  waveIndex: number;
+  waves: number;
+  targets: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  inFlight: number;
+  pending: number;
+  haltReason?: string;
 }
 
-export type ResultEffect = "unchanged" | "recorded" | "halted" | "wave-complete" | "succeeded";
+export function progressOf(r: Rollout): RolloutProgress {
+  let succeeded = 0;
+  let failed = 0;
+  let skipped = 0;
+  let inFlight = 0;
+  let pending = 0;
+  for (const s of r.steps) {
+    succeeded += s.ok.length;
+    failed += s.bad.length;
+    skipped += s.skip.length;
+    const open = s.targetIds.length - s.ok.length - s.bad.length - s.skip.length;
+    if (s.state === "planned") pending += open;
+    else inFlight += open;
+  }
+  return {
+    rolloutId: r.rolloutId,
+    status: r.status,
+    wave: r.waves[r.current]?.wave,
+    waveIndex: r.current,
+    waves: r.waves.length,
+    targets: r.waves.reduce((n, w) => n + w.targets, 0),
+    succeeded,
+    failed,
+    skipped,
+    inFlight,
+    pending,
+    ...(r.haltReason ? { haltReason: r.haltReason } : {}),
+  };
+}
 
 /**
- * Records one host's invocation status. A terminal failure halts the rollout; the last success of
- * a wave moves to the next wave (whose commands the caller sends); the last wave completes it.
+ * An operator's resume of a halted rollout: every step of the current wave with failed targets gets a new attempt
+ * (successes and skips stay; the failed targets are sent again), and the wave's done counter drops by the steps
+ * already closed (each is counted again when its new attempt closes).
  */
-export function recordResult(
-  r: Rollout,
-  instanceId: string,
-  status: string,
-  now: string,
-): { rollout: Rollout; effect: ResultEffect } {
-  const host = r.hosts[instanceId];
-  if (!host || host.status === status || host.status === "Success") return { rollout: r, effect: "unchanged" };
-  // A final status is never overwritten (two deliveries may save out of order, a stale InProgress last);
-  // only resumeRollout takes a failed host back to pending.
-  if (isTerminalFailure(host.status)) return { rollout: r, effect: "unchanged" };
-  const hosts = { ...r.hosts, [instanceId]: { ...host, status, at: now } };
-  let next: Rollout = { ...r, hosts, updatedAt: now };
-  if (isTerminalFailure(status)) {
-    if (r.status === "halted") return { rollout: next, effect: "recorded" };
-    next = { ...next, status: "halted", haltReason: `${instanceId} (${host.service}) ended ${status}` };
-    return { rollout: next, effect: "halted" };
+export function resetForResume(
+  head: Pick<RolloutHead, "current" | "waves">,
+  steps: StepRecord[],
+): { steps: { index: number; attempt: number; bad: number; why: Record<string, string> }[]; lowerDone: number } {
+  const inWave = new Set(stepIndices(head, head.current));
+  const out: { index: number; attempt: number; bad: number; why: Record<string, string> }[] = [];
+  let lowerDone = 0;
+  for (const s of steps) {
+    if (!inWave.has(s.index) || s.bad.length === 0) continue;
+    const skip = new Set(s.skip);
+    out.push({
+      index: s.index,
+      attempt: s.attempt,
+      bad: s.bad.length,
+      why: Object.fromEntries(Object.entries(s.why).filter(([id]) => skip.has(id))),
+    });
+    // A closed step had added all its targets; it is added again, whole, when the new attempt closes it.
+    if (s.closed) lowerDone += s.targetIds.length;
   }
-  if (status !== "Success" || r.status !== "running" || host.wave !== r.currentWave)
-    return { rollout: next, effect: "recorded" };
-  const waveDone = Object.values(hosts).every((h) => h.wave !== r.currentWave || h.status === "Success");
-  if (!waveDone) return { rollout: next, effect: "recorded" };
-  const later = waveNumbers(r.plan).find((w) => w > r.currentWave);
-  if (later === undefined) return { rollout: { ...next, status: "succeeded" }, effect: "succeeded" };
-  return { rollout: { ...next, currentWave: later }, effect: "wave-complete" };
-}
-
-/**
- * Explicit operator resume: failed hosts of the current wave go back to pending; successes are never re-sent.
- * A running rollout whose hosts were left `dispatching` (crash between the claim and SendCommand) gets those
- * hosts back to pending; any other running or finished rollout is returned unchanged.
- */
-export function resumeRollout(r: Rollout, now: string): Rollout {
-  if (r.status === "running") {
-    const stuck = Object.entries(r.hosts).filter(([, h]) => h.wave === r.currentWave && h.status === "dispatching");
-    if (stuck.length === 0) return r;
-    const hosts = { ...r.hosts };
-    for (const [id, h] of stuck) hosts[id] = pendingAgain(h);
-    return { ...r, hosts, updatedAt: now };
-  }
-  if (r.status !== "halted") return r;
-  const hosts = { ...r.hosts };
-  for (const [id, h] of Object.entries(hosts))
-    if (h.wave === r.currentWave && h.status !== "Success") hosts[id] = pendingAgain(h);
-  const { haltReason: _dropped, ...rest } = r;
-  return { ...rest, status: "running", hosts, updatedAt: now };
-}
-
-/** A record back to pending: the dispatch facts (command, deployment, deadline) go; what the target is stays. */
-function pendingAgain(h: HostRecord): HostRecord {
-  const { commandId: _c, at: _a, deploymentId: _d, deadline: _dl, ...target } = h;
-  return { ...target, status: "pending" };
+  return { steps: out, lowerDone };
 }

@@ -11,7 +11,11 @@ import {
 /** What a Secrets Manager event asks of the control plane, before any AWS call. */
 export type RotationIntent =
   | { kind: "act"; trigger: string; secretId: string; versionHint?: string }
-  | { kind: "ignore"; trigger: string; reason: string; secretId?: string };
+  | { kind: "ignore"; trigger: string; reason: string; secretId?: string }
+  /** A field the real API could never produce: rejected with the reason, before any AWS call. */
+  | { kind: "reject"; trigger: string; reason: string };
+
+const reject = (trigger: string, reason: string): RotationIntent => ({ kind: "reject", trigger, reason });
 
 const ignore = (trigger: string, reason: string, secretId?: string): RotationIntent => ({
   kind: "ignore",
@@ -29,11 +33,14 @@ export function classifyRotationEvent(event: SecretEvent): RotationIntent {
   if (type === "Secret Label Updated") {
     const d = LabelUpdatedDetail.safeParse(event.detail);
     const trigger = "SecretLabelUpdated";
-    if (!d.success) return ignore(trigger, `malformed detail: ${describeIssues(d.error)}`);
+    if (!d.success) return reject(trigger, `malformed detail: ${describeIssues(d.error)}`);
     // The envelope's resources are any strings: bound the id like every other one before it reaches a result or log.
     const resource = event.resources[0];
     if (resource !== undefined && !SECRET_ID.safeParse(resource).success)
-      return ignore(trigger, "malformed resources.0: not a secret id (empty or over 2048 characters)");
+      return reject(
+        trigger,
+        "malformed resources.0: not a secret id (empty, over 2048 characters or control characters)",
+      );
     const secretId = resource ?? d.data.name;
     if (!secretId) return ignore(trigger, "no secret in resources[0] or detail.name");
     if (d.data.labelUpdated !== "AWSCURRENT")
@@ -42,7 +49,7 @@ export function classifyRotationEvent(event: SecretEvent): RotationIntent {
   }
   if (type === "AWS Service Event via CloudTrail") {
     const d = ServiceEventDetail.safeParse(event.detail);
-    if (!d.success) return ignore("ServiceEvent", `malformed detail: ${describeIssues(d.error)}`);
+    if (!d.success) return reject("ServiceEvent", `malformed detail: ${describeIssues(d.error)}`);
     const trigger = shown(d.data.eventName);
     const secretId = d.data.additionalEventData?.SecretId;
     if (trigger !== "RotationSucceeded")
@@ -51,7 +58,7 @@ export function classifyRotationEvent(event: SecretEvent): RotationIntent {
     return { kind: "act", trigger, secretId };
   }
   const d = ApiCallDetail.safeParse(event.detail);
-  if (!d.success) return ignore("ApiCall", `malformed detail: ${describeIssues(d.error)}`);
+  if (!d.success) return reject("ApiCall", `malformed detail: ${describeIssues(d.error)}`);
   const { eventName, requestParameters: req, responseElements: res, errorCode } = d.data;
   // Event values reach results and logs only through shown(): bounded, control/bidi characters escaped.
   const trigger = shown(eventName);

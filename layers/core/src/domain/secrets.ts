@@ -96,3 +96,19 @@ export function versionTags(secretName: string, versionId: string, at: string): 
 export function rolloutIdFor(secretArn: string, versionId: string): string {
   return `ro-${createHash("sha256").update(`${secretArn}|${versionId}`).digest("hex").slice(0, 16)}`;
 }
+
+/**
+ * The freshness rule (shared by the audit and the rotation): does this consumer already run the current version?
+ * `recorded` when its version tag equals it; `launched-after` when it booted after the version became current
+ * (`changedAt`, the secret's LastChangedDate, at or after the version's creation), so its fetch at boot read it.
+ * Undefined: it needs the restart.
+ */
+export function runsCurrentVersion(
+  host: { tags: Record<string, string>; launchTime: string },
+  secret: { name: string; versionId: string; changedAt?: string | undefined },
+): "recorded" | "launched-after" | undefined {
+  if (host.tags[versionTagKey(secret.name)] === secret.versionId) return "recorded";
+  const since = secret.changedAt ? Date.parse(secret.changedAt) : Number.NaN;
+  if (!Number.isNaN(since) && Date.parse(host.launchTime) > since) return "launched-after";
+  return undefined;
+}

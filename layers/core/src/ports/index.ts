@@ -3,7 +3,7 @@
 import type { EcsService } from "../domain/ecs.ts";
 import type { PolicyDocument } from "../domain/iam/policy.ts";
 import type { Host, ImdsOptions } from "../domain/model.ts";
-import type { Rollout } from "../domain/rollout.ts";
+import type { Rollout, RolloutHead, StepRecord, Verdict } from "../domain/rollout.ts";
 import type { InvocationStatus } from "../domain/ssm.ts";
 
 /** EC2: the fleet's hosts. */
@@ -82,14 +82,36 @@ export interface RestartRequest {
   comment: string;
 }
 
+/** SendCommand refused the batch because SSM does not consider one of its instances registered and online. */
+export class InvalidInstanceIdError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InvalidInstanceIdError";
+  }
+}
+
 /** SSM Run Command, restricted to the control plane's own restart document. */
 export interface CommandRunner {
+  /** SendCommand (≤ 50 ids); throws InvalidInstanceIdError when SSM refuses the batch for an unregistered instance. */
   sendRestart(req: RestartRequest): Promise<{ commandId: string }>;
   /** GetCommandInvocation: the host's status and the command's comment (which names our rollout). */
   invocation(commandId: string, instanceId: string): Promise<{ status: InvocationStatus; comment: string } | undefined>;
   /** The comment of a command (ListCommands), for command-level status events. */
   commandComment(commandId: string): Promise<string | undefined>;
+  /**
+   * Every invocation of one command, by instance id: ListCommandInvocations (50 per page); where the API is missing
+   * (the local emulator), GetCommandInvocation for each of `instanceIds`. Hosts without an invocation are absent.
+   */
+  invocations(commandId: string, instanceIds: string[]): Promise<Map<string, InvocationStatus>>;
+  /**
+   * The ids of our document's commands that target `instanceId` with exactly this comment (ListCommands filtered by
+   * instance): the check before an unattended re-send.
+   */
+  commandsWithComment(instanceId: string, documentName: string, comment: string): Promise<string[]>;
 }
+
+/** ECS: a new deployment of one service (CONTRACT-consumers.md): the part of EcsDeployments the engine sends with. */
+export type EcsDispatch = Pick<EcsDeployments, "forceNewDeployment">;
 
 /** SSM Parameter Store: where the manifest and audit summaries live. */
 export interface ParameterStore {
@@ -97,14 +119,60 @@ export interface ParameterStore {
   put(name: string, value: string, overwrite: boolean): Promise<void>;
 }
 
-/** Rollout state (DynamoDB): survives any single Lambda. Writes are conditional on the revision read. */
+/**
+ * Rollout state (DynamoDB), one small item per rollout (the head), one per step (≤ 50 targets), and a running-set
+ * item. Every write is conditional on the item's own key and state, so concurrent deliveries never retry each other.
+ */
 export interface RolloutStore {
-  /** Creates the rollout unless one with the same id exists; false means a duplicate. */
-  create(r: Rollout): Promise<boolean>;
+  /** Writes the steps (each only if absent), then the head (only if absent) and adds it to the running set. */
+  create(head: RolloutHead, steps: StepRecord[]): Promise<boolean>;
+  head(rolloutId: string): Promise<RolloutHead | undefined>;
+  /** The step records, by index (BatchGetItem, 100 keys per call). */
+  steps(rolloutId: string, indices: number[]): Promise<StepRecord[]>;
+  /** Head and every step, for operators. */
   get(rolloutId: string): Promise<Rollout | undefined>;
-  /** Saves `r` (rev incremented) if the stored revision is still `r.rev`; false on a concurrent write. */
-  save(r: Rollout): Promise<Rollout | undefined>;
-  list(limit: number): Promise<Rollout[]>;
+  /** planned → claimed (or an expired claim `claimedAt` → a new one); the claimed step, or undefined if another won. */
+  claimStep(rolloutId: string, index: number, now: string, expiredClaimAt?: string): Promise<StepRecord | undefined>;
+  /** claimed → sent with the commands that carry it; false if the claim was lost. */
+  markSent(rolloutId: string, index: number, attempt: number, commandIds: string[], now: string): Promise<boolean>;
+  /** claimed → planned (nothing was sent). */
+  releaseStep(rolloutId: string, index: number, attempt: number): Promise<void>;
+  /**
+   * Records one target's outcome in its step, once per attempt: the step after the write, `applied` false when the
+   * target already had an outcome this attempt (a duplicate) or the attempt is not the step's.
+   */
+  recordOutcome(
+    rolloutId: string,
+    index: number,
+    attempt: number,
+    targetId: string,
+    verdict: Verdict,
+    why: string,
+  ): Promise<{ applied: boolean; step: StepRecord | undefined }>;
+  /** Sets `closed` (and `closedAt`) once per attempt; true for the one caller that did. */
+  closeStep(rolloutId: string, index: number, attempt: number, now: string): Promise<boolean>;
+  markTagged(rolloutId: string, index: number): Promise<void>;
+  /** ADD n to the wave's done counter; the head after the write. */
+  addDone(rolloutId: string, waveIndex: number, n: number): Promise<RolloutHead>;
+  /** SET the wave's done counter to a recount, if it still holds `expected`. */
+  setDone(rolloutId: string, waveIndex: number, expected: number, value: number): Promise<boolean>;
+  /** current = to, if current = from and the rollout runs. */
+  advance(rolloutId: string, from: number, to: number, now: string): Promise<boolean>;
+  /** running → succeeded (and out of the running set), if current = waveIndex. */
+  succeed(rolloutId: string, waveIndex: number, now: string): Promise<boolean>;
+  /** running → halted with a reason; true for the one caller that halted it. */
+  halt(rolloutId: string, reason: string, now: string): Promise<boolean>;
+  /**
+   * Operator resume of a halted rollout: the current wave's failed targets get a new attempt of their step (done
+   * counters lowered by them), the rollout runs again and rejoins the running set.
+   */
+  resume(head: RolloutHead, steps: StepRecord[], now: string): Promise<boolean>;
+  /** Rollouts with work the reconciler may have to finish (running, or halted with commands still out). */
+  openRollouts(): Promise<string[]>;
+  /** Leaves the running set (a halted rollout whose commands all reported). */
+  forget(rolloutId: string): Promise<void>;
+  /** Operator listing (CLI): newest first. */
+  list(limit: number): Promise<RolloutHead[]>;
 }
 
 /**
@@ -158,8 +226,8 @@ export interface EcsDeployments {
   tagService(serviceArn: string, tags: Record<string, string>): Promise<void>;
 }
 
-/** Which rollout started an ECS deployment: ECS events name the deployment, not our rollout. */
+/** Which rollout step (and attempt) started an ECS deployment: ECS events name the deployment, not our rollout. */
 export interface DeploymentLinks {
-  link(deploymentId: string, rolloutId: string): Promise<void>;
-  rolloutOf(deploymentId: string): Promise<string | undefined>;
+  link(deploymentId: string, ref: { rolloutId: string; step: number; attempt: number }): Promise<void>;
+  stepOf(deploymentId: string): Promise<{ rolloutId: string; step: number; attempt: number } | undefined>;
 }

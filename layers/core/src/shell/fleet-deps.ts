@@ -1,6 +1,14 @@
 // Fleet-wide wiring shared by the functions that touch every port (rotation, audit), the CLI, the bench and the tests.
 import { CachedParameterStore } from "../adapters/cached-parameters.ts";
-import { type ApiCallCounter, type AwsClients, createClients } from "../adapters/clients.ts";
+import {
+  type ApiCallCounter,
+  type AwsClients,
+  createClients,
+  dynamodbClient,
+  ec2Client,
+  ecsClient,
+  ssmClient,
+} from "../adapters/clients.ts";
 import { DynamoDeploymentLinks } from "../adapters/deployment-links.ts";
 import { Ec2FleetInventory } from "../adapters/ec2.ts";
 import { EcsServiceAdapter } from "../adapters/ecs.ts";
@@ -38,7 +46,7 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
     inventory: new Ec2FleetInventory(clients.ec2),
     policies: opts.policies === "targeted" ? new TargetedPolicyStore(clients.iam) : new BulkPolicyStore(clients.iam),
     secrets: new SecretsManagerCatalog(clients.secrets),
-    commands: new SsmCommandRunner(clients.ssm),
+    commands: new SsmCommandRunner(clients.ssm, { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
     rollouts,
     params: opts.params ?? new CachedParameterStore(clients.ssm),
     managed: new SsmManagedInstances(clients.ssm),
@@ -57,5 +65,23 @@ export function ecsDeps(
     links: config.rolloutTable
       ? new DynamoDeploymentLinks(clients.dynamodb, config.rolloutTable)
       : unavailable("DeploymentLinks (no rollout table configured)"),
+  };
+}
+
+/**
+ * The rollout engine's adapters (tracker, reconciler): EC2 for version tags, SSM Run Command, the rollout table.
+ * Clients are built here once per cold start; the caller narrows them with portsFor.
+ */
+export function rolloutAdapters(
+  config: Config,
+): Pick<Deps, "inventory" | "commands" | "rollouts"> & Required<Pick<Deps, "ecs" | "links">> {
+  if (!config.rolloutTable) throw new Error("configuration error: DCP_ROLLOUT_TABLE is not set");
+  const dynamodb = dynamodbClient();
+  return {
+    inventory: new Ec2FleetInventory(ec2Client()),
+    commands: new SsmCommandRunner(ssmClient(), { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
+    rollouts: new DynamoRolloutStore(dynamodb, config.rolloutTable),
+    // ECS targets: the next wave's deployments, their state (events and reconciler), their version tags.
+    ...ecsDeps({ ecs: ecsClient(), dynamodb }, config),
   };
 }
