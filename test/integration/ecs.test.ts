@@ -15,7 +15,7 @@ import type { StepRecord, WaveStep } from "#core/domain/rollout";
 import { classifyRotationEvent } from "#core/domain/rotation";
 import { versionTagKey } from "#core/domain/secrets";
 import { type SeededEcsService, type SeededFleet, seedEcsServices, seedFleet } from "../../scripts/lib/fleet.ts";
-import { secretLabelUpdated } from "../support/events.ts";
+import { secretLabelEvent } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
 import { createTables, type Wired, wire } from "../support/wiring.ts";
 
@@ -27,7 +27,7 @@ let ecs: Record<string, SeededEcsService>;
 let dailyKeyArn: string;
 const ecsClient = () => new ECSClient({});
 
-const labelEvent = (arn: string, versionId: string) => secretLabelUpdated(fleet, arn, versionId);
+const labelEvent = (arn: string, versionId: string) => secretLabelEvent(arn, versionId, fleet);
 
 /** What ECS would send; parsed with the handler's own schema so the test feeds only valid events. */
 function deploymentEvent(serviceArn: string, deploymentId: string, eventName: EcsDeploymentEventName) {

@@ -15,8 +15,8 @@ import { trackRestart } from "#core/app/track-restart";
 import type { SecretEvent } from "#core/domain/events";
 import { classifyRotationEvent } from "#core/domain/rotation";
 import { versionTagKey } from "#core/domain/secrets";
-import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
-import { secretLabelUpdated } from "../support/events.ts";
+import { allNamespaceSecrets, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { secretLabelEvent } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
 import { createTables, IDEMPOTENCY_TABLE, ROLLOUT_TABLE, wire } from "../support/wiring.ts";
 
@@ -25,8 +25,7 @@ const NS = "voiceai/rot";
 let fleet: SeededFleet;
 let stoppedApiHost: string;
 
-const labelEvent = (arn: string, versionId: string, label = "AWSCURRENT") =>
-  secretLabelUpdated(fleet, arn, versionId, { label });
+const labelEvent = (arn: string, versionId: string, label?: string) => secretLabelEvent(arn, versionId, fleet, label);
 
 const apiCallEvent = (
   eventName: string,
@@ -107,17 +106,7 @@ beforeAll(async () => {
         role: {
           base: "correct",
           inline: {
-            wide: {
-              Version: "2012-10-17",
-              Statement: [
-                {
-                  Sid: "AllNs",
-                  Effect: "Allow",
-                  Action: "secretsmanager:GetSecretValue",
-                  Resource: `arn:aws:secretsmanager:*:*:secret:${NS}/*`,
-                },
-              ],
-            },
+            wide: allNamespaceSecrets(NS),
           },
         },
       },
