@@ -317,5 +317,23 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(out.status).toBe("running");
     expect(out.sent.flatMap((c: { targetIds: string[] }) => c.targetIds)).toEqual([telpro[0]]);
     expect(await listCommandCount()).toBe(before + 1);
+
+    // The reconciler (dry run, then for real) finds the resumed step sent and its hosts' outcomes in SSM.
+    const dryReconcile = await dcp(["rollout", "reconcile", id, "--dry-run", "--json"], env);
+    expect(dryReconcile.code, dryReconcile.stderr).toBe(0);
+    const planned = JSON.parse(dryReconcile.stdout) as { rollouts: { rolloutId: string; actions: string[] }[] };
+    expect(planned.rollouts[0]?.actions.join("\n")).toMatch(new RegExp(`would record ${telpro[0]}: Success`));
+    expect(await listCommandCount()).toBe(before + 1);
+    const reconciled = await dcp(["rollout", "reconcile", "--json"], env);
+    expect(reconciled.code, reconciled.stderr).toBe(0);
+    const watched = await dcp(["rollout", "watch", id, "--json", "--interval", "0.1"], env);
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(JSON.parse(watched.stdout.trim().split("\n").at(-1)!)).toMatchObject({
+      status: "succeeded",
+      succeeded: telpro.length,
+      failed: 0,
+    });
+    const done = await dcp(["rollout", "status", id], env);
+    expect(done.stdout).toContain(`${telpro.length}/${telpro.length} done`);
   });
 });
