@@ -2,7 +2,7 @@
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
-import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
+import { CreateTagsCommand, DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { ListCommandsCommand } from "@aws-sdk/client-ssm";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import { loadConfig } from "#core/app/config";
 import { recordTargetOutcome } from "#core/app/rollout-engine";
 import type { Finding } from "#core/domain/model";
 import type { Rollout, RolloutPlan } from "#core/domain/rollout";
+import { versionTagKey } from "#core/domain/secrets";
 import { fleetDeps } from "#core/shell/fleet-deps";
 import { demoFleetSpec, type HostSeed, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
 import { useMoto } from "../support/moto.ts";
@@ -205,6 +206,10 @@ describe("dcp against a seeded fleet with known drift", () => {
   });
 
   it("restart plan lists the consumers once each, in manifest wave order, and sends nothing", async () => {
+    // A new version: the seeded hosts booted after the first one (so they read it at boot: nothing to restart).
+    const put = await clients.secrets.send(
+      new PutSecretValueCommand({ SecretId: fleet.sharedSecretArn!, SecretString: '{"password":"rotated"}' }),
+    );
     const before = await listCommandCount();
     const r = await dcp(["restart", "plan", fleet.sharedSecretArn!, "--json"], env);
     expect(r.code, r.stderr).toBe(0);
@@ -222,6 +227,11 @@ describe("dcp against a seeded fleet with known drift", () => {
 
     const readable = await dcp(["restart", "plan", fleet.sharedSecretArn!], env);
     expect(readable.stdout).toContain("nothing was sent");
+    // The consumers restart out of band here: record the version on them, as the tracker would.
+    const name = fleet.sharedSecretArn!.split(":secret:")[1]!.slice(0, -7);
+    await clients.ec2.send(
+      new CreateTagsCommand({ Resources: expectedHosts, Tags: [{ Key: versionTagKey(name), Value: put.VersionId! }] }),
+    );
   });
 
   it("guard --dry-run reports the IMDSv1 host but changes nothing", async () => {
