@@ -120,6 +120,34 @@ if (process.env.BENCH_SKIP_BUNDLES !== "1" && !ONLY_ROLLOUT) {
   );
 }
 
+// ---------------------------------------------------------------- IAM judge (CPU)
+{
+  log("IAM judge: 12 distinct roles x 2,000 hosts in a fresh process");
+  const { code, out, err } = await runNode(["--import", "tsx", "bench/lib/iam-judge.ts"], { env: process.env });
+  const line = out.trim().split("\n").at(-1) ?? "";
+  if (code !== 0 || !line.startsWith("{")) throw new Error(`iam-judge exited ${code}: ${err.trim().slice(-400)}`);
+  const j = JSON.parse(line) as {
+    roles: number;
+    hosts: number;
+    findings: number;
+    rows: number;
+    coldCpuMs: number;
+    warmCpuMs: number;
+    perRoleMs: number[];
+  };
+  const ok = j.coldCpuMs <= BUDGET.iamJudgeCpuMs;
+  const text = `${ok ? "met" : "NOT met"}: ${j.coldCpuMs} ms CPU ${ok ? "≤" : ">"} ${BUDGET.iamJudgeCpuMs} ms (first pass in a fresh process; warm median of 5: ${j.warmCpuMs} ms)`;
+  const sorted = [...j.perRoleMs].sort((a, b) => a - b);
+  rows.push({
+    section: "IAM judge",
+    item: `${j.roles} roles (6 with one of issue 13's statements) judged for ${j.hosts} hosts: required grants + containment per role, fanned out, grouped`,
+    hosts: String(j.hosts),
+    wall: `${j.coldCpuMs} ms CPU`,
+    budget: `${text}; ${j.findings} host findings in ${j.rows} table rows; per role (warm) median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms`,
+  });
+  verdicts.push(`IAM judge ${j.roles} roles x ${j.hosts} hosts: ${text}`);
+}
+
 // ---------------------------------------------------------------- audits on moto
 if (SIZES.length && !ONLY_ROLLOUT) {
   log("starting moto_server (indexed tag and instance lookups, scripts/lib/moto_indexed.py)");
