@@ -69,12 +69,26 @@ describe("DynamoRolloutStore", () => {
     // every target once, plus a duplicate of each, all in flight together
     const ids = [...step.targetIds, ...step.targetIds];
     const results = await Promise.all(
-      ids.map((t, i) => s.recordOutcome(head.rolloutId, step.index, 1, t, i % 7 === 0 ? "bad" : "ok", "x")),
+      ids.map((t, i) =>
+        s.recordOutcome(
+          { rolloutId: head.rolloutId, step: step.index, attempt: 1 },
+          t,
+          i % 7 === 0 ? "bad" : "ok",
+          "x",
+        ),
+      ),
     );
     expect(results.filter((r) => r.applied)).toHaveLength(step.targetIds.length);
     const sawComplete = results.filter((r) => r.applied && r.step?.done === step.targetIds.length);
     expect(sawComplete).toHaveLength(1);
-    expect(await s.recordOutcome(head.rolloutId, step.index, 2, step.targetIds[0]!, "ok", "Success")).toMatchObject({
+    expect(
+      await s.recordOutcome(
+        { rolloutId: head.rolloutId, step: step.index, attempt: 2 },
+        step.targetIds[0]!,
+        "ok",
+        "Success",
+      ),
+    ).toMatchObject({
       applied: false,
     }); // another attempt's outcome is not this one's
     const closes = await Promise.all([1, 2, 3].map(() => s.closeStep(head.rolloutId, step.index, 1, NOW)));
