@@ -1,6 +1,7 @@
 // The rollout store against moto's DynamoDB (which enforces the 400 KB item limit and evaluates conditions): no item
 // grows with the rollout, so a planned 50,000-host rollout is stored; concurrent writers never overwrite each other.
 import { randomBytes, randomUUID } from "node:crypto";
+import { Agent } from "node:http";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -34,6 +35,17 @@ function rolloutOf(n: number) {
 
 const dynamo = new DynamoDBClient({});
 const store = () => new DynamoRolloutStore(dynamo, ROLLOUT_TABLE);
+/**
+ * moto applies concurrent UpdateItems to one item without a lock (an ADD can be lost); DynamoDB applies each update
+ * atomically. For the concurrency test the requests go to moto one at a time (one socket), the callers still race.
+ */
+const serialStore = () =>
+  new DynamoRolloutStore(
+    new DynamoDBClient({
+      requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 1 }) }),
+    }),
+    ROLLOUT_TABLE,
+  );
 
 beforeAll(async () => {
   await createTables(dynamo);
@@ -58,7 +70,7 @@ describe("DynamoRolloutStore", () => {
   }, 180_000);
 
   it("outcomes: once per target per attempt, concurrent writers all land, exactly one sees the step complete", async () => {
-    const s = store();
+    const s = serialStore();
     const { head, steps } = rolloutOf(50);
     const step = steps[0]!;
     await s.create(head, steps);
