@@ -13,6 +13,7 @@ import {
   judgeInvocation,
   type RolloutHead,
   type StepRecord,
+  type StepRef,
   stepIndices,
   toSend,
   type Verdict,
@@ -36,12 +37,7 @@ export interface SentStep {
   unmanaged: string[];
 }
 
-/** Where an outcome belongs: the step (and attempt) the command's comment names. */
-export interface StepRef {
-  rolloutId: string;
-  step: number;
-  attempt: number;
-}
+export type { StepRef };
 
 export interface OutcomeResult {
   /** False for a duplicate (the target already had an outcome in this attempt). */
@@ -65,14 +61,7 @@ export async function recordTargetOutcome(
   verdict: Verdict,
   why: string,
 ): Promise<OutcomeResult> {
-  const { applied, step } = await deps.rollouts.recordOutcome(
-    ref.rolloutId,
-    ref.step,
-    ref.attempt,
-    targetId,
-    verdict,
-    why,
-  );
+  const { applied, step } = await deps.rollouts.recordOutcome(ref, targetId, verdict, why);
   const out: OutcomeResult = { applied };
   if (!step) return out;
   if (

@@ -3,7 +3,7 @@
 import type { EcsService } from "../domain/ecs.ts";
 import type { PolicyDocument } from "../domain/iam/policy.ts";
 import type { Host, ImdsOptions } from "../domain/model.ts";
-import type { Rollout, RolloutHead, StepRecord, Verdict } from "../domain/rollout.ts";
+import type { Rollout, RolloutHead, StepRecord, StepRef, Verdict } from "../domain/rollout.ts";
 import type { InvocationStatus } from "../domain/ssm.ts";
 
 /** EC2: the fleet's hosts. */
@@ -142,9 +142,7 @@ export interface RolloutStore {
    * target already had an outcome this attempt (a duplicate) or the attempt is not the step's.
    */
   recordOutcome(
-    rolloutId: string,
-    index: number,
-    attempt: number,
+    ref: StepRef,
     targetId: string,
     verdict: Verdict,
     why: string,
