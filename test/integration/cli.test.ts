@@ -2,7 +2,7 @@
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
-import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
+import { CreateTagsCommand, DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { ListCommandsCommand } from "@aws-sdk/client-ssm";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -13,10 +13,22 @@ import type { DriftReport } from "#core/app/audit-fleet";
 import { loadConfig } from "#core/app/config";
 import { contractViolation, GuardResultContract } from "#core/app/contracts";
 import { recordTargetOutcome } from "#core/app/rollout-engine";
+import type { WhoCanReport } from "#core/app/who-can";
+import { asArray } from "#core/domain/iam/policy";
 import type { Finding } from "#core/domain/model";
 import type { Rollout, RolloutPlan } from "#core/domain/rollout";
+import { versionTagKey } from "#core/domain/secrets";
 import { fleetDeps } from "#core/shell/fleet-deps";
-import { demoFleetSpec, type HostSeed, launchHosts, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import {
+  demoEcsSeeds,
+  demoFleetSpec,
+  type HostSeed,
+  launchHosts,
+  type SeededEcsService,
+  type SeededFleet,
+  seedEcsServices,
+  seedFleet,
+} from "../../scripts/lib/fleet.ts";
 import { COMPLIANT_IMDS } from "../support/fixtures.ts";
 
 const { state: _state, ...COMPLIANT } = COMPLIANT_IMDS;
@@ -97,12 +109,14 @@ describe("dcp manifest validate", () => {
 describe("dcp against a seeded fleet with known drift", () => {
   const spec = demoFleetSpec();
   let fleet: SeededFleet;
+  let ecs: Record<string, SeededEcsService>;
   let clients: AwsClients;
   let env: Record<string, string>;
 
   beforeAll(async () => {
     clients = createClients();
     fleet = await seedFleet(spec, clients);
+    ecs = await seedEcsServices(fleet, demoEcsSeeds(fleet), clients);
     await clients.dynamodb.send(
       new CreateTableCommand({
         TableName: ROLLOUT_TABLE,
@@ -138,13 +152,12 @@ describe("dcp against a seeded fleet with known drift", () => {
       if (hop !== 2) keys.push(`${instanceId}|imds-hop-limit|${exempt ? "info" : "medium"}|`);
       if (endpoint !== "enabled") keys.push(`${instanceId}|imds-endpoint-disabled|${exempt ? "info" : "high"}|`);
       const svc = spec.services.find((s) => s.name === service)!;
-      // An extra inline policy granting every secret of the namespace: excess on each OTHER service's bundle.
+      // An extra inline policy granting every secret of the namespace: one excess finding (statement, risk) per host.
       const inline = typeof svc.role === "object" ? Object.values(svc.role.inline ?? {}) : [];
-      const broad = inline.some((doc) => JSON.stringify(doc).includes(`:secret:${ns}/*`));
-      if (broad)
-        for (const other of spec.services)
-          if (other.name !== service)
-            keys.push(`${instanceId}|iam-excess-grant|high|secret:${ns}/${other.name}/secrets-`);
+      const broad = inline
+        .flatMap((doc) => asArray(doc.Statement))
+        .find((st) => JSON.stringify(st).includes(`:secret:${ns}/*`));
+      if (broad) keys.push(`${instanceId}|iam-excess-grant|high|${broad.Sid} read-beyond-scope`);
       if (seed.noProfile) keys.push(`${instanceId}|no-instance-profile|high|`);
     }
     const known = new Set(spec.services.map((s) => s.name));
@@ -155,10 +168,7 @@ describe("dcp against a seeded fleet with known drift", () => {
   }
 
   function findingKey(f: Finding): string {
-    const what =
-      f.kind === "iam-excess-grant"
-        ? (/secret:[^ ]*\/secrets-/.exec(String(f.evidence?.resource ?? ""))?.[0] ?? String(f.evidence?.resource))
-        : "";
+    const what = f.kind === "iam-excess-grant" ? `${f.evidence?.statement} ${f.evidence?.risk}` : "";
     return `${f.instanceId ?? "-"}|${f.kind}|${f.severity}|${what}`;
   }
 
@@ -188,12 +198,49 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(report.apiCalls["SSM.GetParameter"]).toBe(2);
   });
 
+  const hostIds = (service: string) =>
+    fleet.hosts
+      .filter((h) => h.service === service)
+      .map((h) => h.instanceId)
+      .sort();
+
+  it("iam who-can lists the roles (and hosts) that can read a secret or a parameter, naming the statements", async () => {
+    const ns = spec.namespace;
+    const byName = await dcp(["iam", "who-can", `${ns}/api/secrets`, "--json"], env);
+    expect(byName.code, byName.stderr).toBe(0);
+    const report = JSON.parse(byName.stdout) as WhoCanReport;
+    expect(report.target).toEqual({ kind: "secret", arn: fleet.secrets[`${ns}/api/secrets`] });
+    expect(report.apiCalls["IAM.GetAccountAuthorizationDetails"]).toBe(1);
+    const readers = Object.fromEntries(report.readers.map((r) => [r.services.join(","), r]));
+    expect(Object.keys(readers).sort()).toEqual(["api", "ops"]);
+    expect(readers["api"]?.hosts.sort()).toEqual(hostIds("api"));
+    expect(readers["ops"]?.hosts.sort()).toEqual(hostIds("ops"));
+    expect(readers["ops"]?.via[0]?.statements.map((s) => s.sid)).toEqual(["DebugAllSecrets"]);
+
+    const param = await dcp(["iam", "who-can", `/${ns}/web/LOG_LEVEL`], env);
+    expect(param.code, param.stderr).toBe(0);
+    expect(param.stdout).toMatch(/ROLE\s+DECISION\s+SERVICES\s+HOSTS\s+VIA/);
+    const rows = param.stdout.split("\n").filter((l) => / allow /.test(l));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatch(
+      / web .*ssm:GetParameter on .*parameter\/voiceai\/staging\/web\/LOG_LEVEL \[.* \/ OwnParameters\]/,
+    );
+
+    const bad = await dcp(["iam", "who-can", "arn:aws:s3:::bucket/x"], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/not a Secrets Manager secret ARN/);
+  });
+
   it("audit (readable) prints the table, the summary and what to do next", async () => {
     const r = await dcp(["audit"], env);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/INSTANCE\s+SERVICE\s+KIND\s+SEVERITY\s+DETAIL/);
+    expect(r.stdout).toMatch(/HOSTS\s+SERVICE\s+KIND\s+SEVERITY\s+DETAIL/);
     expect(r.stdout).toContain("Summary by kind:");
     expect(r.stdout).toMatch(/statement DebugAllSecrets/);
+    // One row per (role, statement, risk), naming the hosts, however many hosts share the role.
+    const excessRows = r.stdout.split("\n").filter((l) => /iam-excess-grant\s+high\s/.test(l));
+    expect(excessRows).toHaveLength(1);
+    expect(excessRows[0]).toMatch(/DebugAllSecrets\] read-beyond-scope: can secretsmanager:GetSecretValue/);
     expect(r.stdout).toContain("dcp audit --fix imds");
     expect(r.stdout).toContain("Unmanaged-host check: skipped (SSM DescribeInstanceInformation is unavailable)");
 
@@ -210,6 +257,10 @@ describe("dcp against a seeded fleet with known drift", () => {
   });
 
   it("restart plan lists the consumers once each, in manifest wave order, and sends nothing", async () => {
+    // A new version: the seeded hosts booted after the first one (so they read it at boot: nothing to restart).
+    const put = await clients.secrets.send(
+      new PutSecretValueCommand({ SecretId: fleet.sharedSecretArn!, SecretString: '{"password":"rotated"}' }),
+    );
     const before = await listCommandCount();
     const r = await dcp(["restart", "plan", fleet.sharedSecretArn!, "--json"], env);
     expect(r.code, r.stderr).toBe(0);
@@ -220,13 +271,24 @@ describe("dcp against a seeded fleet with known drift", () => {
     for (const w of plan.waves) expect(w.wave).toBe(waveOf.get(w.service));
     const consumers = new Set(spec.sharedSecret!.consumers);
     const expectedHosts = fleet.hosts.filter((h) => consumers.has(h.service)).map((h) => h.instanceId);
-    const planned = plan.waves.flatMap((w) => w.targetIds);
+    const planned = plan.waves.filter((w) => w.kind === "host").flatMap((w) => w.targetIds);
     expect(planned.sort()).toEqual(expectedHosts.sort());
     expect(new Set(planned).size).toBe(planned.length);
     expect(await listCommandCount()).toBe(before);
+    // The ECS service beside the hosts, in its service's wave: one step, one new deployment.
+    expect(
+      plan.waves.filter((w) => w.kind === "ecs-service").map((w) => [w.wave, w.service, w.targetIds, w.clusterArn]),
+    ).toEqual([[waveOf.get("voice"), "voice", [ecs["pipecat-voice"]!.serviceArn], ecs["pipecat-voice"]!.clusterArn]]);
 
     const readable = await dcp(["restart", "plan", fleet.sharedSecretArn!], env);
     expect(readable.stdout).toContain("nothing was sent");
+    expect(readable.stdout).toContain("1 ECS service(s)");
+    expect(readable.stdout).toContain(ecs["pipecat-voice"]!.serviceArn);
+    // The consumers restart out of band here: record the version on them, as the tracker would.
+    const name = fleet.sharedSecretArn!.split(":secret:")[1]!.slice(0, -7);
+    await clients.ec2.send(
+      new CreateTagsCommand({ Resources: expectedHosts, Tags: [{ Key: versionTagKey(name), Value: put.VersionId! }] }),
+    );
   });
 
   it("guard --dry-run reports the IMDSv1 host but changes nothing", async () => {
@@ -337,5 +399,23 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(out.status).toBe("running");
     expect(out.sent.flatMap((c: { targetIds: string[] }) => c.targetIds)).toEqual([telpro[0]]);
     expect(await listCommandCount()).toBe(before + 1);
+
+    // The reconciler (dry run, then for real) finds the resumed step sent and its hosts' outcomes in SSM.
+    const dryReconcile = await dcp(["rollout", "reconcile", id, "--dry-run", "--json"], env);
+    expect(dryReconcile.code, dryReconcile.stderr).toBe(0);
+    const planned = JSON.parse(dryReconcile.stdout) as { rollouts: { rolloutId: string; actions: string[] }[] };
+    expect(planned.rollouts[0]?.actions.join("\n")).toMatch(new RegExp(`would record ${telpro[0]}: Success`));
+    expect(await listCommandCount()).toBe(before + 1);
+    const reconciled = await dcp(["rollout", "reconcile", "--json"], env);
+    expect(reconciled.code, reconciled.stderr).toBe(0);
+    const watched = await dcp(["rollout", "watch", id, "--json", "--interval", "0.1"], env);
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(JSON.parse(watched.stdout.trim().split("\n").at(-1)!)).toMatchObject({
+      status: "succeeded",
+      succeeded: telpro.length,
+      failed: 0,
+    });
+    const done = await dcp(["rollout", "status", id], env);
+    expect(done.stdout).toContain(`${telpro.length}/${telpro.length} done`);
   });
 });
