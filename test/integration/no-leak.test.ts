@@ -4,6 +4,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context } from "aws-lambda";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { MAX_IDS_PER_COMMAND } from "#core/domain/ssm";
 import { demoEcsSeeds, demoFleetSpec, type SeededFleet, seedEcsServices, seedFleet } from "../../scripts/lib/fleet.ts";
 import { handlerEnv, lambdaContext, ROLLOUT_TABLE, spawnCollect } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
@@ -82,9 +83,10 @@ async function rotate(secretArn: string): Promise<string> {
   return out.VersionId ?? "";
 }
 
+/** A plan step as the engine sent it: its hosts, ≤ 50 per command, in order. */
 interface Cmd {
-  commandId: string;
-  instanceIds: string[];
+  commandIds: string[];
+  targetIds: string[];
 }
 
 /** Feeds the tracker a Success per host of each command, wave after wave, until no new command is sent. */
@@ -94,10 +96,10 @@ async function trackToCompletion(first: Cmd[]): Promise<unknown[]> {
   for (let guard = 0; pending.length > 0 && guard < 10; guard++) {
     const next: Cmd[] = [];
     for (const c of pending)
-      for (const id of c.instanceIds) {
+      for (const [i, id] of c.targetIds.entries()) {
         const r = (await tracker(
           envelope("aws.ssm", "EC2 Command Invocation Status-change Notification", {
-            "command-id": c.commandId,
+            "command-id": c.commandIds[Math.floor(i / MAX_IDS_PER_COMMAND)],
             "document-name": fleet.documentName,
             "instance-id": id,
             status: "Success",
