@@ -5,6 +5,12 @@ import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { type EC2Client, type Instance, RunInstancesCommand } from "@aws-sdk/client-ec2";
 import {
+  CreateClusterCommand,
+  CreateServiceCommand,
+  type DeploymentControllerType,
+  RegisterTaskDefinitionCommand,
+} from "@aws-sdk/client-ecs";
+import {
   AddRoleToInstanceProfileCommand,
   AttachRolePolicyCommand,
   CreateInstanceProfileCommand,
@@ -14,7 +20,7 @@ import {
   PutRolePolicyCommand,
 } from "@aws-sdk/client-iam";
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
-import { CreateDocumentCommand, PutParameterCommand } from "@aws-sdk/client-ssm";
+import { CreateDocumentCommand, PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { type AwsClients, createClients } from "#core/adapters/clients";
 import { toHost } from "#core/adapters/ec2";
@@ -96,6 +102,22 @@ const TEMPLATE = resolve(import.meta.dirname, "..", "..", "template.yaml");
  */
 export function restartDocumentContent(parameterOverrides: Record<string, string> = {}): unknown {
   return resourceProperties("RestartServiceDocument", { templatePath: TEMPLATE, parameterOverrides })["Content"];
+}
+
+/** Creates the template's restart document under `name` (a document that already exists is kept). */
+export async function createRestartDocument(ssm: SSMClient, name: string): Promise<void> {
+  try {
+    await ssm.send(
+      new CreateDocumentCommand({
+        Name: name,
+        DocumentType: "Command",
+        DocumentFormat: "JSON",
+        Content: JSON.stringify(restartDocumentContent()),
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof Error && err.name === "DocumentAlreadyExists")) throw err;
+  }
 }
 
 /** `voiceai/staging` → `voiceai-staging`. */
@@ -317,18 +339,7 @@ export async function seedFleet(spec: FleetSpec, clients: SeedClients = createCl
       Tier: Buffer.byteLength(manifestText) > STANDARD_TIER_MAX ? "Advanced" : "Standard",
     }),
   );
-  try {
-    await clients.ssm.send(
-      new CreateDocumentCommand({
-        Name: RESTART_DOCUMENT_NAME,
-        DocumentType: "Command",
-        DocumentFormat: "JSON",
-        Content: JSON.stringify(restartDocumentContent()),
-      }),
-    );
-  } catch (err) {
-    if (!(err instanceof Error && err.name === "DocumentAlreadyExists")) throw err;
-  }
+  await createRestartDocument(clients.ssm, RESTART_DOCUMENT_NAME);
 
   // 4. Hosts.
   interface Launch extends HostLaunch {
@@ -382,12 +393,26 @@ export async function seedFleet(spec: FleetSpec, clients: SeedClients = createCl
   };
 }
 
+/** An over-broad grant seen in real fleets: every secret of the namespace, not just the service's own. */
+export function allNamespaceSecrets(ns: string, sid = "AllNs"): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: sid,
+        Effect: "Allow",
+        Action: "secretsmanager:GetSecretValue",
+        Resource: `arn:aws:secretsmanager:*:*:secret:${ns}/*`,
+      },
+    ],
+  };
+}
+
 /** The demo fleet: voiceai/staging with a few realistic defects to find. */
-export function demoFleetSpec(): FleetSpec {
-  const ns = "voiceai/staging";
+export function demoFleetSpec(ns = "voiceai/staging"): FleetSpec {
   return {
     namespace: ns,
-    configBucket: "voiceai-staging-config",
+    configBucket: `${sanitizeNamespace(ns)}-config`,
     canary: "CANARY-7f3a9c1e-do-not-leak",
     sharedSecret: { bootstrapVar: DEFAULT_BOOTSTRAP_VAR, consumers: ["database", "api", "web", "voice", "ops"] },
     services: [
@@ -405,22 +430,7 @@ export function demoFleetSpec(): FleetSpec {
           { actions: ["ses:SendEmail", "ses:SendRawEmail"], resources: ["arn:aws:ses:*:*:identity/voiceai.example"] },
         ],
         // Over-broad: every secret of the namespace, not just its own.
-        role: {
-          base: "correct",
-          inline: {
-            "ops-debug-all-secrets": {
-              Version: "2012-10-17",
-              Statement: [
-                {
-                  Sid: "DebugAllSecrets",
-                  Effect: "Allow",
-                  Action: "secretsmanager:GetSecretValue",
-                  Resource: `arn:aws:secretsmanager:*:*:secret:${ns}/*`,
-                },
-              ],
-            },
-          },
-        },
+        role: { base: "correct", inline: { "ops-debug-all-secrets": allNamespaceSecrets(ns, "DebugAllSecrets") } },
       },
       // One media host is IMDSv1 with hop limit 1, exempted by the operator.
       {
@@ -436,4 +446,124 @@ export function demoFleetSpec(): FleetSpec {
     // A host in the namespace whose Service is not in the manifest.
     extraHosts: [{ tags: { Namespace: ns, Service: "legacy-cron", Name: "legacy-cron-1" } }],
   };
+}
+
+/** One ECS service of a seeded fleet: its task definition's `secrets[]`, execution role and deployment controller. */
+export interface EcsServiceSeed {
+  /** ECS service name (also the task definition family and container name unless `container` is given). */
+  name: string;
+  /** Manifest service named by the service tag; absent = no service tag. */
+  service?: string;
+  /** Namespace tag value; default the fleet's namespace. */
+  namespace?: string;
+  container?: string;
+  secrets: { name: string; valueFrom: string }[];
+  /** Plain environment values (the control plane must never read them). */
+  environment?: { name: string; value: string }[];
+  /** Secret ARNs the execution role may read (GetSecretValue); "none" = no execution role. */
+  executionRoleReads: string[] | "none";
+  controller?: DeploymentControllerType;
+}
+
+export interface SeededEcsService {
+  serviceArn: string;
+  clusterArn: string;
+  taskDefinitionArn: string;
+  executionRoleArn?: string;
+}
+
+const ASSUME_ECS_TASKS = JSON.stringify({
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }],
+});
+
+/** Creates the fleet's ECS cluster (named after the namespace) and one service per seed, keyed by seed name. */
+export async function seedEcsServices(
+  fleet: Pick<SeededFleet, "namespace" | "manifest">,
+  seeds: EcsServiceSeed[],
+  clients: Pick<AwsClients, "ecs" | "iam"> = createClients(),
+): Promise<Record<string, SeededEcsService>> {
+  const cluster = await clients.ecs.send(new CreateClusterCommand({ clusterName: sanitizeNamespace(fleet.namespace) }));
+  const clusterArn = cluster.cluster?.clusterArn ?? "";
+  const out: Record<string, SeededEcsService> = {};
+  for (const seed of seeds) {
+    let executionRoleArn: string | undefined;
+    if (seed.executionRoleReads !== "none") {
+      const roleName = `${sanitizeNamespace(fleet.namespace)}-${seed.name}-exec`.slice(0, 64);
+      const role = await clients.iam.send(
+        new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: ASSUME_ECS_TASKS }),
+      );
+      executionRoleArn = role.Role?.Arn;
+      if (seed.executionRoleReads.length > 0)
+        await clients.iam.send(
+          new PutRolePolicyCommand({
+            RoleName: roleName,
+            PolicyName: "task-secrets",
+            PolicyDocument: JSON.stringify({
+              Version: "2012-10-17",
+              Statement: [
+                { Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: seed.executionRoleReads },
+              ],
+            }),
+          }),
+        );
+    }
+    const td = await clients.ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: seed.name,
+        ...(executionRoleArn ? { executionRoleArn } : {}),
+        containerDefinitions: [
+          {
+            name: seed.container ?? seed.name,
+            image: "public.ecr.aws/docker/library/python:3.12-slim",
+            memory: 512,
+            secrets: seed.secrets,
+            environment: seed.environment ?? [],
+          },
+        ],
+      }),
+    );
+    const tags = [
+      { key: fleet.manifest.tags.namespace, value: seed.namespace ?? fleet.namespace },
+      ...(seed.service ? [{ key: fleet.manifest.tags.service, value: seed.service }] : []),
+    ];
+    const svc = await clients.ecs.send(
+      new CreateServiceCommand({
+        cluster: clusterArn,
+        serviceName: seed.name,
+        taskDefinition: td.taskDefinition?.taskDefinitionArn,
+        desiredCount: 2,
+        tags,
+        ...(seed.controller ? { deploymentController: { type: seed.controller } } : {}),
+      }),
+    );
+    out[seed.name] = {
+      serviceArn: svc.service?.serviceArn ?? "",
+      clusterArn,
+      taskDefinitionArn: td.taskDefinition?.taskDefinitionArn ?? "",
+      ...(executionRoleArn ? { executionRoleArn } : {}),
+    };
+  }
+  return out;
+}
+
+/**
+ * The demo fleet's ECS service, after the seed "AWS Secrets Manager Integration" (the Pipecat ECS deployment): the
+ * voice agent on ECS, reading the RDS master secret's password by ARN + JSON key through its task execution role.
+ */
+export function demoEcsSeeds(fleet: Pick<SeededFleet, "sharedSecretArn">): EcsServiceSeed[] {
+  const rds = fleet.sharedSecretArn;
+  if (!rds) throw new Error("the demo ECS service reads the shared database secret: seed the fleet with one");
+  return [
+    {
+      name: "pipecat-voice",
+      service: "voice",
+      secrets: [{ name: "DATABASE_PASSWORD", valueFrom: `${rds}:password::` }],
+      environment: [
+        { name: "HOST", value: "0.0.0.0" },
+        { name: "FAST_API_PORT", value: "7860" },
+      ],
+      executionRoleReads: [rds],
+    },
+  ];
 }

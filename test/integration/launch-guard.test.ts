@@ -1,10 +1,10 @@
 // Launch guard against moto: IMDS fixed in ONE call per non-compliant host, compliant hosts untouched,
 // IAM scope findings naming the policy and statement responsible.
-import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from "@aws-sdk/client-ec2";
+import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { beforeAll, describe, expect, it } from "vitest";
 import { guardHost, IAM_SCOPE_TAG } from "#core/app/guard-host";
 import type { Finding } from "#core/domain/model";
-import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { allNamespaceSecrets, launchHosts, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
 import { useMoto } from "../support/moto.ts";
 import { wire } from "../support/wiring.ts";
 
@@ -39,17 +39,7 @@ beforeAll(async () => {
         role: {
           base: "correct",
           inline: {
-            "web-all-secrets": {
-              Version: "2012-10-17",
-              Statement: [
-                {
-                  Sid: "AllNs",
-                  Effect: "Allow",
-                  Action: "secretsmanager:GetSecretValue",
-                  Resource: `arn:aws:secretsmanager:*:*:secret:${NS}/*`,
-                },
-              ],
-            },
+            "web-all-secrets": allNamespaceSecrets(NS),
           },
         },
       },
@@ -271,25 +261,14 @@ describe("warm path", () => {
     await guardHost(hostsOf("api")[0]!.instanceId, fleet.manifest, w.deps, { dryRun: false }); // warms the role
     const ec2 = new EC2Client({});
     const api = hostsOf("api")[0]!;
-    const launched = await ec2.send(
-      new RunInstancesCommand({
-        ImageId: "ami-12c6146b",
-        MinCount: 1,
-        MaxCount: 1,
-        IamInstanceProfile: { Arn: api.profileArn! },
-        MetadataOptions: { HttpTokens: "optional", HttpPutResponseHopLimit: 1, HttpEndpoint: "enabled" },
-        TagSpecifications: [
-          {
-            ResourceType: "instance",
-            Tags: [
-              { Key: "Namespace", Value: NS },
-              { Key: "Service", Value: "api" },
-            ],
-          },
-        ],
-      }),
-    );
-    const id = launched.Instances![0]!.InstanceId!;
+    const [launched] = await launchHosts(ec2, [
+      {
+        tags: { Namespace: NS, Service: "api" },
+        imds: { httpTokens: "optional", hopLimit: 1, httpEndpoint: "enabled" },
+        profileArn: api.profileArn!,
+      },
+    ]);
+    const id = launched!.instance.InstanceId!;
     const before = w.counter.snapshot();
     const r = await guardHost(id, fleet.manifest, w.deps, { dryRun: false });
     const after = w.counter.snapshot();

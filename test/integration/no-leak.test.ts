@@ -1,17 +1,13 @@
-// Nothing leaked: the demo fleet's secret values all carry a canary string. Every byte the handlers and the CLI
-// write (stdout, stderr, console.*, the handlers' return values) is captured while they do real work — a launch,
-// a bundle rotation and a shared-secret rotation with their tracker events, a drift audit with remediation —
-// and must contain neither the canary, nor a SecretString, nor the AWS secret key or session token.
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context } from "aws-lambda";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { demoFleetSpec, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { demoEcsSeeds, demoFleetSpec, type SeededFleet, seedEcsServices, seedFleet } from "../../scripts/lib/fleet.ts";
+import { handlerEnv, lambdaContext, ROLLOUT_TABLE, spawnCollect } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
-import { createTables, IDEMPOTENCY_TABLE, ROLLOUT_TABLE } from "../support/wiring.ts";
+import { createTables } from "../support/wiring.ts";
 
 const moto = useMoto();
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -26,6 +22,9 @@ let launch: Handler;
 let rotation: Handler;
 let tracker: Handler;
 let audit: Handler;
+let ecsTracker: Handler;
+/** The shared-secret rollout (its ECS service's deployment is followed by the ECS tracker). */
+let sharedRolloutId = "";
 
 /** Everything written, in order, from any channel. */
 let captured: string[] = [];
@@ -59,13 +58,7 @@ function assertClean(output: string, where: string): void {
   expect(output.includes(SESSION_TOKEN), `${where}: session token appears`).toBe(false);
 }
 
-const ctx = (fn: string): Context =>
-  ({
-    awsRequestId: randomUUID(),
-    functionName: fn,
-    invokedFunctionArn: `arn:aws:lambda:${fleet.region}:${fleet.account}:function:${fn}`,
-    getRemainingTimeInMillis: () => 60_000,
-  }) as unknown as Context;
+const ctx = (fn: string): Context => lambdaContext(fn, randomUUID(), fleet.region, fleet.account);
 
 const envelope = (source: string, detailType: string, detail: unknown, resources: string[] = []) => ({
   version: "0",
@@ -124,13 +117,14 @@ beforeAll(async () => {
   process.env.AWS_SECRET_ACCESS_KEY = SECRET_KEY;
   process.env.AWS_SESSION_TOKEN = SESSION_TOKEN;
   fleet = await seedFleet(SPEC);
+  // The demo's ECS service, with the canary in a plain environment value too: the control plane must never read it.
+  await seedEcsServices(
+    fleet,
+    demoEcsSeeds(fleet).map((s) => ({ ...s, environment: [...(s.environment ?? []), { name: "X", value: CANARY }] })),
+  );
   await createTables(new DynamoDBClient({}));
   Object.assign(process.env, {
-    DCP_NAMESPACE: fleet.namespace,
-    DCP_MANIFEST_PARAM: fleet.manifestParam,
-    DCP_RESTART_DOCUMENT: fleet.documentName,
-    DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
-    DCP_IDEMPOTENCY_TABLE: IDEMPOTENCY_TABLE,
+    ...handlerEnv(fleet),
     DCP_DRY_RUN: "false",
     DCP_AUDIT_REMEDIATION: "imds+restart",
     // Maximum surface: every log level, the incoming event logged, metrics flushed to stdout.
@@ -142,6 +136,7 @@ beforeAll(async () => {
   rotation = (await import("../../functions/secret-rotation/index.ts")).handler as Handler;
   tracker = (await import("../../functions/restart-tracker/index.ts")).handler as Handler;
   audit = (await import("../../functions/drift-audit/index.ts")).handler as Handler;
+  ecsTracker = (await import("../../functions/ecs-deployment-tracker/index.ts")).handler as Handler;
 }, 120_000);
 
 describe("no secret value, key or token in any output", () => {
@@ -192,11 +187,33 @@ describe("no secret value, key or token in any output", () => {
         responseElements: { arn, versionId: version },
       }),
       ctx("SecretRotationFunction"),
-    )) as { action: string; commands: Cmd[] };
+    )) as { action: string; commands: Cmd[]; rolloutId: string };
     expect(r.action).toBe("restart");
+    sharedRolloutId = r.rolloutId;
     const tracked = (await trackToCompletion(r.commands)) as { nextWave?: unknown }[];
     expect(tracked.some((t) => t.nextWave)).toBe(true); // the rollout really moved past wave 0
     assertClean([...captured, text(r), text(tracked)].join("\n"), "shared-secret rotation");
+  });
+
+  it("ecs-deployment-tracker completing the ECS service's deployment of that rollout", async () => {
+    const { DynamoRolloutStore } = await import("#core/adapters/rollout-store");
+    const rollout = await new DynamoRolloutStore(new DynamoDBClient({}), ROLLOUT_TABLE).get(sharedRolloutId);
+    const step = rollout?.steps.find((x) => x.kind === "ecs-service");
+    const [serviceArn, deploymentId] = [step?.targetIds[0], step?.commandIds[0]];
+    expect(deploymentId).toMatch(/^ecs-svc\//); // dispatched with the voice wave
+    const r = await ecsTracker(
+      envelope(
+        "aws.ecs",
+        "ECS Deployment State Change",
+        { eventType: "INFO", eventName: "SERVICE_DEPLOYMENT_COMPLETED", deploymentId },
+        [serviceArn ?? ""],
+      ),
+      ctx("EcsDeploymentTrackerFunction"),
+    );
+    expect(r).toMatchObject({ recorded: [{ serviceArn, status: "Success" }] });
+    const out = [...captured, text(r)].join("\n");
+    expect(out).toContain("ECS deployment tracked");
+    assertClean(out, "ecs-deployment-tracker");
   });
 
   it("drift-audit with imds+restart remediation (the full report is logged)", async () => {
@@ -210,33 +227,18 @@ describe("no secret value, key or token in any output", () => {
   });
 
   describe("the dcp CLI (child process)", () => {
-    const dcp = (...args: string[]) =>
-      new Promise<{ status: number | null; stdout: string; out: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bin/dcp.ts"), ...args], {
-          cwd: ROOT,
-          env: {
-            ...process.env,
-            DCP_NAMESPACE: fleet.namespace,
-            DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
-            DCP_DEBUG: "1",
-            NODE_NO_WARNINGS: "1",
-          },
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => {
-          stdout += d.toString();
-        });
-        child.stderr.on("data", (d: Buffer) => {
-          stderr += d.toString();
-        });
-        const timer = setTimeout(() => child.kill("SIGKILL"), 40_000);
-        child.on("error", reject);
-        child.on("close", (status) => {
-          clearTimeout(timer);
-          resolve({ status, stdout, out: `${stdout}\n${stderr}` });
-        });
-      });
+    const dcp = async (...args: string[]) => {
+      const env = {
+        ...process.env,
+        DCP_NAMESPACE: fleet.namespace,
+        DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
+        DCP_DEBUG: "1",
+        NODE_NO_WARNINGS: "1",
+      };
+      const argv = ["--import", "tsx", join(ROOT, "bin/dcp.ts"), ...args];
+      const r = await spawnCollect(process.execPath, argv, { cwd: ROOT, env }, 40_000);
+      return { status: r.code, stdout: r.stdout, out: `${r.stdout}\n${r.stderr}` };
+    };
 
     it("audit --json, restart plan --json, and an error path with DCP_DEBUG stack traces", async () => {
       const runs = await Promise.all([

@@ -4,7 +4,14 @@ import { type Config, loadConfig } from "#core/app/config";
 import type { Deps } from "#core/app/deps";
 import { NotFoundError } from "#core/domain/errors";
 import type { Host, ImdsOptions } from "#core/domain/model";
-import { type Rollout, type RolloutHead, resetForResume, type StepRecord, type Verdict } from "#core/domain/rollout";
+import {
+  type Rollout,
+  type RolloutHead,
+  resetForResume,
+  type StepRecord,
+  type StepRef,
+  type Verdict,
+} from "#core/domain/rollout";
 import { secretIdMatches } from "#core/domain/secrets";
 import type {
   CommandRunner,
@@ -212,7 +219,7 @@ export class FakeRolloutStore implements RolloutStore {
       delete s.claimedAt;
     }
   }
-  async recordOutcome(id: string, i: number, attempt: number, targetId: string, verdict: Verdict, why: string) {
+  async recordOutcome({ rolloutId: id, step: i, attempt }: StepRef, targetId: string, verdict: Verdict, why: string) {
     this.writes++;
     const s = this.step(id, i);
     const seen = s && [...s.ok, ...s.bad, ...s.skip].includes(targetId);
@@ -393,23 +400,6 @@ export function fakeWorld(
     opts.config,
   );
   const now = opts.now ?? new Date("2025-11-20T12:00:00.000Z");
-  return {
-    deps: {
-      config,
-      inventory,
-      policies,
-      secrets,
-      commands,
-      rollouts,
-      params,
-      managed: new FakeManaged(undefined),
-      now: () => now,
-    },
-    inventory,
-    policies,
-    secrets,
-    commands,
-    rollouts,
-    params,
-  };
+  const ports = { inventory, policies, secrets, commands, rollouts, params };
+  return { deps: { config, ...ports, managed: new FakeManaged(undefined), now: () => now }, ...ports };
 }

@@ -7,10 +7,10 @@ import type { Deps } from "#core/app/deps";
 import type { ManagedInstances } from "#core/ports/index";
 import { fleetDeps } from "#core/shell/fleet-deps";
 import type { SeededFleet } from "../../scripts/lib/fleet.ts";
+import { handlerEnv, IDEMPOTENCY_TABLE, ROLLOUT_TABLE } from "./fixtures.ts";
 import { attachSsmHarness, type SsmHarness } from "./ssm-harness.ts";
 
-export const ROLLOUT_TABLE = "dcp-rollouts";
-export const IDEMPOTENCY_TABLE = "dcp-idempotency";
+export { IDEMPOTENCY_TABLE, ROLLOUT_TABLE };
 
 export async function createTables(dynamo: DynamoDBClient): Promise<void> {
   for (const [name, key] of [
@@ -41,21 +41,20 @@ export interface Wired {
 /** Fresh adapters (fresh memo caches) with one call counter across every client. */
 export function wire(
   fleet: SeededFleet,
-  opts: { iam?: "bulk" | "targeted"; dryRun?: boolean; iamMode?: "report" | "quarantine" } = {},
+  opts: {
+    iam?: "bulk" | "targeted";
+    dryRun?: boolean;
+    iamMode?: "report" | "quarantine";
+    /** Share one counter across several wirings (concurrent deliveries). */
+    counter?: ApiCallCounter;
+  } = {},
 ): Wired {
-  const counter = new ApiCallCounter();
+  const counter = opts.counter ?? new ApiCallCounter();
   const clients = createClients({ counter });
   const harness = attachSsmHarness(clients.ssm);
-  const config = loadConfig({
-    DCP_NAMESPACE: fleet.namespace,
-    DCP_MANIFEST_PARAM: fleet.manifestParam,
-    DCP_RESTART_DOCUMENT: fleet.documentName,
-    DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
-    DCP_IDEMPOTENCY_TABLE: IDEMPOTENCY_TABLE,
-    DCP_DRY_RUN: opts.dryRun ? "true" : "false",
-    DCP_IAM_MODE: opts.iamMode ?? "report",
-    AWS_REGION: fleet.region,
-  });
+  const config = loadConfig(
+    handlerEnv(fleet, { DCP_DRY_RUN: opts.dryRun ? "true" : "false", DCP_IAM_MODE: opts.iamMode ?? "report" }),
+  );
   const deps = fleetDeps(config, {
     clients,
     policies: opts.iam ?? "bulk",

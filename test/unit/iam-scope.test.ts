@@ -12,6 +12,7 @@ import {
 import { validateManifest } from "#core/domain/manifest";
 import type { AwsScope } from "#core/domain/model";
 import type { NamedPolicy, RolePolicies } from "#core/ports/index";
+import { testManifest } from "../support/fixtures.ts";
 
 const ACCT = "123456789012";
 const REGION = "eu-central-1";
@@ -19,9 +20,7 @@ const aws: AwsScope = { partition: "aws", region: REGION, account: ACCT };
 const DB_SECRET = `arn:aws:secretsmanager:${REGION}:${ACCT}:secret:rds!cluster-abcdef-Q1w2E3`;
 const SES_IDENTITY = `arn:aws:ses:${REGION}:${ACCT}:identity/example.com`;
 
-const manifest = validateManifest({
-  namespace: "voiceai/prod",
-  configBucket: "voiceai-prod-config",
+const manifest = testManifest({
   services: [
     { name: "api", wave: 1 },
     { name: "web", wave: 2 },

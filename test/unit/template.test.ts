@@ -95,6 +95,7 @@ const FUNCTIONS = {
   InstanceLaunchFunction: "instance-launch",
   SecretRotationFunction: "secret-rotation",
   RestartTrackerFunction: "restart-tracker",
+  EcsDeploymentTrackerFunction: "ecs-deployment-tracker",
   DriftAuditFunction: "drift-audit",
   RolloutReconcilerFunction: "rollout-reconciler",
 } as const;
@@ -113,7 +114,7 @@ describe("template.yaml validity", () => {
     expect(r.status).toBe(0);
   }, 60_000);
 
-  it("transforms with samtranslator into five arm64 nodejs22.x functions", () => {
+  it("transforms with samtranslator into six arm64 nodejs22.x functions", () => {
     const fns = byType("AWS::Lambda::Function");
     expect(fns.map(([id]) => id).sort()).toEqual(Object.keys(FUNCTIONS).sort());
     for (const [id, fn] of fns) {
@@ -188,6 +189,9 @@ describe("triggers", () => {
       "command-status-success.json": "RestartTrackerFunction",
       "command-invocation-success.json": "RestartTrackerFunction",
       "command-invocation-failed.json": "RestartTrackerFunction",
+      "ecs-deployment-completed.json": "EcsDeploymentTrackerFunction",
+      "ecs-deployment-failed.json": "EcsDeploymentTrackerFunction",
+      "ecs-deployment-in-progress.json": null,
     };
     const files = readdirSync(join(ROOT, "events")).filter((f) => f.endsWith(".json") && !f.endsWith("-schedule.json"));
     expect(files.sort()).toEqual(Object.keys(expected).sort());
@@ -245,6 +249,15 @@ describe("triggers", () => {
     expect((p["detail"] as Json)["document-name"]).toEqual([{ Ref: "RestartServiceDocument" }]);
   });
 
+  it("the ECS deployment tracker follows final ECS deployment state changes only", () => {
+    const [[, rule]] = rulesOf("EcsDeploymentTrackerFunction") as [[string, Resource]];
+    expect(rule.Properties["EventPattern"]).toEqual({
+      source: ["aws.ecs"],
+      "detail-type": ["ECS Deployment State Change"],
+      detail: { eventName: ["SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"] },
+    });
+  });
+
   it("the reconciler runs every few minutes with the constant input of events/rollout-reconcile-schedule.json", () => {
     const [[, rule]] = rulesOf("RolloutReconcilerFunction") as [[string, Resource]];
     expect(rule.Properties["ScheduleExpression"]).toEqual({ Ref: "ReconcileSchedule" });
@@ -264,7 +277,7 @@ describe("triggers", () => {
 
   it("every rule target retries, dead-letters to EventDeadLetterQueue, and the queue admits only our rules", () => {
     const rules = byType("AWS::Events::Rule");
-    expect(rules).toHaveLength(7);
+    expect(rules).toHaveLength(8);
     for (const [id, rule] of rules) {
       for (const t of rule.Properties["Targets"] as Json[]) {
         const retry = t["RetryPolicy"] as Json;
@@ -339,6 +352,9 @@ describe("least privilege", () => {
     "ssm:ListCommandInvocations",
     "ssm:ListCommands",
     "secretsmanager:ListSecrets",
+    "ecs:ListClusters",
+    "ecs:ListServices",
+    "ecs:DescribeTaskDefinition",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
   ]);
@@ -387,6 +403,22 @@ describe("least privilege", () => {
     expect(scoped).toBeGreaterThanOrEqual(5);
   });
 
+  it.each([
+    [{}, "Namespace", "voiceai/prod"],
+    [{ NamespaceTagKey: "Env", Namespace: "voiceai/staging" }, "Env", "voiceai/staging"],
+  ])("ECS writes are scoped to services carrying the namespace tag (%o)", (overrides, tagKey, namespace) => {
+    let scoped = 0;
+    for (const [role, statements] of statementsByRole(context(overrides)))
+      for (const s of statements) {
+        if (!actions(s).some((a) => a.startsWith("ecs:") && !/^ecs:(List|Describe)/.test(a))) continue;
+        expect(resources(s), role).toEqual(["arn:aws:ecs:eu-central-1:123456789012:service/*"]);
+        expect(s.Condition?.["StringEquals"]?.[`aws:ResourceTag/${tagKey}`], role).toBe(namespace);
+        scoped++;
+      }
+    // UpdateService in rotation, both trackers, the reconciler and the audit; TagResource in the ECS tracker and reconciler.
+    expect(scoped).toBe(7);
+  });
+
   it("each function gets the writes its job needs and no others", () => {
     const roles = statementsByRole(context());
     const writes = (fn: string) =>
@@ -414,6 +446,71 @@ describe("least privilege", () => {
     expect(resources(put)).toEqual([
       "arn:aws:ssm:eu-central-1:123456789012:parameter/voiceai/prod/control-plane/audit/summary",
     ]);
+  });
+});
+
+describe("blocks repeated per function stay identical where they must", () => {
+  // SAM has no Globals for Metadata and IAM has no shared statements across roles: the template repeats them, and
+  // these tests keep the copies from drifting apart.
+  const fns = Object.keys(FUNCTIONS) as (keyof typeof FUNCTIONS)[];
+  const resource = (id: string) => source.Resources[id]!;
+
+  it("every function's esbuild BuildProperties are the same but for its entry point", () => {
+    const [first, ...rest] = fns.map((id) => {
+      const { BuildMethod, BuildProperties } = resource(id).Metadata as { BuildMethod: string; BuildProperties: Json };
+      expect(BuildMethod, id).toBe("esbuild");
+      const { EntryPoints, ...shared } = BuildProperties;
+      expect(EntryPoints, id).toEqual([`functions/${FUNCTIONS[id]}/index.ts`]);
+      return shared;
+    });
+    for (const [i, other] of rest.entries()) expect(other, fns[i + 1]).toEqual(first);
+  });
+
+  it("every tag-scoped policy has the same name, role wiring and namespace condition on the same instance ARNs", () => {
+    const statements = new Map<string, { fn: string; s: Statement }[]>();
+    for (const fn of fns) {
+      const id = `${fn.replace(/Function$/, "")}TagScopedPolicy`;
+      expect(resource(fn) as unknown as { DependsOn: string }, fn).toMatchObject({ DependsOn: id });
+      const props = resource(id).Properties as { PolicyName: string; Roles: unknown; PolicyDocument: Json };
+      expect(props.PolicyName).toBe("tag-scoped-instance-writes");
+      expect(props.Roles).toEqual([{ Ref: `${fn}Role` }]);
+      // The document is a JSON string rendered by Fn::Sub (a condition KEY cannot be an intrinsic): its ${…} sit in strings.
+      const doc = JSON.parse(props.PolicyDocument["Fn::Sub"] as string) as { Statement: Statement[] };
+      for (const s of doc.Statement) {
+        expect(s.Resource, `${id} ${s.Sid}`).toBe(
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders, literally
+          "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*",
+        );
+        const prefix = actions(s).every((a) => a.startsWith("ssm:")) ? "ssm:resourceTag" : "aws:ResourceTag";
+        expect(s.Condition, `${id} ${s.Sid}`).toEqual({
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders, literally
+          StringEquals: { [`${prefix}/\${NamespaceTagKey}`]: "${Namespace}" },
+        });
+        statements.set(s.Sid!, [...(statements.get(s.Sid!) ?? []), { fn, s }]);
+      }
+    }
+    // One Sid, one statement: a grant repeated for several functions is the same grant in each.
+    for (const [sid, copies] of statements)
+      for (const c of copies) expect(c.s, `${sid} in ${c.fn}`).toEqual(copies[0]!.s);
+    expect(statements.get("SendCommandToNamespaceInstances")?.map((c) => c.fn)).toEqual([
+      "SecretRotationFunction",
+      "RestartTrackerFunction",
+      "DriftAuditFunction",
+    ]);
+  });
+
+  it("inline statements with the same Sid in several functions grant the same thing", () => {
+    const bySid = new Map<string, { fn: string; s: Statement }[]>();
+    for (const fn of fns) {
+      const policies = (resource(fn).Properties as { Policies: { Statement: Statement[] }[] }).Policies;
+      for (const s of policies.flatMap((p) => p.Statement))
+        bySid.set(s.Sid!, [...(bySid.get(s.Sid!) ?? []), { fn, s }]);
+    }
+    const shared = [...bySid].filter(([, copies]) => copies.length > 1);
+    expect(shared.map(([sid]) => sid)).toEqual(
+      expect.arrayContaining(["ReadManifest", "SendRestartDocument", "RolloutState", "DescribeSecrets"]),
+    );
+    for (const [sid, copies] of shared) for (const c of copies) expect(c.s, `${sid} in ${c.fn}`).toEqual(copies[0]!.s);
   });
 });
 
@@ -451,6 +548,7 @@ describe("state and alarms", () => {
       expect(watched("Throttles", "FunctionName", { Ref: fn }), fn).toBe(true);
     }
     expect(watched("RolloutHalted", "service", "restart-tracker")).toBe(true);
+    expect(watched("RolloutHalted", "service", "ecs-deployment-tracker")).toBe(true);
     expect(watched("IamScopeViolation", "service", "instance-launch")).toBe(true);
     for (const a of alarms) {
       expect(a["Threshold"]).toBe(0);

@@ -10,7 +10,14 @@ import {
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import { mapLimit } from "../app/concurrency.ts";
-import { type Rollout, type RolloutHead, resetForResume, type StepRecord, type Verdict } from "../domain/rollout.ts";
+import {
+  type Rollout,
+  type RolloutHead,
+  resetForResume,
+  type StepRecord,
+  type StepRef,
+  type Verdict,
+} from "../domain/rollout.ts";
 import type { RolloutStore } from "../ports/index.ts";
 
 const HEAD = "rollout#";
@@ -175,9 +182,7 @@ export class DynamoRolloutStore implements RolloutStore {
   }
 
   async recordOutcome(
-    rolloutId: string,
-    index: number,
-    attempt: number,
+    { rolloutId, step: index, attempt }: StepRef,
     targetId: string,
     verdict: Verdict,
     why: string,

@@ -155,7 +155,6 @@ export function checkTagKeys(m: Pick<Manifest, "tags">, deployed: TagKeys): void
     `manifest tags (namespace: '${m.tags.namespace}', service: '${m.tags.service}') differ from the deployed tag keys ` +
       `(namespace: '${deployed.namespace}', service: '${deployed.service}'; template parameters NamespaceTagKey/ServiceTagKey, ` +
       "fixed in the IAM conditions at deploy): change the manifest's tags or redeploy with those keys",
-    "tags",
   );
 }
 
