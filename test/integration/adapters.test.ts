@@ -472,10 +472,13 @@ describe("clients and permissions", () => {
       ...methods(BulkPolicyStore)
         .filter((m) => !["fetchAll", "fallbackManaged"].includes(m))
         .map((m) => `BulkPolicyStore.${m}`),
+      "EcsInventory.scanNamespace",
+      ...["forceNewDeployment", "deploymentState", "tagService"].map((m) => `EcsDeployments.${m}`),
+      "DeploymentLinks.*",
     ];
     for (const key of expected) expect(Object.keys(PERMISSIONS), key).toContain(key);
     for (const actions of Object.values(PERMISSIONS))
-      for (const a of actions) expect(a).toMatch(/^(ec2|iam|ssm|secretsmanager|dynamodb):[A-Za-z]+$/);
+      for (const a of actions) expect(a).toMatch(/^(ec2|ecs|iam|ssm|secretsmanager|dynamodb):[A-Za-z]+$/);
     expect(JSON.stringify(PERMISSIONS)).not.toContain("GetSecretValue");
   });
 });
