@@ -42,7 +42,7 @@ const store = () => new DynamoRolloutStore(dynamo, ROLLOUT_TABLE);
 const serialStore = () =>
   new DynamoRolloutStore(
     new DynamoDBClient({
-      requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 1 }) }),
+      requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: 1 }) },
     }),
     ROLLOUT_TABLE,
   );
