@@ -293,10 +293,11 @@ export function wavesTable(waves: WaveStep[]): string {
 export function planText(
   plan: Pick<RolloutPlan, "rolloutId" | "secretName" | "versionId" | "waves" | "skipped">,
 ): string {
-  const hosts = plan.waves.reduce((n, w) => n + w.targetIds.length, 0);
+  const count = (kind: string) => plan.waves.filter((w) => w.kind === kind).reduce((n, w) => n + w.targetIds.length, 0);
+  const ecs = count("ecs-service");
   const out = [
     `Restart plan for ${plan.secretName} (AWSCURRENT ${plan.versionId}), rollout ${plan.rolloutId}:`,
-    `${hosts} target(s) in ${new Set(plan.waves.map((w) => w.wave)).size} wave(s); nothing was sent.`,
+    `${count("host")} host(s)${ecs ? ` and ${ecs} ECS service(s) (one new deployment each)` : ""} in ${new Set(plan.waves.map((w) => w.wave)).size} wave(s); nothing was sent.`,
     "",
     plan.waves.length ? wavesTable(plan.waves) : "No consumer needs or can take the restart.",
   ];

@@ -3,6 +3,7 @@
 // bundles only EC2; `createClients()` builds each client lazily on first access.
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import { ECSClient } from "@aws-sdk/client-ecs";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SSMClient } from "@aws-sdk/client-ssm";
@@ -43,6 +44,7 @@ export interface ClientOptions {
 
 const SERVICE_LABEL: Record<string, string> = {
   EC2Client: "EC2",
+  ECSClient: "ECS",
   IAMClient: "IAM",
   SSMClient: "SSM",
   SecretsManagerClient: "SecretsManager",
@@ -126,6 +128,7 @@ export const iamClient = (opts: ClientOptions = {}): IAMClient => finish(new IAM
 export const ssmClient = (opts: ClientOptions = {}): SSMClient => finish(new SSMClient(config(opts)), opts);
 export const secretsClient = (opts: ClientOptions = {}): SecretsManagerClient =>
   finish(new SecretsManagerClient(config(opts)), opts);
+export const ecsClient = (opts: ClientOptions = {}): ECSClient => finish(new ECSClient(config(opts)), opts);
 export const dynamodbClient = (opts: ClientOptions = {}): DynamoDBClient =>
   finish(new DynamoDBClient(config(opts)), opts);
 
@@ -135,6 +138,7 @@ export interface AwsClients {
   readonly ssm: SSMClient;
   readonly secrets: SecretsManagerClient;
   readonly dynamodb: DynamoDBClient;
+  readonly ecs: ECSClient;
 }
 
 /** Every client, each constructed on first access only. */
@@ -160,6 +164,10 @@ export function createClients(opts: ClientOptions = {}): AwsClients {
     get dynamodb() {
       cache.dynamodb ??= dynamodbClient(opts);
       return cache.dynamodb;
+    },
+    get ecs() {
+      cache.ecs ??= ecsClient(opts);
+      return cache.ecs;
     },
   };
 }

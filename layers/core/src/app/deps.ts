@@ -1,6 +1,8 @@
 import type {
   CommandRunner,
-  EcsDispatch,
+  DeploymentLinks,
+  EcsDeployments,
+  EcsInventory,
   FleetInventory,
   ParameterStore,
   PolicyStore,
@@ -18,8 +20,13 @@ export interface Deps {
   commands: CommandRunner;
   rollouts: RolloutStore;
   params: ParameterStore;
-  /** ECS targets' dispatcher (issue 16); without it, a plan with ECS targets is refused. */
-  ecs?: EcsDispatch;
+  /**
+   * ECS services as consumers (issue 16): discovery, the targets' dispatcher and their deployments' state; without it,
+   * no ECS target is planned and a plan with ECS targets is refused.
+   */
+  ecs?: EcsInventory & EcsDeployments;
+  /** deploymentId → the rollout step that started it (ECS events name the deployment); wired wherever `ecs` is. */
+  links?: DeploymentLinks;
   now: () => Date;
 }
 

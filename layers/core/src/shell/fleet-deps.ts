@@ -6,9 +6,12 @@ import {
   createClients,
   dynamodbClient,
   ec2Client,
+  ecsClient,
   ssmClient,
 } from "../adapters/clients.ts";
+import { DynamoDeploymentLinks } from "../adapters/deployment-links.ts";
 import { Ec2FleetInventory } from "../adapters/ec2.ts";
+import { EcsServiceAdapter } from "../adapters/ecs.ts";
 import { BulkPolicyStore, TargetedPolicyStore } from "../adapters/iam.ts";
 import { DynamoRolloutStore } from "../adapters/rollout-store.ts";
 import { SecretsManagerCatalog } from "../adapters/secrets.ts";
@@ -26,6 +29,8 @@ export interface FleetDepsOptions {
   /** Existing clients (e.g. with a test harness attached); created lazily otherwise. */
   clients?: AwsClients;
   params?: ParameterStore;
+  /** ECS services as consumers (default on): off for callers that see hosts only. */
+  ecs?: boolean;
 }
 
 export type FleetDeps = Deps & { managed: ManagedInstances; clients: AwsClients };
@@ -46,6 +51,20 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
     params: opts.params ?? new CachedParameterStore(clients.ssm),
     managed: new SsmManagedInstances(clients.ssm),
     now: () => new Date(),
+    ...(opts.ecs === false ? {} : ecsDeps(clients, config)),
+  };
+}
+
+/** The ECS port and the deployment links (on the rollout table) for the functions that dispatch or track ECS targets. */
+export function ecsDeps(
+  clients: Pick<AwsClients, "ecs" | "dynamodb">,
+  config: Config,
+): Required<Pick<Deps, "ecs" | "links">> {
+  return {
+    ecs: new EcsServiceAdapter(clients.ecs),
+    links: config.rolloutTable
+      ? new DynamoDeploymentLinks(clients.dynamodb, config.rolloutTable)
+      : unavailable("DeploymentLinks (no rollout table configured)"),
   };
 }
 
@@ -53,11 +72,16 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
  * The rollout engine's adapters (tracker, reconciler): EC2 for version tags, SSM Run Command, the rollout table.
  * Clients are built here once per cold start; the caller narrows them with portsFor.
  */
-export function rolloutAdapters(config: Config): Pick<Deps, "inventory" | "commands" | "rollouts"> {
+export function rolloutAdapters(
+  config: Config,
+): Pick<Deps, "inventory" | "commands" | "rollouts"> & Required<Pick<Deps, "ecs" | "links">> {
   if (!config.rolloutTable) throw new Error("configuration error: DCP_ROLLOUT_TABLE is not set");
+  const dynamodb = dynamodbClient();
   return {
     inventory: new Ec2FleetInventory(ec2Client()),
     commands: new SsmCommandRunner(ssmClient(), { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
-    rollouts: new DynamoRolloutStore(dynamodbClient(), config.rolloutTable),
+    rollouts: new DynamoRolloutStore(dynamodb, config.rolloutTable),
+    // ECS targets: the next wave's deployments, their state (events and reconciler), their version tags.
+    ...ecsDeps({ ecs: ecsClient(), dynamodb }, config),
   };
 }
