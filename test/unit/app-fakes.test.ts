@@ -27,6 +27,7 @@ const manifest = validateManifest({
     { name: "web", wave: 2 },
   ],
   sharedSecrets: [{ bootstrapVar: "DB_MASTER_SECRET_ARN", arn: DB.arn, consumers: ["api", "web"] }],
+  restart: { coalesceSeconds: 0 }, // the engine's own behaviour; the gates are tested in rollout-gates tests
 });
 
 const profile = (svc: string) => `arn:aws:iam::${ACCT}:instance-profile/voiceai/${svc}`;

@@ -1,6 +1,7 @@
 // SDK v3 clients. Endpoint and region come from the standard environment (AWS_ENDPOINT_URL, AWS_REGION):
 // no custom flags. Every @aws-sdk package is `sideEffects: false`, so a handler that imports only `ec2Client`
 // bundles only EC2; `createClients()` builds each client lazily on first access.
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { IAMClient } from "@aws-sdk/client-iam";
@@ -48,6 +49,7 @@ const SERVICE_LABEL: Record<string, string> = {
   SecretsManagerClient: "SecretsManager",
   DynamoDBClient: "DynamoDB",
   STSClient: "STS",
+  CloudWatchClient: "CloudWatch",
 };
 
 /** `EC2Client` + `DescribeInstancesCommand` → `EC2.DescribeInstances`. */
@@ -129,12 +131,16 @@ export const secretsClient = (opts: ClientOptions = {}): SecretsManagerClient =>
 export const dynamodbClient = (opts: ClientOptions = {}): DynamoDBClient =>
   finish(new DynamoDBClient(config(opts)), opts);
 
+export const cloudwatchClient = (opts: ClientOptions = {}): CloudWatchClient =>
+  finish(new CloudWatchClient(config(opts)), opts);
+
 export interface AwsClients {
   readonly ec2: EC2Client;
   readonly iam: IAMClient;
   readonly ssm: SSMClient;
   readonly secrets: SecretsManagerClient;
   readonly dynamodb: DynamoDBClient;
+  readonly cloudwatch: CloudWatchClient;
 }
 
 /** Every client, each constructed on first access only. */
@@ -160,6 +166,10 @@ export function createClients(opts: ClientOptions = {}): AwsClients {
     get dynamodb() {
       cache.dynamodb ??= dynamodbClient(opts);
       return cache.dynamodb;
+    },
+    get cloudwatch() {
+      cache.cloudwatch ??= cloudwatchClient(opts);
+      return cache.cloudwatch;
     },
   };
 }

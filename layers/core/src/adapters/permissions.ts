@@ -25,6 +25,8 @@ export const PERMISSIONS = {
   /** ListCommandInvocations; GetCommandInvocation per host where the API is missing (the local emulator). */
   "CommandRunner.invocations": ["ssm:ListCommandInvocations", "ssm:GetCommandInvocation"],
   "CommandRunner.commandsWithComment": ["ssm:ListCommands"],
+  "GateSignals.alarmStates": ["cloudwatch:DescribeAlarms"],
+  "GateSignals.calendarState": ["ssm:GetCalendarState"],
   "ParameterStore.get": ["ssm:GetParameter"],
   "ParameterStore.put": ["ssm:PutParameter"],
   /** ParameterStore.get on the audit summary parameter: the previous audit's unmanaged-host check state. */
@@ -59,6 +61,8 @@ export const FUNCTION_USES = {
     "Idempotency",
   ],
   SecretRotationFunction: [
+    "GateSignals.alarmStates",
+    "GateSignals.calendarState",
     "FleetInventory.scanNamespace",
     "BulkPolicyStore.roleOfInstanceProfile",
     "BulkPolicyStore.rolePolicies",
@@ -70,6 +74,8 @@ export const FUNCTION_USES = {
     "Idempotency",
   ],
   RestartTrackerFunction: [
+    "GateSignals.alarmStates",
+    "GateSignals.calendarState",
     "FleetInventory.tagHosts",
     "CommandRunner.sendRestart",
     "CommandRunner.invocation",
@@ -78,6 +84,8 @@ export const FUNCTION_USES = {
     "RolloutStore.*",
   ],
   RolloutReconcilerFunction: [
+    "GateSignals.alarmStates",
+    "GateSignals.calendarState",
     "FleetInventory.tagHosts",
     "CommandRunner.sendRestart",
     "CommandRunner.invocations",
@@ -85,6 +93,8 @@ export const FUNCTION_USES = {
     "RolloutStore.*",
   ],
   DriftAuditFunction: [
+    "GateSignals.alarmStates",
+    "GateSignals.calendarState",
     "FleetInventory.scanNamespace",
     "FleetInventory.modifyImds",
     "FleetInventory.imdsDefaults",

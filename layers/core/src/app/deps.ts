@@ -2,10 +2,12 @@ import type {
   CommandRunner,
   EcsDispatch,
   FleetInventory,
+  GateSignals,
   ParameterStore,
   PolicyStore,
   RolloutStore,
   SecretCatalog,
+  Wakeups,
 } from "../ports/index.ts";
 import type { Config } from "./config.ts";
 
@@ -20,6 +22,10 @@ export interface Deps {
   params: ParameterStore;
   /** ECS targets' dispatcher (issue 16); without it, a plan with ECS targets is refused. */
   ecs?: EcsDispatch;
+  /** Alarm and change-calendar facts for the rollout gates; a rollout that needs them and lacks them stays held. */
+  signals?: GateSignals;
+  /** One-time wake-ups that end short waits on time; without them the reconciler ends them on its next run. */
+  wakeups?: Wakeups;
   now: () => Date;
 }
 

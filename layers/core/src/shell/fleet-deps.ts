@@ -2,6 +2,7 @@
 import { CachedParameterStore } from "../adapters/cached-parameters.ts";
 import { type ApiCallCounter, type AwsClients, createClients } from "../adapters/clients.ts";
 import { Ec2FleetInventory } from "../adapters/ec2.ts";
+import { AwsGateSignals } from "../adapters/gates.ts";
 import { BulkPolicyStore, TargetedPolicyStore } from "../adapters/iam.ts";
 import { DynamoRolloutStore } from "../adapters/rollout-store.ts";
 import { SecretsManagerCatalog } from "../adapters/secrets.ts";
@@ -38,6 +39,7 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
     rollouts,
     params: opts.params ?? new CachedParameterStore(clients.ssm),
     managed: new SsmManagedInstances(clients.ssm),
+    signals: new AwsGateSignals(clients.cloudwatch, clients.ssm),
     now: () => new Date(),
   };
 }

@@ -1,6 +1,7 @@
 // Wiring of the rollout engine's functions (tracker, reconciler): only the ports their roles allow.
-import { dynamodbClient, ec2Client, ssmClient } from "../adapters/clients.ts";
+import { cloudwatchClient, dynamodbClient, ec2Client, ssmClient } from "../adapters/clients.ts";
 import { Ec2FleetInventory } from "../adapters/ec2.ts";
+import { AwsGateSignals } from "../adapters/gates.ts";
 import { DynamoRolloutStore } from "../adapters/rollout-store.ts";
 import { SsmCommandRunner } from "../adapters/ssm.ts";
 import type { Config } from "../app/config.ts";
@@ -18,6 +19,7 @@ export function rolloutDeps(config: Config): () => EngineDeps {
       inventory: new Ec2FleetInventory(ec2Client()),
       commands: new SsmCommandRunner(ssm, { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
       rollouts: new DynamoRolloutStore(dynamo, config.rolloutTable),
+      signals: new AwsGateSignals(cloudwatchClient(), ssm),
       now: () => new Date(),
     };
     return deps;
