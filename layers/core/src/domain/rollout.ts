@@ -226,6 +226,8 @@ export interface Rollout extends RolloutHead {
 /** The head and the step records a new rollout starts from. */
 export function newRollout(plan: RolloutPlan, now: string): { head: RolloutHead; steps: StepRecord[] } {
   const waves: WaveInfo[] = [];
+  /** Wave index of each step: a wave split into parts (Parameter Store budget) is several entries of one number. */
+  const waveIndexOf: number[] = [];
   plan.waves.forEach((s, i) => {
     const last = waves[waves.length - 1];
     if (last && last.wave === s.wave && (last.part ?? 0) === (s.part ?? 0)) {
@@ -239,6 +241,7 @@ export function newRollout(plan: RolloutPlan, now: string): { head: RolloutHead;
         steps: 1,
         targets: s.targetIds.length,
       });
+    waveIndexOf.push(waves.length - 1);
   });
   const head: RolloutHead = {
     rolloutId: plan.rolloutId,
@@ -262,7 +265,7 @@ export function newRollout(plan: RolloutPlan, now: string): { head: RolloutHead;
       ...s,
       rolloutId: plan.rolloutId,
       index,
-      waveIndex: waves.findIndex((w) => w.wave === s.wave),
+      waveIndex: waveIndexOf[index]!,
       state: "planned",
       attempt: 1,
       commandIds: [],
