@@ -6,11 +6,12 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify as toYaml } from "yaml";
 import { auditFleet, type Remediation, readRegistryState } from "#core/app/audit-fleet";
+import { tagKeysFromEnv } from "#core/app/config";
 import { guardHost } from "#core/app/guard-host";
 import { dispatchWave, reconcileRollouts } from "#core/app/rollout-engine";
 import { confirmRotation, isFact, planForFact } from "#core/app/rotate-secret";
 import { InvalidInputError } from "#core/domain/errors";
-import { defaultManifestParam, type Manifest } from "#core/domain/manifest";
+import { checkTagKeys, defaultManifestParam, type Manifest, type TagKeys } from "#core/domain/manifest";
 import { parseManifestFile } from "#core/domain/manifest-yaml";
 import { progressOf, type Rollout, type RolloutHead, resetForResume, toSend } from "#core/domain/rollout";
 import {
@@ -52,6 +53,8 @@ options (every command):
   --region R            AWS region (default: AWS_REGION or the profile's)
   --rollout-table T     rollout table (default: DCP_ROLLOUT_TABLE)
   --json                machine-readable output only
+Tag keys: DCP_NAMESPACE_TAG_KEY / DCP_SERVICE_TAG_KEY (default Namespace / Service), the stack's NamespaceTagKey /
+ServiceTagKey; manifest push fills them into a file without tags and refuses one naming other keys.
 AWS_ENDPOINT_URL points every client at an emulator; credentials come from the standard chain.`;
 
 export interface Io {
@@ -306,25 +309,30 @@ async function resume(p: Parsed, io: Io, ctx: CliContext, current: Rollout): Pro
   return 0;
 }
 
-function readManifestFile(path: string): Manifest {
+function readManifestFile(path: string, tagKeys?: TagKeys): Manifest {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch {
     throw new CliError(`cannot read manifest file ${path}`);
   }
-  return parseManifestFile(text);
+  return parseManifestFile(text, tagKeys);
 }
 
 async function manifest(p: Parsed, io: Io): Promise<number> {
   const sub = p.positionals[1];
   if (sub !== "validate" && sub !== "push") throw new CliError("usage: dcp manifest validate|push <file>");
   const file = arg(p, 2, "<file>");
-  const m = readManifestFile(file);
   if (sub === "validate") {
+    const m = readManifestFile(file);
     io.out(p.values.json ? json(m) : `# ${file}: valid fleet manifest for ${m.namespace}\n${toYaml(m)}`);
     return 0;
   }
+  // The tag keys come from the deployment's setting (DCP_NAMESPACE_TAG_KEY / DCP_SERVICE_TAG_KEY, as the functions
+  // read them): a file without `tags` takes them, a file naming other keys is refused before any write.
+  const tagKeys = tagKeysFromEnv(io.env);
+  const m = readManifestFile(file, tagKeys);
+  checkTagKeys(m, tagKeys);
   const g = globals(p);
   if (g.namespace && g.namespace !== m.namespace)
     throw new CliError(`manifest is for namespace '${m.namespace}', not '${g.namespace}'`);

@@ -22,7 +22,7 @@ import type { RotationResult } from "#core/app/rotate-secret";
 import type { TrackResult } from "#core/app/track-restart";
 import { progressOf } from "#core/domain/rollout";
 import { imdsText, wavesTable } from "../bin/lib/render.ts";
-import { DEMO_AMI, demoFleetSpec, RESTART_DOCUMENT_CONTENT, type SeededFleet, seedFleet } from "./lib/fleet.ts";
+import { DEMO_AMI, demoFleetSpec, restartDocumentContent, type SeededFleet, seedFleet } from "./lib/fleet.ts";
 import { localAwsEnv, type MotoServer, startMoto } from "./lib/moto.ts";
 import { buildFunction, type FunctionConfig, functionConfig, invokeBundle } from "./lib/template.ts";
 
@@ -56,7 +56,8 @@ async function build(logicalId: string, namespace: string, region: string): Prom
     accountId: ACCOUNT,
   };
   const cfg = functionConfig(logicalId, opts);
-  const bundle = await buildFunction(logicalId, { ...opts, outRoot: resolve(ROOT, "dist/demo") }, cfg);
+  // The same build as `npm run build`: .aws-sam/build/<LogicalId>/index.mjs.
+  const bundle = await buildFunction(logicalId, opts, cfg);
   return { cfg, bundle };
 }
 
@@ -181,12 +182,12 @@ async function demo(server: MotoServer): Promise<void> {
       Name: document,
       DocumentType: "Command",
       DocumentFormat: "JSON",
-      Content: JSON.stringify(RESTART_DOCUMENT_CONTENT),
+      Content: JSON.stringify(restartDocumentContent()),
     }),
   );
   const store = new DynamoRolloutStore(clients.dynamodb, rolloutTable);
   say(`   tables ${idemTable} (pk id), ${rolloutTable} (pk pk); SSM document ${document}`);
-  say(`   functions bundled from template.yaml into dist/demo/`);
+  say(`   functions bundled from template.yaml into .aws-sam/build/ (as npm run build and sam build write them)`);
 
   // ------------------------------------------------------------------ 1
   section("1. A new api host launches with IMDSv1: InstanceLaunchFunction guards it");

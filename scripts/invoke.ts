@@ -78,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const name of cfg.undeclaredEnv)
     process.stderr.write(`invoke: note: ${name} is not declared in the template (SAM would ignore it; set anyway)\n`);
   const t0 = Date.now();
-  const bundle = await buildFunction(args.logicalId, {}, cfg);
+  const bundle = await buildFunction(args.logicalId, { templatePath: args.templatePath }, cfg);
   process.stderr.write(`invoke: built ${args.logicalId} → ${bundle} in ${Date.now() - t0} ms\n`);
   const outcome = await invokeBundle(
     bundle,

@@ -76,7 +76,7 @@ export async function runAudit(t: Target, remediation: Remediation): Promise<Run
   // Exactly the handler's wiring (functions/drift-audit → shell/fleet-deps).
   const deps = fleetDeps(config, { counter });
   const params = deps.params;
-  const manifest = await loadManifest(params, config.manifestParam, config.namespace);
+  const manifest = await loadManifest(params, config);
   const scanStart = performance.now();
   let scanEnd = scanStart;
   const report = await auditFleet(manifest, deps, {
@@ -126,7 +126,7 @@ export async function runNaive(t: Target, hostIds: string[]): Promise<RunResult>
   const opts = { counter };
   const t0 = performance.now();
   const params = new CachedParameterStore(ssmClient(opts));
-  const m = await loadManifest(params, config.manifestParam, config.namespace);
+  const m = await loadManifest(params, config);
   const inventory = new Ec2FleetInventory(ec2Client(opts));
   const deps = { config, policies: new TargetedPolicyStore(iamClient(opts)) };
   const secrets = new SecretsManagerCatalog(secretsClient(opts));
@@ -167,7 +167,7 @@ export async function runRotation(t: Target, secretArn: string, account: string)
   // As functions/secret-rotation wires it: fleet-wide deps with the bulk IAM loader.
   const deps = fleetDeps(config, { counter, policies: "bulk" });
   const params = deps.params;
-  const m = await loadManifest(params, config.manifestParam, config.namespace);
+  const m = await loadManifest(params, config);
   const intent = classifyRotationEvent({
     version: "0",
     id: `bench-${Date.now()}`,

@@ -197,7 +197,8 @@ export async function benchBundles(opts: BundleBenchOptions): Promise<BundleRow[
   const layerBytes = statSync(layerFile).size;
 
   for (const cfg of cfgs) {
-    const deployed = await buildFunction(cfg.logicalId, { outRoot: join(work, "deployed") }, cfg);
+    // What `npm run build` writes (.aws-sam/build/<LogicalId>/index.mjs): the deployed artifact itself.
+    const deployed = await buildFunction(cfg.logicalId, {}, cfg);
     // The other SDK choice, same BuildProperties otherwise: bundled in if the template marks it external, else external.
     // (Single providers such as @aws-sdk/credential-provider-sso may be external either way: only the wildcard counts.)
     const external = cfg.buildProperties.External ?? [];

@@ -1,5 +1,6 @@
 // Budgets and the one results table (markdown; the same text goes to stdout and bench/RESULTS.md).
 import { rollingSlice } from "#core/domain/registry";
+import { MAX_IDS_PER_INSTANCE_INFORMATION_FILTER } from "#core/domain/ssm";
 import type { RunResult } from "./audit.ts";
 import type { BundleRow } from "./bundles.ts";
 
@@ -30,7 +31,8 @@ export function awsProjectedCalls(r: RunResult, hosts: number): { first: number;
   const base = r.totalCalls - onMoto;
   const ids = Array.from({ length: hosts }, (_, i) => `i-${i.toString(16).padStart(17, "0")}`);
   const slice = rollingSlice(ids, undefined, HOUR_MS).ids.length;
-  return { first: base + Math.ceil(hosts / 50), hourly: base + 1 + 1 + Math.ceil(slice / 50) };
+  const calls = (ids: number) => Math.ceil(ids / MAX_IDS_PER_INSTANCE_INFORMATION_FILTER);
+  return { first: base + calls(hosts), hourly: base + 1 + 1 + calls(slice) };
 }
 
 export function auditVerdict(r: RunResult, hosts: number, secrets: number, fixes: number): Verdict {

@@ -97,5 +97,5 @@ export function cliDeps(ctx: CliContext, policies: "bulk" | "targeted"): Deps & 
 }
 
 export function cliManifest(ctx: CliContext, deps: Pick<Deps, "params">): Promise<Manifest> {
-  return loadManifest(deps.params, ctx.config.manifestParam, ctx.config.namespace);
+  return loadManifest(deps.params, ctx.config);
 }

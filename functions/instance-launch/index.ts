@@ -1,4 +1,3 @@
-import { makeIdempotent } from "@aws-lambda-powertools/idempotency";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
@@ -7,65 +6,43 @@ import { CachedParameterStore } from "#core/adapters/cached-parameters";
 import { dynamodbClient, ec2Client, iamClient, ssmClient } from "#core/adapters/clients";
 import { Ec2FleetInventory } from "#core/adapters/ec2";
 import { TargetedPolicyStore } from "#core/adapters/iam";
+import { PowertoolsIdempotency } from "#core/adapters/idempotency";
 import { loadConfig } from "#core/app/config";
-import { type Deps, unavailable } from "#core/app/deps";
-import { type GuardResult, guardHost } from "#core/app/guard-host";
-import { loadManifest } from "#core/app/manifest-source";
-import { describeIssues, Ec2StateChangeEvent } from "#core/domain/events";
-import { foreignOrigin, idempotency, MetricUnit, powertools, type Rejected, reject } from "#core/shell/lambda";
+import { guardLaunch, type LaunchResult } from "#core/app/guard-launch";
+import { Ec2StateChangeEvent } from "#core/domain/events";
+import { accept, addCounts, powertools, type Rejected, reject } from "#core/shell/lambda";
+import { portsFor } from "#core/shell/ports-for";
 
 const { logger, metrics } = powertools("instance-launch");
 const config = loadConfig();
-const ec2 = ec2Client();
-const iam = iamClient();
-const params = new CachedParameterStore(ssmClient());
-/** Role policies are cached across warm invocations for a few minutes: a launch burst reads each role once. */
-const POLICY_TTL_MS = 5 * 60_000;
-let policies = { store: new TargetedPolicyStore(iam), at: Date.now() };
+const idempotency = new PowertoolsIdempotency(dynamodbClient(), config.idempotencyTable);
+// Role policies are kept five minutes across warm invocations: a launch burst reads each role once.
+const deps = portsFor(
+  "InstanceLaunchFunction",
+  {
+    inventory: new Ec2FleetInventory(ec2Client()),
+    policies: new TargetedPolicyStore(iamClient(), 5 * 60_000),
+    params: new CachedParameterStore(ssmClient()),
+    idempotency,
+  },
+  { config, now: () => new Date() },
+);
 
-function deps(): Deps {
-  if (Date.now() - policies.at > POLICY_TTL_MS) policies = { store: new TargetedPolicyStore(iam), at: Date.now() };
-  return {
-    config,
-    inventory: new Ec2FleetInventory(ec2),
-    policies: policies.store,
-    params,
-    secrets: unavailable("SecretCatalog"),
-    commands: unavailable("CommandRunner"),
-    rollouts: unavailable("RolloutStore"),
-    now: () => new Date(),
-  };
-}
-
-/** Keyed on (instance, state): a re-delivered launch event guards once. */
-const idem = idempotency(dynamodbClient(), config.idempotencyTable, "[instanceId, state]");
-const guard = makeIdempotent(async (fact: { instanceId: string; state: string }): Promise<GuardResult> => {
-  const d = deps();
-  const manifest = await loadManifest(d.params, config.manifestParam, config.namespace);
-  return guardHost(fact.instanceId, manifest, d, { dryRun: config.dryRun });
-}, idem);
-
-export const handler = middy(async (event: unknown, context: Context): Promise<GuardResult | Rejected> => {
-  const parsed = Ec2StateChangeEvent.safeParse(event);
-  if (!parsed.success) return reject(logger, metrics, `not an EC2 state-change event: ${describeIssues(parsed.error)}`);
-  const foreign = foreignOrigin(parsed.data, context);
-  if (foreign) return reject(logger, metrics, foreign);
-  const { "instance-id": instanceId, state } = parsed.data.detail;
+export const handler = middy(async (event: unknown, context: Context): Promise<LaunchResult | Rejected> => {
+  const accepted = accept(Ec2StateChangeEvent, event, context, "an EC2 state-change event");
+  if ("reason" in accepted) return reject(logger, metrics, accepted.reason);
+  const { "instance-id": instanceId, state } = accepted.event.detail;
   if (state !== "pending" && state !== "running") return reject(logger, metrics, `state ${state} is not a launch`);
-
-  idem.config.registerLambdaContext(context);
-  const result = await guard({ instanceId, state });
-  metrics.addMetric("LaunchGuarded", MetricUnit.Count, 1);
-  if (result.imds.changed) metrics.addMetric("ImdsRemediated", MetricUnit.Count, 1);
-  if (result.iam.verdict === "violation") metrics.addMetric("IamScopeViolation", MetricUnit.Count, 1);
-  logger.info("launch guarded", {
-    instanceId,
-    service: result.service,
-    status: result.status,
-    imdsAction: result.imds.action,
-    iamVerdict: result.iam.verdict,
-    findings: result.findings.length,
+  idempotency.registerLambdaContext(context);
+  const result = await guardLaunch({ instanceId, state }, deps);
+  const { service, status, duplicate, imds, iam } = result;
+  const once = duplicate ? 0 : 1;
+  addCounts(metrics, {
+    LaunchGuarded: once,
+    ImdsRemediated: imds.changed ? once : 0,
+    IamScopeViolation: iam.verdict === "violation" ? once : 0,
   });
+  logger.info("launch guarded", { instanceId, service, status, duplicate, imds: imds.action, iam: iam.verdict });
   return result;
 })
   .use(injectLambdaContext(logger))

@@ -4,21 +4,21 @@ import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { loadConfig } from "#core/app/config";
 import { type TrackResult, trackRestart } from "#core/app/track-restart";
-import { describeIssues, SsmStatusEvent } from "#core/domain/events";
-import { foreignOrigin, MetricUnit, powertools, type Rejected, reject } from "#core/shell/lambda";
-import { rolloutDeps } from "#core/shell/rollout-deps";
+import { SsmStatusEvent } from "#core/domain/events";
+import { rolloutAdapters } from "#core/shell/fleet-deps";
+import { accept, addCounts, powertools, type Rejected, reject } from "#core/shell/lambda";
+import { portsFor } from "#core/shell/ports-for";
 
 const { logger, metrics } = powertools("restart-tracker");
-const deps = rolloutDeps(loadConfig());
+const config = loadConfig();
+// No idempotency table: a duplicate is answered by the rollout store's conditional write on the host's step.
+const deps = portsFor("RestartTrackerFunction", rolloutAdapters(config), { config, now: () => new Date() });
 
-/** Parse → trackRestart → report. Duplicates are answered by the rollout store's conditional writes. */
+/** Parse → trackRestart → report. */
 export const handler = middy(async (event: unknown, context: Context): Promise<TrackResult | Rejected> => {
-  const parsed = SsmStatusEvent.safeParse(event);
-  if (!parsed.success)
-    return reject(logger, metrics, `not an SSM command status event: ${describeIssues(parsed.error)}`);
-  const foreign = foreignOrigin(parsed.data, context);
-  if (foreign) return reject(logger, metrics, foreign);
-  const d = parsed.data.detail;
+  const accepted = accept(SsmStatusEvent, event, context, "an SSM command status event");
+  if ("reason" in accepted) return reject(logger, metrics, accepted.reason);
+  const d = accepted.event.detail;
   const result = await trackRestart(
     {
       commandId: d["command-id"],
@@ -26,13 +26,13 @@ export const handler = middy(async (event: unknown, context: Context): Promise<T
       status: d.status,
       ...(d["instance-id"] ? { instanceId: d["instance-id"] } : {}),
     },
-    deps(),
+    deps,
   );
-  const restarted = result.recorded.filter((r) => r.status === "Success").length;
-  if (restarted > 0) metrics.addMetric("HostsRestarted", MetricUnit.Count, restarted);
-  if (result.halted) metrics.addMetric("RolloutHalted", MetricUnit.Count, 1);
-  if (result.rolloutStatus === "succeeded" && result.recorded.length > 0)
-    metrics.addMetric("RolloutCompleted", MetricUnit.Count, 1);
+  addCounts(metrics, {
+    HostsRestarted: result.recorded.filter((r) => r.status === "Success").length,
+    RolloutHalted: result.halted ? 1 : 0,
+    RolloutCompleted: result.rolloutStatus === "succeeded" && result.recorded.length > 0 ? 1 : 0,
+  });
   logger.info("restart tracked", { ...result, recorded: result.recorded.length });
   return result;
 })

@@ -2,6 +2,7 @@
 // the manifest parameter and the restart document. Used by integration tests, the demo and the benchmark, so it
 // batches what the API allows and runs requests concurrently with a small limit.
 import { randomUUID } from "node:crypto";
+import { resolve } from "node:path";
 import { type EC2Client, type Instance, RunInstancesCommand } from "@aws-sdk/client-ec2";
 import {
   AddRoleToInstanceProfileCommand,
@@ -21,6 +22,7 @@ import { mapLimit } from "#core/app/concurrency";
 import type { PolicyDocument, PolicyStatement } from "#core/domain/iam/policy";
 import { defaultManifestParam, type Grant, type Manifest, validateManifest } from "#core/domain/manifest";
 import type { AwsScope, ImdsOptions } from "#core/domain/model";
+import { resourceProperties } from "./template.ts";
 
 export interface HostSeed {
   imds?: Partial<ImdsOptions>;
@@ -90,28 +92,16 @@ const COMPLIANT_IMDS: Omit<ImdsOptions, "state"> = { httpTokens: "required", hop
 const CONCURRENCY = 16;
 const STANDARD_TIER_MAX = 4096;
 
-/** The restart document: SSM Command, schema 2.2, one validated parameter. */
-export const RESTART_DOCUMENT_CONTENT = {
-  schemaVersion: "2.2",
-  description: "delphi-control-plane: restart one service on this host so it re-reads its configuration",
-  parameters: {
-    Service: {
-      type: "String",
-      description: "Service directory under /opt/services",
-      allowedPattern: "^[a-z][a-z0-9-]{0,31}$",
-    },
-  },
-  mainSteps: [
-    {
-      action: "aws:runShellScript",
-      name: "restartService",
-      inputs: {
-        timeoutSeconds: "900",
-        runCommand: ["set -eu", "cd /opt/services/{{Service}} && ./update.sh --restart-only"],
-      },
-    },
-  ],
-};
+const TEMPLATE = resolve(import.meta.dirname, "..", "..", "template.yaml");
+
+/**
+ * The restart document as the stack creates it: template.yaml's RestartServiceDocument content with the template's
+ * parameters resolved (`ServicesRoot`; `{{Service}}` is left for SSM). The one home of the document; the demo and the
+ * tests create it from here, so they run what is deployed.
+ */
+export function restartDocumentContent(parameterOverrides: Record<string, string> = {}): unknown {
+  return resourceProperties("RestartServiceDocument", { templatePath: TEMPLATE, parameterOverrides })["Content"];
+}
 
 /** `voiceai/staging` → `voiceai-staging`. */
 export function sanitizeNamespace(ns: string): string {
@@ -350,7 +340,7 @@ export async function seedFleet(spec: FleetSpec, clients: SeedClients = createCl
         Name: RESTART_DOCUMENT_NAME,
         DocumentType: "Command",
         DocumentFormat: "JSON",
-        Content: JSON.stringify(RESTART_DOCUMENT_CONTENT),
+        Content: JSON.stringify(restartDocumentContent()),
       }),
     );
   } catch (err) {

@@ -1,8 +1,12 @@
 // Reads template.yaml the way SAM/CloudFormation would (short-form intrinsics, Globals, parameters,
 // conditions) and bundles a function exactly as its esbuild Metadata says. Shared by the invoker, the bench
 // and the tests; no AWS calls, no docker.
-import { existsSync, readFileSync } from "node:fs";
-import { basename, dirname, extname, isAbsolute, join, resolve } from "node:path";
+
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, extname, join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
 import { type BuildOptions, build, type Loader } from "esbuild";
 import { parse as parseYaml } from "yaml";
 
@@ -331,6 +335,28 @@ function variablesOf(props: Record<string, unknown> | undefined): Record<string,
   return isRecord(vars) ? vars : {};
 }
 
+function contextFor(template: CfnTemplate, opts: FunctionOptions): ResolveContext {
+  const region = opts.region ?? process.env["AWS_REGION"] ?? process.env["AWS_DEFAULT_REGION"] ?? "us-east-1";
+  const accountId = opts.accountId ?? process.env["AWS_ACCOUNT_ID"] ?? "123456789012";
+  return {
+    template,
+    parameters: resolveParameters(template, { ...opts.parameterOverrides }),
+    pseudo: pseudoParameters(region, accountId),
+  };
+}
+
+/**
+ * A resource's Properties with parameters, conditions and pseudo parameters resolved as CloudFormation would
+ * (resource Refs become logical ids). Throws TemplateError when the template has no such resource.
+ */
+export function resourceProperties(logicalId: string, opts: FunctionOptions = {}): Record<string, unknown> {
+  const templatePath = resolve(opts.templatePath ?? "template.yaml");
+  const template = loadTemplate(templatePath);
+  const resource = template.Resources[logicalId];
+  if (!resource) throw new TemplateError(`no resource '${logicalId}' in ${templatePath}`);
+  return (resolveValue(resource.Properties ?? {}, contextFor(template, opts)) ?? {}) as Record<string, unknown>;
+}
+
 /** Everything needed to run one function locally, resolved from the template. */
 export function functionConfig(logicalId: string, opts: FunctionOptions = {}): FunctionConfig {
   const templatePath = resolve(opts.templatePath ?? "template.yaml");
@@ -342,13 +368,9 @@ export function functionConfig(logicalId: string, opts: FunctionOptions = {}): F
       `'${logicalId}' is not an AWS::Serverless::Function in ${templatePath} (functions: ${known})`,
     );
   }
-  const region = opts.region ?? process.env["AWS_REGION"] ?? process.env["AWS_DEFAULT_REGION"] ?? "us-east-1";
-  const accountId = opts.accountId ?? process.env["AWS_ACCOUNT_ID"] ?? "123456789012";
-  const ctx: ResolveContext = {
-    template,
-    parameters: resolveParameters(template, { ...opts.parameterOverrides }),
-    pseudo: pseudoParameters(region, accountId),
-  };
+  const ctx = contextFor(template, opts);
+  const region = ctx.pseudo["AWS::Region"]!;
+  const accountId = ctx.pseudo["AWS::AccountId"]!;
   const globals = template.Globals?.Function ?? {};
   const props = resource.Properties ?? {};
   const prop = (name: string): unknown => resolveValue(props[name] ?? globals[name], ctx);
@@ -444,34 +466,108 @@ export function bundlePath(cfg: FunctionConfig, outdir: string): string {
   return join(outdir, basename(cfg.entry, extname(cfg.entry)) + jsExt);
 }
 
+/** `sam build`'s default build directory, relative to the template's directory (the repository root here). */
+export const SAM_BUILD_DIR = ".aws-sam/build";
+
+/** The build directory of a template: `<template dir>/.aws-sam/build`, where `sam build` run beside it writes. */
+export function defaultBuildDir(templatePath = "template.yaml"): string {
+  return join(dirname(resolve(templatePath)), SAM_BUILD_DIR);
+}
+
 export interface BuildFunctionOptions extends FunctionOptions {
-  /** Root of the bundles; default `<cwd>/dist/invoke`. The bundle goes to `<outRoot>/<LogicalId>/`. */
+  /** Root of the bundles; default `defaultBuildDir(templatePath)`. The bundle goes to `<outRoot>/<LogicalId>/`. */
   outRoot?: string;
 }
 
-/** Bundles a function with its template's BuildProperties; returns the bundle's absolute path. */
+/** Writes a file so a concurrent reader sees the old or the new content, never a torn one (write + rename). */
+function writeAtomically(path: string, contents: Uint8Array): void {
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(tmp, contents);
+  renameSync(tmp, path);
+}
+
+/**
+ * Bundles a function with its template's BuildProperties, as `sam build` does, into `<outRoot>/<LogicalId>/`
+ * (`index.mjs` + `index.mjs.map` here); returns the bundle's absolute path. Files are replaced atomically, so a test or
+ * the demo may build while another process loads the same bundle; files esbuild no longer emits are removed.
+ * Throws TemplateError when the entry is missing, the handler names another file, or esbuild fails.
+ */
 export async function buildFunction(
   logicalId: string,
   opts: BuildFunctionOptions = {},
   cfg: FunctionConfig = functionConfig(logicalId, opts),
 ): Promise<string> {
   if (!existsSync(cfg.entry)) throw new TemplateError(`${logicalId}: entry point ${cfg.entry} does not exist`);
-  const outRoot = opts.outRoot ?? resolve("dist/invoke");
-  const outdir = join(isAbsolute(outRoot) ? outRoot : resolve(outRoot), logicalId);
+  const outRoot = resolve(opts.outRoot ?? defaultBuildDir(opts.templatePath));
+  const outdir = join(outRoot, logicalId);
   const file = bundlePath(cfg, outdir);
   // Lambda loads <module>.{js,mjs,cjs} from the artifact root: the handler must name the file esbuild writes.
   if (basename(file, extname(file)) !== cfg.handlerModule)
     throw new TemplateError(
       `${logicalId}: Handler module '${cfg.handlerModule}' does not match bundle ${basename(file)}`,
     );
+  let outputs: { path: string; contents: Uint8Array }[];
   try {
-    await build(esbuildOptions(cfg, outdir));
+    outputs = (await build({ ...esbuildOptions(cfg, outdir), write: false })).outputFiles;
   } catch (err) {
     const first = (err as { errors?: Array<{ text: string; location?: { file: string; line: number } }> }).errors?.[0];
     const where = first?.location ? ` (${first.location.file}:${first.location.line})` : "";
     throw new TemplateError(`${logicalId}: esbuild failed: ${first?.text ?? (err as Error).message}${where}`);
   }
+  mkdirSync(outdir, { recursive: true });
+  for (const o of outputs) writeAtomically(o.path, o.contents);
+  const emitted = new Set(outputs.map((o) => basename(o.path)));
+  for (const name of readdirSync(outdir))
+    if (!emitted.has(name) && !name.endsWith(".tmp")) rmSync(join(outdir, name), { recursive: true, force: true });
   return file;
+}
+
+export interface BuiltFunction {
+  logicalId: string;
+  bundle: string;
+  bytes: number;
+  ms: number;
+}
+
+/**
+ * `sam build` without docker or the SAM CLI: every AWS::Serverless::Function of the template (or the ids given) bundled
+ * to `<buildDir>/<LogicalId>/`, plus `<buildDir>/template.yaml` whose functions point at those directories (what
+ * `sam deploy` packages). Function directories of functions the template no longer has are removed.
+ */
+export async function buildTemplate(
+  opts: BuildFunctionOptions & { only?: string[] } = {},
+): Promise<{ buildDir: string; template: string; functions: BuiltFunction[] }> {
+  const templatePath = resolve(opts.templatePath ?? "template.yaml");
+  const template = loadTemplate(templatePath);
+  const all = listFunctions(template);
+  for (const id of opts.only ?? [])
+    if (!all.includes(id)) throw new TemplateError(`'${id}' is not a function of ${templatePath} (${all.join(", ")})`);
+  const buildDir = resolve(opts.outRoot ?? defaultBuildDir(templatePath));
+  mkdirSync(buildDir, { recursive: true });
+  for (const name of readdirSync(buildDir))
+    if (statSync(join(buildDir, name)).isDirectory() && !all.includes(name))
+      rmSync(join(buildDir, name), { recursive: true, force: true });
+  const functions: BuiltFunction[] = [];
+  for (const logicalId of opts.only?.length ? opts.only : all) {
+    const t0 = performance.now();
+    const bundle = await buildFunction(logicalId, { ...opts, templatePath, outRoot: buildDir });
+    functions.push({ logicalId, bundle, bytes: statSync(bundle).size, ms: Math.round(performance.now() - t0) });
+  }
+  const out = join(buildDir, "template.yaml");
+  // JSON is YAML: every SAM/CloudFormation reader takes it, and no YAML 1.1 reader turns a string into a date.
+  writeAtomically(out, Buffer.from(`${JSON.stringify(builtTemplate(template, all), null, 2)}\n`));
+  return { buildDir, template: out, functions };
+}
+
+/** The template as `sam build` leaves it: each function's CodeUri is its build directory, its Metadata names it. */
+export function builtTemplate(template: CfnTemplate, functionIds: string[]): CfnTemplate {
+  const out = structuredClone(template);
+  for (const id of functionIds) {
+    const r = out.Resources[id]!;
+    r.Properties = { ...r.Properties, CodeUri: id };
+    r.Metadata = { ...r.Metadata, SamResourceId: id };
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- invoking
@@ -516,6 +612,14 @@ process.once("message", async (msg) => {
   }
 });
 `;
+
+/** The runner script, written once per content outside the build directory (which holds only what SAM would). */
+function runnerFile(): string {
+  const hash = createHash("sha256").update(RUNNER_SOURCE).digest("hex").slice(0, 12);
+  const path = join(tmpdir(), `dcp-invoke-runner-${hash}.mjs`);
+  if (!existsSync(path)) writeAtomically(path, Buffer.from(RUNNER_SOURCE));
+  return path;
+}
 
 export type InvokeOutcome =
   | { ok: true; result: unknown; durationMs: number; requestId: string }
@@ -563,10 +667,7 @@ export async function invokeBundle(
 ): Promise<InvokeOutcome> {
   const { fork } = await import("node:child_process");
   const { randomUUID, randomBytes } = await import("node:crypto");
-  const { writeFileSync, mkdirSync } = await import("node:fs");
-  const runner = join(dirname(dirname(bundle)), "_runner.mjs");
-  mkdirSync(dirname(runner), { recursive: true });
-  writeFileSync(runner, RUNNER_SOURCE);
+  const runner = runnerFile();
 
   const requestId = randomUUID();
   const timeoutMs = opts.timeoutMs ?? cfg.timeoutSeconds * 1000;

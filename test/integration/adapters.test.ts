@@ -29,7 +29,7 @@ import { SsmManagedInstances } from "#core/adapters/ssm-managed";
 import { InvalidInputError, NotFoundError } from "#core/domain/errors";
 import type { PolicyDocument } from "#core/domain/iam/policy";
 import type { RolePolicies } from "#core/ports/index";
-import { DEMO_AMI, RESTART_DOCUMENT_CONTENT, RESTART_DOCUMENT_NAME } from "../../scripts/lib/fleet.ts";
+import { DEMO_AMI, RESTART_DOCUMENT_NAME, restartDocumentContent } from "../../scripts/lib/fleet.ts";
 import { useMoto } from "../support/moto.ts";
 import { attachSsmHarness } from "../support/ssm-harness.ts";
 
@@ -356,7 +356,7 @@ describe("SsmCommandRunner with the harness", () => {
         Name: RESTART_DOCUMENT_NAME,
         DocumentType: "Command",
         DocumentFormat: "JSON",
-        Content: JSON.stringify(RESTART_DOCUMENT_CONTENT),
+        Content: JSON.stringify(restartDocumentContent()),
       }),
     );
   }, 30_000);

@@ -12,7 +12,7 @@ import {
 import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AuditSummary } from "../../functions/drift-audit/index.ts";
+import type { AuditSummary } from "#core/app/run-audit";
 import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
 import { useMoto } from "../support/moto.ts";
 import { createTables, ROLLOUT_TABLE } from "../support/wiring.ts";

@@ -12,6 +12,7 @@ import {
   correctRolePolicy,
   demoFleetSpec,
   RESTART_DOCUMENT_NAME,
+  restartDocumentContent,
   type SeededFleet,
   seedFleet,
 } from "../../scripts/lib/fleet.ts";
@@ -115,10 +116,11 @@ describe("seedFleet(demoFleetSpec())", () => {
     expect(grantsShared("telpro")).toBe(false);
   });
 
-  it("creates the restart document with a guarded Service parameter", async () => {
+  it("creates the template's restart document (its one home) with a guarded Service parameter", async () => {
     const d = await clients.ssm.send(new GetDocumentCommand({ Name: RESTART_DOCUMENT_NAME }));
     expect(d.DocumentType).toBe("Command");
     const content = JSON.parse(d.Content ?? "{}");
+    expect(content).toEqual(restartDocumentContent());
     expect(content.schemaVersion).toBe("2.2");
     expect(content.parameters.Service.allowedPattern).toBe("^[a-z][a-z0-9-]{0,31}$");
     expect(JSON.stringify(content.mainSteps)).toContain("cd /opt/services/{{Service}} && ./update.sh --restart-only");

@@ -10,6 +10,7 @@ import { secretIdMatches } from "#core/domain/secrets";
 import type {
   CommandRunner,
   FleetInventory,
+  Idempotency,
   InvocationStatus,
   ManagedInstances,
   ParameterStore,
@@ -354,6 +355,31 @@ export class FakeManaged implements ManagedInstances {
   }
   async unreachable(): Promise<Map<string, string> | undefined> {
     return this.online && new Map(this.lost);
+  }
+}
+
+/**
+ * Powertools' semantics in memory: the first delivery of a key runs, a concurrent one fails as in progress (the
+ * event is retried), a later one gets the stored result as a duplicate; a run that throws leaves no record.
+ */
+export class FakeIdempotency implements Idempotency {
+  readonly records = new Map<string, { status: "INPROGRESS" } | { status: "COMPLETED"; result: unknown }>();
+
+  async once<T>(key: Record<string, string>, work: () => Promise<T>): Promise<{ result: T; duplicate: boolean }> {
+    const k = JSON.stringify(Object.entries(key).sort());
+    const rec = this.records.get(k);
+    if (rec?.status === "COMPLETED") return { result: clone(rec.result) as T, duplicate: true };
+    if (rec)
+      throw Object.assign(new Error(`record ${k} is in progress`), { name: "IdempotencyAlreadyInProgressError" });
+    this.records.set(k, { status: "INPROGRESS" });
+    try {
+      const result = await work();
+      this.records.set(k, { status: "COMPLETED", result: clone(result) });
+      return { result, duplicate: false };
+    } catch (err) {
+      this.records.delete(k);
+      throw err;
+    }
   }
 }
 

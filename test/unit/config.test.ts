@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "#core/app/config";
+import { CONFIG_VARIABLES, loadConfig } from "#core/app/config";
+import { functionConfig, listFunctions, loadTemplate } from "../../scripts/lib/template.ts";
 
 const NS = { DCP_NAMESPACE: "voiceai/prod" };
 
@@ -14,6 +15,7 @@ describe("loadConfig", () => {
       auditRemediation: "none",
       auditSummaryParam: "/voiceai/prod/control-plane/audit/summary",
       region: "us-east-1",
+      tagKeys: { namespace: "Namespace", service: "Service" },
       timings: {
         executionTimeoutSeconds: 900,
         deliveryTimeoutSeconds: 600,
@@ -34,6 +36,8 @@ describe("loadConfig", () => {
       DCP_IAM_MODE: "quarantine",
       DCP_AUDIT_REMEDIATION: "imds+restart",
       DCP_AUDIT_SUMMARY_PARAM: "/custom/summary",
+      DCP_NAMESPACE_TAG_KEY: "fleet:namespace",
+      DCP_SERVICE_TAG_KEY: "fleet:service",
       AWS_REGION: "eu-central-1",
       DCP_EXECUTION_TIMEOUT_SECONDS: "600",
       DCP_DELIVERY_TIMEOUT_SECONDS: "120",
@@ -51,6 +55,7 @@ describe("loadConfig", () => {
       auditRemediation: "imds+restart",
       auditSummaryParam: "/custom/summary",
       region: "eu-central-1",
+      tagKeys: { namespace: "fleet:namespace", service: "fleet:service" },
       timings: {
         executionTimeoutSeconds: 600,
         deliveryTimeoutSeconds: 120,
@@ -58,6 +63,16 @@ describe("loadConfig", () => {
         claimLeaseSeconds: 240,
       },
     });
+  });
+
+  it("reads every DCP_ setting the template gives a function, and the template sets every one it reads", () => {
+    const set = new Set(
+      listFunctions(loadTemplate()).flatMap((id) =>
+        Object.keys(functionConfig(id).environment).filter((k) => k.startsWith("DCP_")),
+      ),
+    );
+    const read = CONFIG_VARIABLES.filter((k) => k.startsWith("DCP_"));
+    expect([...set].sort()).toEqual([...read].sort());
   });
 
   it("DCP_DRY_RUN is true only for 'true'", () => {

@@ -169,11 +169,11 @@ describe("npm run invoke (scripts/invoke.ts)", () => {
     expect(r.stdout).not.toContain("fixture handler invoked");
   }, 60_000);
 
-  it("runs the esbuild bundle built from the template's BuildProperties (the code Lambda runs)", async () => {
+  it("runs the bundle `sam build` would write beside the template, built from its BuildProperties (the code Lambda runs)", async () => {
     const r = await invoke(["FixtureFunction", file("bundle.json", { marker: "b" })]);
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout);
-    const bundle = join(ROOT, "dist", "invoke", "FixtureFunction", "index.mjs");
+    const bundle = join(ROOT, "test", "fixtures", "invoker", ".aws-sam", "build", "FixtureFunction", "index.mjs");
     expect(result.moduleUrl).toBe(`file://${bundle}`);
     const code = readFileSync(bundle, "utf8");
     expect(code.startsWith("import { createRequire } from 'module';")).toBe(true); // Banner applied

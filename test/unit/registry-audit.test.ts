@@ -11,11 +11,11 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SsmManagedInstances } from "#core/adapters/ssm-managed";
 import { auditFleet, type DriftReport, readRegistryState } from "#core/app/audit-fleet";
+import type { AuditSummary } from "#core/app/run-audit";
 import { validateManifest } from "#core/domain/manifest";
 import type { FindingKind, Host } from "#core/domain/model";
 import { MAX_REMEMBERED, registryStateToKeep } from "#core/domain/registry";
 import { registryLine } from "../../bin/lib/render.ts";
-import type { AuditSummary } from "../../functions/drift-audit/index.ts";
 import { fakeWorld } from "../support/fakes.ts";
 
 const NS = "voiceai/prod";
@@ -261,7 +261,14 @@ describe("the stored summary", () => {
           "DynamoDB.PutItem",
         ].map((k) => [k, 100_000]),
       ),
-      remediation: { mode: "imds+restart", imdsFixed: 100_000, restarts: 1000 },
+      dryRun: false,
+      remediation: {
+        mode: "imds+restart",
+        imdsFixed: 100_000,
+        imdsFailed: 100_000,
+        imdsDeferred: 100_000,
+        restarts: 1000,
+      },
       registry: {
         checkedAt: T0.toISOString(),
         fullCheckAt: T0.toISOString(),

@@ -20,7 +20,7 @@ import {
   toSend,
 } from "#core/domain/rollout";
 import { rolloutIdFor } from "#core/domain/secrets";
-import { verdictOf } from "#core/domain/ssm-commands";
+import { verdictOf } from "#core/domain/ssm";
 
 const T0 = "2025-11-20T12:00:00.000Z";
 const SECRET = {

@@ -301,6 +301,14 @@ describe("triggers", () => {
 });
 
 describe("restart document", () => {
+  it("the reconciler's execution timeout is the document's own timeoutSeconds", () => {
+    const doc = cfn.Resources["RestartServiceDocument"]!.Properties["Content"] as {
+      mainSteps: { inputs: { timeoutSeconds: string } }[];
+    };
+    const env = functionConfig("RolloutReconcilerFunction").environment;
+    expect(env["DCP_EXECUTION_TIMEOUT_SECONDS"]).toBe(doc.mainSteps[0]!.inputs.timeoutSeconds);
+  });
+
   it("accepts only service names the manifest accepts and runs update.sh under ServicesRoot", () => {
     const doc = cfn.Resources["RestartServiceDocument"]!.Properties;
     expect(doc["DocumentType"]).toBe("Command");

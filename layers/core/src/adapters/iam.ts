@@ -45,9 +45,28 @@ export class TargetedPolicyStore implements PolicyStore {
   private readonly roles = new Map<string, Promise<RolePolicies>>();
   private readonly managed = new Map<string, Promise<{ name: string; document: PolicyDocument }>>();
 
-  constructor(private readonly iam: IAMClient) {}
+  private since = Date.now();
+
+  /**
+   * `maxAgeMs`: how long answers are kept (a warm launch guard keeps them a few minutes, so a burst of launches reads
+   * each role once and a policy change is seen within that time); default: for the store's lifetime.
+   */
+  constructor(
+    private readonly iam: IAMClient,
+    private readonly maxAgeMs = Number.POSITIVE_INFINITY,
+  ) {}
+
+  /** Forgets every answer once they are older than maxAgeMs. */
+  private expire(): void {
+    if (Date.now() - this.since <= this.maxAgeMs) return;
+    this.profiles.clear();
+    this.roles.clear();
+    this.managed.clear();
+    this.since = Date.now();
+  }
 
   roleOfInstanceProfile(instanceProfileArn: string): Promise<RoleRef | undefined> {
+    this.expire();
     const name = instanceProfileName(instanceProfileArn);
     let p = this.profiles.get(name);
     if (!p) {
@@ -72,6 +91,7 @@ export class TargetedPolicyStore implements PolicyStore {
   }
 
   rolePolicies(roleName: string): Promise<RolePolicies> {
+    this.expire();
     let p = this.roles.get(roleName);
     if (!p) {
       p = this.loadRole(roleName);

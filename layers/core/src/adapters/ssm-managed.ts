@@ -3,12 +3,13 @@ import {
   type InstanceInformationStringFilter,
   type SSMClient,
 } from "@aws-sdk/client-ssm";
+import {
+  MAX_IDS_PER_INSTANCE_INFORMATION_FILTER as IDS_PER_FILTER,
+  INSTANCE_INFORMATION_PAGE as PAGE,
+  UNREACHABLE_PING_STATUSES,
+} from "../domain/ssm.ts";
 import type { ManagedInstances } from "../ports/index.ts";
 import { isUnsupportedOperation } from "./ec2.ts";
-
-/** DescribeInstanceInformation accepts at most 50 ids per InstanceIds filter, and MaxResults 5–50 with filters. */
-const IDS_PER_FILTER = 50;
-const PAGE = 50;
 
 export class SsmManagedInstances implements ManagedInstances {
   constructor(private readonly ssm: SSMClient) {}
@@ -24,7 +25,7 @@ export class SsmManagedInstances implements ManagedInstances {
   }
 
   async unreachable(): Promise<Map<string, string> | undefined> {
-    return this.describe([{ Key: "PingStatus", Values: ["ConnectionLost", "Inactive"] }]);
+    return this.describe([{ Key: "PingStatus", Values: [...UNREACHABLE_PING_STATUSES] }]);
   }
 
   /** Every page of one filtered DescribeInstanceInformation: id → PingStatus. */

@@ -10,7 +10,7 @@ import {
 } from "@aws-sdk/client-ssm";
 import { InvalidInputError } from "../domain/errors.ts";
 import { SERVICE_NAME_PATTERN } from "../domain/manifest.ts";
-import { MAX_IDS_PER_COMMAND } from "../domain/ssm-commands.ts";
+import { MAX_COMMENT_CHARS, MAX_IDS_PER_COMMAND } from "../domain/ssm.ts";
 import {
   type CommandRunner,
   InvalidInstanceIdError,
@@ -18,8 +18,7 @@ import {
   type ParameterStore,
   type RestartRequest,
 } from "../ports/index.ts";
-/** SendCommand Comment is at most 100 characters. */
-export const MAX_COMMENT = 100;
+
 const STANDARD_TIER_MAX = 4096;
 
 export interface SsmCommandRunnerOptions {
@@ -53,7 +52,7 @@ export class SsmCommandRunner implements CommandRunner {
           Parameters: { Service: [req.service] },
           MaxConcurrency: req.maxConcurrency,
           MaxErrors: req.maxErrors,
-          Comment: [...req.comment].slice(0, MAX_COMMENT).join(""),
+          Comment: [...req.comment].slice(0, MAX_COMMENT_CHARS).join(""),
           TimeoutSeconds: this.timeoutSeconds,
           ...(req.alarm
             ? { AlarmConfiguration: { Alarms: [{ Name: req.alarm }], IgnorePollAlarmFailure: false } }
@@ -130,7 +129,7 @@ export class SsmCommandRunner implements CommandRunner {
   }
 
   async commandsWithComment(instanceId: string, documentName: string, comment: string): Promise<string[]> {
-    const want = [...comment].slice(0, MAX_COMMENT).join("");
+    const want = [...comment].slice(0, MAX_COMMENT_CHARS).join("");
     const ids: string[] = [];
     let token: string | undefined;
     do {

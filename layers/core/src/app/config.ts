@@ -1,5 +1,11 @@
 import * as z from "zod/mini";
-import { defaultManifestParam, NAMESPACE_PATTERN } from "../domain/manifest.ts";
+import {
+  DEFAULT_TAG_KEYS,
+  defaultManifestParam,
+  NAMESPACE_PATTERN,
+  TAG_KEY_PATTERN,
+  type TagKeys,
+} from "../domain/manifest.ts";
 import { DEFAULT_TIMINGS, type RolloutTimings } from "../domain/rollout.ts";
 
 const bool = z.pipe(
@@ -12,7 +18,14 @@ const seconds = z.pipe(
   z.transform((v) => Number(v)),
 );
 
+const tagKey = (fallback: string) => z._default(z.string().check(z.regex(TAG_KEY_PATTERN, "an EC2 tag key")), fallback);
+const TagKeysEnv = z.object({
+  DCP_NAMESPACE_TAG_KEY: tagKey(DEFAULT_TAG_KEYS.namespace),
+  DCP_SERVICE_TAG_KEY: tagKey(DEFAULT_TAG_KEYS.service),
+});
+
 const EnvSchema = z.object({
+  ...TagKeysEnv.shape,
   DCP_NAMESPACE: z.string().check(z.regex(NAMESPACE_PATTERN, "a lower-case namespace such as voiceai/prod")),
   DCP_MANIFEST_PARAM: z.optional(z.string()),
   DCP_DRY_RUN: bool,
@@ -29,9 +42,14 @@ const EnvSchema = z.object({
   DCP_CLAIM_LEASE_SECONDS: z.optional(seconds),
 });
 
+/** Every environment variable the configuration reads (the template must set each DCP_ one; test/unit/config). */
+export const CONFIG_VARIABLES = Object.keys(EnvSchema.shape);
+
 export interface Config {
   namespace: string;
   manifestParam: string;
+  /** Template parameters NamespaceTagKey / ServiceTagKey: the keys the IAM conditions were deployed with. */
+  tagKeys: TagKeys;
   dryRun: boolean;
   restartDocument: string;
   idempotencyTable?: string;
@@ -44,6 +62,18 @@ export interface Config {
   timings: RolloutTimings;
 }
 
+function failed(error: z.core.$ZodError): Error {
+  const msg = error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+  return new Error(`configuration error: ${msg}`);
+}
+
+/** The deployment's tag keys from DCP_NAMESPACE_TAG_KEY / DCP_SERVICE_TAG_KEY (template NamespaceTagKey / ServiceTagKey). */
+export function tagKeysFromEnv(env: Record<string, string | undefined> = process.env): TagKeys {
+  const parsed = TagKeysEnv.safeParse(env);
+  if (!parsed.success) throw failed(parsed.error);
+  return { namespace: parsed.data.DCP_NAMESPACE_TAG_KEY, service: parsed.data.DCP_SERVICE_TAG_KEY };
+}
+
 /** Reads the configuration contract from the environment; a bad value fails loudly at cold start. */
 export function loadConfig(
   env: Record<string, string | undefined> = process.env,
@@ -53,14 +83,12 @@ export function loadConfig(
     ...env,
     ...(overrides.namespace ? { DCP_NAMESPACE: overrides.namespace } : {}),
   });
-  if (!parsed.success) {
-    const msg = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new Error(`configuration error: ${msg}`);
-  }
+  if (!parsed.success) throw failed(parsed.error);
   const e = parsed.data;
   const base: Config = {
     namespace: e.DCP_NAMESPACE,
     manifestParam: e.DCP_MANIFEST_PARAM || defaultManifestParam(e.DCP_NAMESPACE),
+    tagKeys: { namespace: e.DCP_NAMESPACE_TAG_KEY, service: e.DCP_SERVICE_TAG_KEY },
     dryRun: e.DCP_DRY_RUN,
     restartDocument: e.DCP_RESTART_DOCUMENT,
     iamMode: e.DCP_IAM_MODE,

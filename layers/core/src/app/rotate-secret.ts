@@ -317,14 +317,19 @@ export function asRecord(r: RotationResult): RotationResult {
  * rollout for (secret, version) — once per fact behind the idempotency port (every trigger for one rotation agrees),
  * or only plan it in a dry run. A repeat is answered as a duplicate, never as a second restart.
  */
-export async function rotateSecret(event: SecretEvent, deps: Deps, idempotency: Idempotency): Promise<RotationResult> {
-  const manifest = await loadManifest(deps.params, deps.config.manifestParam, deps.config.namespace);
+export async function rotateSecret(
+  event: SecretEvent,
+  deps: Deps & { idempotency: Idempotency },
+): Promise<RotationResult> {
+  const manifest = await loadManifest(deps.params, deps.config);
   const fact = await confirmRotation(classifyRotationEvent(event), manifest, deps);
   if (!isFact(fact)) return fact;
   if (deps.config.dryRun) return startRollout(fact, manifest, deps, { dryRun: true });
-  const { value, repeated } = await idempotency.once(
+  const { result, duplicate } = await deps.idempotency.once(
     { secretArn: fact.secretArn, versionId: fact.versionId },
     async () => asRecord(await startRollout(fact, manifest, deps, { dryRun: false })),
   );
-  return repeated ? { ...value, action: "duplicate", reason: "already handled for this version", commands: [] } : value;
+  return duplicate
+    ? { ...result, action: "duplicate", reason: "already handled for this version", commands: [] }
+    : result;
 }

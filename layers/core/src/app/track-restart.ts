@@ -1,5 +1,5 @@
 import { judgeInvocation, type RolloutHead, refFromComment } from "../domain/rollout.ts";
-import { verdictOf } from "../domain/ssm-commands.ts";
+import { verdictOf } from "../domain/ssm.ts";
 import type { Deps } from "./deps.ts";
 import { type EngineDeps, reconcileStep, recordTargetOutcome, type SentStep } from "./rollout-engine.ts";
 

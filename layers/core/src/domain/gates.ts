@@ -4,7 +4,7 @@
 // Anchors: Auto Scaling instance refresh (bake, alarms), ECS deployments (bake time, alarms), SSM Run Command
 // (AlarmConfiguration: one alarm per command) and Change Calendar (GetCalendarState OPEN/CLOSED).
 import type { Manifest } from "./manifest.ts";
-import { parseMaxConcurrency } from "./ssm-commands.ts";
+import { parseMaxConcurrency } from "./ssm.ts";
 
 export type Profile = "fast" | "safe";
 export type GateName = "coalesce" | "bake" | "calendar" | "alarm";

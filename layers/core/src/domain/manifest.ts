@@ -7,7 +7,16 @@ import "./zod-messages.ts";
 export const SERVICE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 /** `voiceai/prod`: lower-case path segments. */
 export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9-]*(\/[a-z0-9][a-z0-9-]*)*$/;
-const TAG_KEY = /^[\w .:/=+\-@]{1,128}$/;
+/** An EC2 tag key as the template's NamespaceTagKey / ServiceTagKey parameters allow it. */
+export const TAG_KEY_PATTERN = /^[\w .:/=+\-@]{1,128}$/;
+const TAG_KEY = TAG_KEY_PATTERN;
+
+/** The tag keys placing a host: `namespace` = the fleet namespace, `service` = a manifest service. */
+export interface TagKeys {
+  namespace: string;
+  service: string;
+}
+export const DEFAULT_TAG_KEYS: TagKeys = { namespace: "Namespace", service: "Service" };
 
 const nonEmpty = () => z.string().check(z.minLength(1));
 const matching = (pattern: RegExp, what?: string) => z.string().check(z.regex(pattern, what));
@@ -70,10 +79,10 @@ export const manifestSchema = z
     namespace: matching(NAMESPACE_PATTERN, "lower-case path such as voiceai/prod"),
     tags: z._default(
       z.object({
-        namespace: z._default(matching(TAG_KEY), "Namespace"),
-        service: z._default(matching(TAG_KEY), "Service"),
+        namespace: z._default(matching(TAG_KEY), DEFAULT_TAG_KEYS.namespace),
+        service: z._default(matching(TAG_KEY), DEFAULT_TAG_KEYS.service),
       }),
-      { namespace: "Namespace", service: "Service" },
+      { ...DEFAULT_TAG_KEYS },
     ),
     configBucket: matching(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name"),
     ecrRepositoryPrefix: z._default(matching(/^[a-z0-9][a-z0-9._/-]*$/), "voiceai-"),
@@ -156,6 +165,21 @@ export function parseManifest(text: string): Manifest {
     throw new InvalidInputError(`fleet manifest parameter is not JSON: ${hint}`);
   }
   return validateManifest(raw);
+}
+
+/**
+ * The deployment's tag keys are the source (template parameters NamespaceTagKey / ServiceTagKey → the functions'
+ * DCP_NAMESPACE_TAG_KEY / DCP_SERVICE_TAG_KEY): the IAM conditions were fixed with them at deploy, so a manifest naming
+ * other keys would make every tag-scoped write fail at run time. Throws InvalidInputError (one line) when they differ.
+ */
+export function checkTagKeys(m: Pick<Manifest, "tags">, deployed: TagKeys): void {
+  if (m.tags.namespace === deployed.namespace && m.tags.service === deployed.service) return;
+  throw new InvalidInputError(
+    `manifest tags (namespace: '${m.tags.namespace}', service: '${m.tags.service}') differ from the deployed tag keys ` +
+      `(namespace: '${deployed.namespace}', service: '${deployed.service}'; template parameters NamespaceTagKey/ServiceTagKey, ` +
+      "fixed in the IAM conditions at deploy): change the manifest's tags or redeploy with those keys",
+    "tags",
+  );
 }
 
 export function defaultManifestParam(namespace: string): string {

@@ -6,6 +6,7 @@
 import * as z from "zod/mini";
 import "./zod-messages.ts";
 import type { Host } from "./model.ts";
+import { ONLINE_PING_STATUS } from "./ssm.ts";
 
 /** The SSM agent takes minutes to register after boot: a younger unregistered host is not a finding yet. */
 export const REGISTRATION_GRACE_MS = 15 * 60_000;
@@ -186,11 +187,11 @@ export function judgeRegistry(
   });
 
   for (const [id, ping] of answers.unreachable)
-    if (byId.has(id) && ping !== "Online") unmanaged.set(id, lost(id, ping));
+    if (byId.has(id) && ping !== ONLINE_PING_STATUS) unmanaged.set(id, lost(id, ping));
   for (const id of plan.candidates) {
     if (unmanaged.has(id)) continue;
     const ping = answers.candidates.get(id);
-    if (ping === "Online") continue;
+    if (ping === ONLINE_PING_STATUS) continue;
     if (ping !== undefined) {
       unmanaged.set(id, lost(id, ping));
       continue;

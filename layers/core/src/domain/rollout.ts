@@ -3,7 +3,7 @@
 import { applyBudget, type Hold, type RolloutPolicy } from "./gates.ts";
 import type { Manifest } from "./manifest.ts";
 import { SERVICE_NAME_PATTERN } from "./manifest.ts";
-import { MAX_IDS_PER_COMMAND, parseMaxConcurrency, verdictOf } from "./ssm-commands.ts";
+import { MAX_IDS_PER_COMMAND, parseMaxConcurrency, verdictOf } from "./ssm.ts";
 
 export { MAX_IDS_PER_COMMAND };
 
@@ -301,7 +301,7 @@ export function isComplete(step: Pick<StepRecord, "done" | "targetIds">): boolea
 
 export type Verdict = "ok" | "bad" | "skip";
 
-/** A host's outcome from its own invocation status (ssm-commands.ts verdictOf); undefined while in flight. */
+/** A host's outcome from its own invocation status (ssm.ts verdictOf); undefined while in flight. */
 export function judgeInvocation(status: string | undefined): { verdict: Verdict; why: string } | undefined {
   const verdict = status === undefined ? undefined : verdictOf(status);
   return verdict && status ? { verdict, why: status } : undefined;

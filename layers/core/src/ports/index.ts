@@ -4,6 +4,7 @@ import type { Hold } from "../domain/gates.ts";
 import type { PolicyDocument } from "../domain/iam/policy.ts";
 import type { Host, ImdsOptions } from "../domain/model.ts";
 import type { Rollout, RolloutHead, StepRecord, Verdict } from "../domain/rollout.ts";
+import type { InvocationStatus } from "../domain/ssm.ts";
 
 /** EC2: the fleet's hosts. */
 export interface FleetInventory {
@@ -72,19 +73,7 @@ export interface SecretCatalog {
   describeMany(secretIds: string[]): Promise<Map<string, SecretDescription | undefined>>;
 }
 
-export type InvocationStatus =
-  | "Pending"
-  | "InProgress"
-  | "Delayed"
-  | "Success"
-  | "Cancelled"
-  | "TimedOut"
-  | "Failed"
-  | "Cancelling"
-  | "Undeliverable"
-  | "Terminated"
-  | "InvalidPlatform"
-  | "AccessDenied";
+export type { InvocationStatus } from "../domain/ssm.ts";
 
 export interface RestartRequest {
   documentName: string;
@@ -128,14 +117,6 @@ export interface CommandRunner {
 /** ECS: a new deployment of one service (CONTRACT-consumers.md; the ECS engineer's port provides it). */
 export interface EcsDispatch {
   forceNewDeployment(clusterArn: string, serviceArn: string): Promise<{ deploymentId: string }>;
-}
-
-/**
- * Once per business fact (DynamoDB records with a TTL; Powertools idempotency in the shell): `fn` runs for the first
- * delivery of `key`; later ones get its stored value back with `repeated` set.
- */
-export interface Idempotency {
-  once<T extends object>(key: Record<string, string>, fn: () => Promise<T>): Promise<{ value: T; repeated: boolean }>;
 }
 
 /** SSM Parameter Store: where the manifest and audit summaries live. */
@@ -213,6 +194,16 @@ export interface ManagedInstances {
   pingStatus(instanceIds: string[]): Promise<Map<string, string> | undefined>;
   /** Every registered node whose agent is not reachable (ConnectionLost, Inactive): ⌈such nodes/50⌉ calls, at least 1. */
   unreachable(): Promise<Map<string, string> | undefined>;
+}
+
+/**
+ * At-most-once execution per business fact (the instance and state of a launch, the secret and version of a rotation):
+ * concurrent and repeated deliveries of one fact run `work` once; the others get the first run's result back with
+ * `duplicate: true`. A run that throws leaves no record, so a retry runs again. The key's fields are the fact itself
+ * (hashed whole), never an event id: every event that states the same fact agrees.
+ */
+export interface Idempotency {
+  once<T>(key: Record<string, string>, work: () => Promise<T>): Promise<{ result: T; duplicate: boolean }>;
 }
 
 /** What the rollout gates are judged on (domain/gates.ts): CloudWatch alarm states and an SSM Change Calendar. */

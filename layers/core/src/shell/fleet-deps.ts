@@ -1,6 +1,14 @@
 // Fleet-wide wiring shared by the functions that touch every port (rotation, audit), the CLI, the bench and the tests.
 import { CachedParameterStore } from "../adapters/cached-parameters.ts";
-import { type ApiCallCounter, type AwsClients, createClients } from "../adapters/clients.ts";
+import {
+  type ApiCallCounter,
+  type AwsClients,
+  cloudwatchClient,
+  createClients,
+  dynamodbClient,
+  ec2Client,
+  ssmClient,
+} from "../adapters/clients.ts";
 import { Ec2FleetInventory } from "../adapters/ec2.ts";
 import { AwsGateSignals } from "../adapters/gates.ts";
 import { BulkPolicyStore, TargetedPolicyStore } from "../adapters/iam.ts";
@@ -41,5 +49,20 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
     managed: new SsmManagedInstances(clients.ssm),
     signals: new AwsGateSignals(clients.cloudwatch, clients.ssm),
     now: () => new Date(),
+  };
+}
+
+/**
+ * The rollout engine's adapters (tracker, reconciler): EC2 for version tags, SSM Run Command, the rollout table.
+ * Clients are built here once per cold start; the caller narrows them with portsFor.
+ */
+export function rolloutAdapters(config: Config): Pick<Deps, "inventory" | "commands" | "rollouts" | "signals"> {
+  if (!config.rolloutTable) throw new Error("configuration error: DCP_ROLLOUT_TABLE is not set");
+  const ssm = ssmClient();
+  return {
+    inventory: new Ec2FleetInventory(ec2Client()),
+    commands: new SsmCommandRunner(ssm, { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
+    rollouts: new DynamoRolloutStore(dynamodbClient(), config.rolloutTable),
+    signals: new AwsGateSignals(cloudwatchClient(), ssm),
   };
 }

@@ -1,12 +1,11 @@
 // Imperative shell shared by the four handlers: Powertools logger/metrics/idempotency, origin checks.
-import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempotency";
+import { IdempotencyConfig } from "@aws-lambda-powertools/idempotency";
 import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Context } from "aws-lambda";
-import { shown } from "../domain/events.ts";
-import type { Idempotency } from "../ports/index.ts";
+import { describeIssues, shown } from "../domain/events.ts";
 
 export { MetricUnit, shown };
 
@@ -59,32 +58,29 @@ export interface Rejected {
   reason: string;
 }
 
+/**
+ * Parses an EventBridge event for a handler: the schema's output, or why it is not ours (malformed, or for another
+ * account or region: see foreignOrigin) for the handler to `reject`.
+ */
+export function accept<T extends { account?: unknown; region?: unknown }>(
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: unknown } },
+  event: unknown,
+  context: Pick<Context, "invokedFunctionArn">,
+  what: string,
+): { event: T } | { reason: string } {
+  const parsed = schema.safeParse(event);
+  if (!parsed.success) return { reason: `not ${what}: ${describeIssues(parsed.error as never)}` };
+  const foreign = foreignOrigin(parsed.data, context);
+  return foreign ? { reason: foreign } : { event: parsed.data };
+}
+
+/** Emits each count above zero as a Count metric (a dimensionless count of nothing says nothing). */
+export function addCounts(metrics: Metrics, counts: Record<string, number>): void {
+  for (const [name, n] of Object.entries(counts)) if (n > 0) metrics.addMetric(name, MetricUnit.Count, n);
+}
+
 export function reject(logger: Logger, metrics: Metrics, reason: string): Rejected {
   logger.warn("event rejected", { reason });
   metrics.addMetric("EventsRejected", MetricUnit.Count, 1);
   return { action: "rejected", reason };
-}
-
-/**
- * The Idempotency port over Powertools (DynamoDB records keyed on the business fact `key`, TTL 7 days). The first
- * delivery's request id travels in the stored value, so a repeat (another request id) knows it is one.
- */
-export function idempotencyPort(client: DynamoDBClient, table: string | undefined): (context: Context) => Idempotency {
-  const idem = idempotency(client, table, "key");
-  const run = makeIdempotent(
-    async (input: { key: Record<string, string>; requestId: string }, fn: () => Promise<object>) => ({
-      value: await fn(),
-      firstRequestId: input.requestId,
-    }),
-    { ...idem, dataIndexArgument: 0 },
-  );
-  return (context) => {
-    idem.config.registerLambdaContext(context);
-    return {
-      once: async <T extends object>(key: Record<string, string>, fn: () => Promise<T>) => {
-        const out = await run({ key, requestId: context.awsRequestId }, fn);
-        return { value: out.value as T, repeated: out.firstRequestId !== context.awsRequestId };
-      },
-    };
-  };
 }

@@ -1,0 +1,112 @@
+// Per-function wiring derived from the permission declarations (adapters/permissions.ts): a function's ports expose
+// only the adapter methods its FUNCTION_USES entry declares, which are exactly the ones its IAM role is held to
+// (test/unit/least-privilege.test.ts). A call to anything else fails loudly in every environment, before any AWS call,
+// instead of as AccessDenied in production only.
+import { type AdapterMethod, FUNCTION_USES, PERMISSIONS } from "../adapters/permissions.ts";
+import type { Deps } from "../app/deps.ts";
+import type { Idempotency, ManagedInstances } from "../ports/index.ts";
+
+export type FunctionId = keyof typeof FUNCTION_USES;
+
+/** Every port a function may be wired with, by its key in the use cases' dependencies. */
+export interface AllPorts extends Omit<Deps, "config" | "now"> {
+  managed: ManagedInstances;
+  idempotency: Idempotency;
+}
+export type PortKey = keyof AllPorts;
+
+/** Declaration prefix → the port it names (PolicyStore and BulkPolicyStore are two adapters of one port). */
+const PORT_OF: Record<string, PortKey> = {
+  FleetInventory: "inventory",
+  PolicyStore: "policies",
+  BulkPolicyStore: "policies",
+  SecretCatalog: "secrets",
+  CommandRunner: "commands",
+  ParameterStore: "params",
+  AuditState: "params",
+  RolloutStore: "rollouts",
+  ManagedInstances: "managed",
+  Idempotency: "idempotency",
+  GateSignals: "signals",
+};
+/** Declarations whose method name differs from the port's (AuditState.read is ParameterStore.get on one name). */
+const METHOD_OF: Partial<Record<AdapterMethod, string>> = { "AuditState.read": "get", Idempotency: "once" };
+
+/** Port → the methods the function may call (`*`: every method without a declaration of its own). */
+export function allowedMethods(fn: FunctionId): Map<PortKey, Set<string>> {
+  const out = new Map<PortKey, Set<string>>();
+  for (const use of FUNCTION_USES[fn] as readonly AdapterMethod[]) {
+    const [prefix, method] = use.split(".") as [string, string | undefined];
+    const port = PORT_OF[prefix];
+    if (!port) throw new Error(`permissions.ts: '${use}' names no port`);
+    const set = out.get(port) ?? new Set<string>();
+    set.add(METHOD_OF[use] ?? method ?? "*");
+    out.set(port, set);
+  }
+  return out;
+}
+
+/** Methods declared on their own (e.g. RolloutStore.list, granted to no function): never covered by a `*`. */
+const OWN_DECLARATIONS = new Set(
+  Object.keys(PERMISSIONS).flatMap((k) => {
+    const [prefix, method] = k.split(".");
+    const port = prefix ? PORT_OF[prefix] : undefined;
+    return port && method && method !== "*" ? [`${port}.${method}`] : [];
+  }),
+);
+
+function refuse(fn: FunctionId, port: PortKey, method: string): () => never {
+  return () => {
+    throw new Error(`${fn} may not call ${port}.${method}: its role does not allow it (adapters/permissions.ts)`);
+  };
+}
+
+function guarded<T extends object>(fn: FunctionId, port: PortKey, adapter: T, allowed: Set<string>): T {
+  return new Proxy(adapter, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== "function" || typeof prop !== "string") return value;
+      const ok = allowed.has(prop) || (allowed.has("*") && !OWN_DECLARATIONS.has(`${port}.${prop}`));
+      return ok ? value.bind(target) : refuse(fn, port, prop);
+    },
+  });
+}
+
+/** A port the function does not use at all: any call is a wiring bug, loudly. */
+function absent<T extends object>(fn: FunctionId, port: PortKey): T {
+  return new Proxy({} as T, {
+    get(_t, prop) {
+      return prop === "then" ? undefined : refuse(fn, port, String(prop));
+    },
+  });
+}
+
+/**
+ * The ports of `fn`, from the adapters given: each declared port guarded down to its declared methods, every other
+ * port absent. Throws at cold start when a declared port has no adapter (a wiring bug, not a run-time surprise).
+ */
+export function portsFor<F extends FunctionId>(
+  fn: F,
+  adapters: Partial<AllPorts>,
+  base: Pick<Deps, "config" | "now">,
+): Deps & { managed: ManagedInstances; idempotency: Idempotency } {
+  const allowed = allowedMethods(fn);
+  const ports = {} as Record<PortKey, object>;
+  for (const key of [
+    "inventory",
+    "policies",
+    "secrets",
+    "commands",
+    "rollouts",
+    "params",
+    "managed",
+    "idempotency",
+    "signals",
+  ] as const) {
+    const methods = allowed.get(key);
+    const adapter = adapters[key] as object | undefined;
+    if (methods && !adapter) throw new Error(`${fn} declares ${key} in adapters/permissions.ts but none is wired`);
+    ports[key] = methods && adapter ? guarded(fn, key, adapter, methods) : absent(fn, key);
+  }
+  return { ...base, ...(ports as unknown as AllPorts) };
+}
