@@ -3,6 +3,7 @@
 import type { DriftReport } from "#core/app/audit-fleet";
 import type { GuardResult } from "#core/app/guard-host";
 import type { ReconcileReport } from "#core/app/rollout-engine";
+import { gatesBefore, policyLines, type RolloutPolicy } from "#core/domain/gates";
 import type { Finding, ImdsOptions, Severity } from "#core/domain/model";
 import type { RegistryReport } from "#core/domain/registry";
 import {
@@ -243,15 +244,33 @@ export function wavesTable(waves: WaveStep[]): string {
   );
 }
 
+/** The plan's steps with each command's MaxConcurrency and the gates its wave waits for. */
+function gatedWavesTable(waves: WaveStep[], policy: RolloutPolicy): string {
+  return table(
+    ["WAVE", "SERVICE", "TARGETS", "CONCURRENCY", "WAITS FOR", "IDS"],
+    waves.map((w, i) => [
+      `${w.wave}${w.part ? `.${w.part}` : ""}`,
+      w.service,
+      String(w.targetIds.length),
+      w.maxConcurrency ?? "-",
+      gatesBefore(policy, waves, i),
+      w.targetIds.join(", "),
+    ]),
+  );
+}
+
 export function planText(
-  plan: Pick<RolloutPlan, "rolloutId" | "secretName" | "versionId" | "waves" | "skipped">,
+  plan: Pick<RolloutPlan, "rolloutId" | "secretName" | "versionId" | "waves" | "skipped" | "policy">,
+  reads: { service: string; readsPerRestart: number }[] = [],
 ): string {
   const hosts = plan.waves.reduce((n, w) => n + w.targetIds.length, 0);
+  const waves = plan.policy ? gatedWavesTable(plan.waves, plan.policy) : wavesTable(plan.waves);
   const out = [
     `Restart plan for ${plan.secretName} (AWSCURRENT ${plan.versionId}), rollout ${plan.rolloutId}:`,
     `${hosts} target(s) in ${new Set(plan.waves.map((w) => w.wave)).size} wave(s); nothing was sent.`,
+    ...(plan.policy ? policyLines(plan.policy, reads) : []),
     "",
-    plan.waves.length ? wavesTable(plan.waves) : "No consumer needs or can take the restart.",
+    plan.waves.length ? waves : "No consumer needs or can take the restart.",
   ];
   if (plan.skipped.length) {
     out.push("", "Skipped:");

@@ -152,10 +152,10 @@ export function nextWaveGate(head: GatedHead, i: number, facts: GateFacts, now: 
     why.push(`${timed.by === "bake" ? "bake time" : "coalescing window"} until ${until}`);
   } else {
     const cal = head.policy?.changeCalendar;
-    if (cal && facts.calendar && facts.calendar.state !== "OPEN") {
+    if (cal && facts.calendar?.state !== "OPEN") {
       by.push("calendar");
-      const next = facts.calendar.nextTransition ? ` (next change ${facts.calendar.nextTransition})` : "";
-      why.push(`change calendar ${cal} is ${facts.calendar.state}${next}`);
+      const next = facts.calendar?.nextTransition ? ` (next change ${facts.calendar.nextTransition})` : "";
+      why.push(`change calendar ${cal} is ${facts.calendar?.state ?? "unknown (not asked)"}${next}`);
     }
     const firing = alarmsGating(head, i).filter(
       (n) => facts.alarms.get(n) !== "OK" && facts.alarms.get(n) !== "INSUFFICIENT_DATA",
@@ -265,4 +265,41 @@ export function applyBudget<S extends { wave: number; service: string; kind: str
     .map((s, n) => ({ s, n }))
     .sort((a, b) => a.s.wave - b.s.wave || (a.s.part ?? 0) - (b.s.part ?? 0) || a.n - b.n)
     .map(({ s }) => s);
+}
+
+/**
+ * What an operator reads in `dcp restart plan` before each step's wave: the gates that must open first (coalescing
+ * window or bake, change calendar, alarms), and for a later part of a split wave, the Parameter Store budget.
+ */
+export function gatesBefore(
+  policy: RolloutPolicy,
+  steps: { wave: number; part?: number }[],
+  index: number,
+): string {
+  const s = steps[index];
+  if (!s) return "";
+  const prev = steps[index - 1];
+  if (prev && prev.wave === s.wave && (prev.part ?? 0) === (s.part ?? 0)) return "(with the step above)";
+  const out: string[] = [];
+  if ((s.part ?? 0) > 0) out.push(`after part ${s.part} of wave ${s.wave} (Parameter Store budget)`);
+  else if (index === 0) {
+    if (policy.coalesceSeconds > 0) out.push(`coalescing window ${policy.coalesceSeconds} s`);
+  } else if (policy.bakeSeconds > 0) out.push(`bake ${policy.bakeSeconds} s`);
+  if (policy.changeCalendar) out.push(`calendar ${policy.changeCalendar} OPEN`);
+  const alarms = Object.entries(policy.alarms)
+    .filter(([w]) => Number(w) <= s.wave)
+    .flatMap(([, names]) => names);
+  if (alarms.length > 0) out.push(`alarms OK: ${[...new Set(alarms)].join(", ")}`);
+  return out.length > 0 ? out.join("; ") : "none";
+}
+
+/** The plan's header lines about its policy: profile and why, mode, the Parameter Store budget. */
+export function policyLines(policy: RolloutPolicy, reads: { service: string; readsPerRestart: number }[]): string[] {
+  const caps = reads.map(
+    (r) => `${r.service} ${parameterStoreCap(policy.parameterStoreTps, r.readsPerRestart)} (${r.readsPerRestart} reads)`,
+  );
+  return [
+    `Profile ${policy.profile} (${policy.profileWhy}); mode ${policy.mode}${policy.mode === "notify" ? ": nothing will be restarted" : ""}.`,
+    `Parameter Store budget ${policy.parameterStoreTps} reads/s: at most ⌊TPS / reads per restart⌋ hosts restarting at once per wave — ${caps.join(", ")}.`,
+  ];
 }
