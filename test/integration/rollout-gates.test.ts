@@ -4,11 +4,13 @@
 // reconciler releases; a secret AWS manages rolls on the fast profile; a wave over the Parameter Store budget is split.
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateScheduleGroupCommand, GetScheduleCommand, SchedulerClient } from "@aws-sdk/client-scheduler";
 import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetCalendarStateCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AwsGateSignals } from "#core/adapters/gates";
+import { SchedulerWakeups } from "#core/adapters/wakeups";
 import { reconcileRollouts } from "#core/app/rollout-engine";
 import { confirmRotation, isFact, type RotationResult, startRollout } from "#core/app/rotate-secret";
 import { trackRestart } from "#core/app/track-restart";
@@ -160,16 +162,34 @@ describe("change calendar", () => {
 });
 
 describe("bake time", () => {
-  it("bakeSeconds delays the next wave by at least that much; the reconciler ends an overdue bake", async () => {
+  it("bakeSeconds delays the next wave by at least that much; a one-time schedule is set for its end, and the reconciler ends an overdue bake", async () => {
     const w = wire(fleet);
     let clock = Date.parse("2026-11-30T10:00:00Z");
     w.deps.now = () => new Date(clock);
+    const scheduler = new SchedulerClient({});
+    await scheduler.send(new CreateScheduleGroupCommand({ Name: "dcp-wakeups" }));
+    const reconciler = `arn:aws:lambda:${fleet.region}:${fleet.account}:function:dcp-rollout-reconciler`;
+    w.deps.wakeups = new SchedulerWakeups(scheduler, {
+      functionArn: reconciler,
+      roleArn: `arn:aws:iam::${fleet.account}:role/dcp-wakeup`,
+      group: "dcp-wakeups",
+    });
     const first = await start(w, manifestWith({ bakeSeconds: 300 }));
     const wave0Done = clock + 1000;
     clock = wave0Done;
     await deliverAll(w);
     const held = await w.deps.rollouts.head(first.rolloutId!);
     expect(held?.hold).toMatchObject({ by: ["bake"], until: new Date(wave0Done + 300_000).toISOString() });
+    const wake = await scheduler.send(
+      new GetScheduleCommand({ Name: `${first.rolloutId}-${(wave0Done + 300_000) / 1000}`, GroupName: "dcp-wakeups" }),
+    );
+    expect(wake.ScheduleExpression).toBe("at(2026-11-30T10:05:01)");
+    expect(wake.Target?.Arn).toBe(reconciler);
+    expect(JSON.parse(wake.Target?.Input ?? "{}")).toEqual({
+      source: "dcp.schedule",
+      action: "reconcile",
+      rolloutId: first.rolloutId,
+    });
 
     clock = wave0Done + 299_000; // one second early: still baking, and no AWS call is spent asking
     w.counter.reset();

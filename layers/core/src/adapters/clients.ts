@@ -5,6 +5,7 @@ import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { IAMClient } from "@aws-sdk/client-iam";
+import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import type { AbsoluteLocation, InitializeHandlerOptions, InitializeMiddleware } from "@smithy/types";
@@ -50,6 +51,7 @@ const SERVICE_LABEL: Record<string, string> = {
   DynamoDBClient: "DynamoDB",
   STSClient: "STS",
   CloudWatchClient: "CloudWatch",
+  SchedulerClient: "Scheduler",
 };
 
 /** `EC2Client` + `DescribeInstancesCommand` → `EC2.DescribeInstances`. */
@@ -133,6 +135,9 @@ export const dynamodbClient = (opts: ClientOptions = {}): DynamoDBClient =>
 
 export const cloudwatchClient = (opts: ClientOptions = {}): CloudWatchClient =>
   finish(new CloudWatchClient(config(opts)), opts);
+
+export const schedulerClient = (opts: ClientOptions = {}): SchedulerClient =>
+  finish(new SchedulerClient(config(opts)), opts);
 
 export interface AwsClients {
   readonly ec2: EC2Client;

@@ -27,6 +27,8 @@ export const PERMISSIONS = {
   "CommandRunner.commandsWithComment": ["ssm:ListCommands"],
   "GateSignals.alarmStates": ["cloudwatch:DescribeAlarms"],
   "GateSignals.calendarState": ["ssm:GetCalendarState"],
+  /** CreateSchedule in the wake-up group, passing the role Scheduler invokes the reconciler with. */
+  "Wakeups.wakeAt": ["scheduler:CreateSchedule", "iam:PassRole"],
   "ParameterStore.get": ["ssm:GetParameter"],
   "ParameterStore.put": ["ssm:PutParameter"],
   /** ParameterStore.get on the audit summary parameter: the previous audit's unmanaged-host check state. */
@@ -61,6 +63,7 @@ export const FUNCTION_USES = {
     "Idempotency",
   ],
   SecretRotationFunction: [
+    "Wakeups.wakeAt",
     "GateSignals.alarmStates",
     "GateSignals.calendarState",
     "FleetInventory.scanNamespace",
@@ -74,6 +77,7 @@ export const FUNCTION_USES = {
     "Idempotency",
   ],
   RestartTrackerFunction: [
+    "Wakeups.wakeAt",
     "GateSignals.alarmStates",
     "GateSignals.calendarState",
     "FleetInventory.tagHosts",
@@ -93,6 +97,7 @@ export const FUNCTION_USES = {
     "RolloutStore.*",
   ],
   DriftAuditFunction: [
+    "Wakeups.wakeAt",
     "GateSignals.alarmStates",
     "GateSignals.calendarState",
     "FleetInventory.scanNamespace",

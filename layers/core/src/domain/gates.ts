@@ -271,11 +271,7 @@ export function applyBudget<S extends { wave: number; service: string; kind: str
  * What an operator reads in `dcp restart plan` before each step's wave: the gates that must open first (coalescing
  * window or bake, change calendar, alarms), and for a later part of a split wave, the Parameter Store budget.
  */
-export function gatesBefore(
-  policy: RolloutPolicy,
-  steps: { wave: number; part?: number }[],
-  index: number,
-): string {
+export function gatesBefore(policy: RolloutPolicy, steps: { wave: number; part?: number }[], index: number): string {
   const s = steps[index];
   if (!s) return "";
   const prev = steps[index - 1];
@@ -296,7 +292,8 @@ export function gatesBefore(
 /** The plan's header lines about its policy: profile and why, mode, the Parameter Store budget. */
 export function policyLines(policy: RolloutPolicy, reads: { service: string; readsPerRestart: number }[]): string[] {
   const caps = reads.map(
-    (r) => `${r.service} ${parameterStoreCap(policy.parameterStoreTps, r.readsPerRestart)} (${r.readsPerRestart} reads)`,
+    (r) =>
+      `${r.service} ${parameterStoreCap(policy.parameterStoreTps, r.readsPerRestart)} (${r.readsPerRestart} reads)`,
   );
   return [
     `Profile ${policy.profile} (${policy.profileWhy}); mode ${policy.mode}${policy.mode === "notify" ? ": nothing will be restarted" : ""}.`,

@@ -7,6 +7,7 @@ import {
   createClients,
   dynamodbClient,
   ec2Client,
+  schedulerClient,
   ssmClient,
 } from "../adapters/clients.ts";
 import { Ec2FleetInventory } from "../adapters/ec2.ts";
@@ -16,6 +17,7 @@ import { DynamoRolloutStore } from "../adapters/rollout-store.ts";
 import { SecretsManagerCatalog } from "../adapters/secrets.ts";
 import { SsmCommandRunner } from "../adapters/ssm.ts";
 import { SsmManagedInstances } from "../adapters/ssm-managed.ts";
+import { SchedulerWakeups } from "../adapters/wakeups.ts";
 import type { Config } from "../app/config.ts";
 import { type Deps, unavailable } from "../app/deps.ts";
 import type { ManagedInstances, ParameterStore, RolloutStore } from "../ports/index.ts";
@@ -48,15 +50,23 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
     params: opts.params ?? new CachedParameterStore(clients.ssm),
     managed: new SsmManagedInstances(clients.ssm),
     signals: new AwsGateSignals(clients.cloudwatch, clients.ssm),
+    ...wakeupsFor(config),
     now: () => new Date(),
   };
+}
+
+/** One-time wake-ups when the template configured them (EventBridge Scheduler); none otherwise. */
+function wakeupsFor(config: Config): Pick<Deps, "wakeups"> {
+  return config.wakeup ? { wakeups: new SchedulerWakeups(schedulerClient(), config.wakeup) } : {};
 }
 
 /**
  * The rollout engine's adapters (tracker, reconciler): EC2 for version tags, SSM Run Command, the rollout table.
  * Clients are built here once per cold start; the caller narrows them with portsFor.
  */
-export function rolloutAdapters(config: Config): Pick<Deps, "inventory" | "commands" | "rollouts" | "signals"> {
+export function rolloutAdapters(
+  config: Config,
+): Pick<Deps, "inventory" | "commands" | "rollouts" | "signals" | "wakeups"> {
   if (!config.rolloutTable) throw new Error("configuration error: DCP_ROLLOUT_TABLE is not set");
   const ssm = ssmClient();
   return {
@@ -64,5 +74,6 @@ export function rolloutAdapters(config: Config): Pick<Deps, "inventory" | "comma
     commands: new SsmCommandRunner(ssm, { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
     rollouts: new DynamoRolloutStore(dynamodbClient(), config.rolloutTable),
     signals: new AwsGateSignals(cloudwatchClient(), ssm),
+    ...wakeupsFor(config),
   };
 }

@@ -28,6 +28,7 @@ const PORT_OF: Record<string, PortKey> = {
   ManagedInstances: "managed",
   Idempotency: "idempotency",
   GateSignals: "signals",
+  Wakeups: "wakeups",
 };
 /** Declarations whose method name differs from the port's (AuditState.read is ParameterStore.get on one name). */
 const METHOD_OF: Partial<Record<AdapterMethod, string>> = { "AuditState.read": "get", Idempotency: "once" };
@@ -108,5 +109,8 @@ export function portsFor<F extends FunctionId>(
     if (methods && !adapter) throw new Error(`${fn} declares ${key} in adapters/permissions.ts but none is wired`);
     ports[key] = methods && adapter ? guarded(fn, key, adapter, methods) : absent(fn, key);
   }
+  // Optional: without wake-ups (not declared, or not configured) the reconciler's schedule ends every wait.
+  const wakeups = allowed.get("wakeups") && adapters.wakeups;
+  if (wakeups) ports.wakeups = guarded(fn, "wakeups", wakeups, allowed.get("wakeups")!);
   return { ...base, ...(ports as unknown as AllPorts) };
 }
