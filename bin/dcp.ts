@@ -10,7 +10,9 @@ import { tagKeysFromEnv } from "#core/app/config";
 import { guardHost } from "#core/app/guard-host";
 import { dispatchWave, reconcileRollouts } from "#core/app/rollout-engine";
 import { confirmRotation, isFact, planForFact } from "#core/app/rotate-secret";
+import { whoCan } from "#core/app/who-can";
 import { InvalidInputError } from "#core/domain/errors";
+import { parseReadTarget, type ReadTarget } from "#core/domain/iam/who-can";
 import { checkTagKeys, defaultManifestParam, type Manifest, type TagKeys } from "#core/domain/manifest";
 import { parseManifestFile } from "#core/domain/manifest-yaml";
 import { progressOf, type Rollout, type RolloutHead, resetForResume, toSend } from "#core/domain/rollout";
@@ -23,6 +25,7 @@ import {
   reconcileText,
   rolloutListText,
   rolloutText,
+  whoCanText,
 } from "./lib/render.ts";
 import {
   type CliContext,
@@ -46,6 +49,9 @@ commands:
   rollout list | status <id> | watch <id> [--interval S] | resume <id> [--dry-run] | reconcile [<id>] [--dry-run]
                                                    rollouts: exit 0 succeeded/running, 1 halted
   manifest validate <file> | push <file> [--dry-run]
+  iam who-can <secret ARN | secret name | /parameter/path>
+                                                   the fleet roles (and their hosts) that can read it, naming the
+                                                   statements (identity policies + boundary; one bulk IAM read)
 
 options (every command):
   --namespace NS        fleet namespace (default: DCP_NAMESPACE)
@@ -258,10 +264,15 @@ async function watch(p: Parsed, io: Io, store: ReturnType<typeof rolloutStore>, 
     const line = p.values.json
       ? JSON.stringify(progress)
       : progressLine(progress, { startedAt, startDone, now: Date.now() });
-    if (line !== last) io.out(tty ? `\r\x1b[K${line}` : line);
+    // On a terminal the line is redrawn in place (stderr, unbuffered); piped, one line per change on stdout.
+    if (line !== last && !tty) io.out(line);
+    if (line !== last && tty) io.err(`\r\x1b[K${line}`);
     last = line;
     if (current.status !== "running") {
-      if (tty) io.out("\n");
+      if (tty) {
+        io.err("\r\x1b[K");
+        io.out(line);
+      }
       return exitFor(current);
     }
     await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -354,6 +365,24 @@ async function manifest(p: Parsed, io: Io): Promise<number> {
   return 0;
 }
 
+async function iam(p: Parsed, io: Io): Promise<number> {
+  if (p.positionals[1] !== "who-can") throw new CliError("usage: dcp iam who-can <secret ARN | secret name | /path>");
+  const parsed = parseReadTarget(arg(p, 2, "<secret ARN | secret name | /parameter/path>"));
+  const ctx = await cliContext(globals(p), io.env);
+  const deps = cliDeps(ctx, "bulk");
+  const manifest = await cliManifest(ctx, deps);
+  let target: ReadTarget;
+  if (parsed.kind === "secret-name") {
+    // The ARN carries Secrets Manager's random suffix: policies are matched against it, so resolve the name.
+    const found = (await deps.secrets.describeMany([parsed.name])).get(parsed.name);
+    if (!found) throw new CliError(`secret '${parsed.name}' not found (pass its ARN to ask anyway)`);
+    target = { kind: "secret", arn: found.arn };
+  } else target = parsed;
+  const report = await whoCan(target, manifest, deps, () => ctx.counter.snapshot());
+  io.out(p.values.json ? json(report) : whoCanText(report));
+  return 0;
+}
+
 // ---------------------------------------------------------------- entry
 
 export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {
@@ -374,6 +403,8 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       return rollout(p, io);
     case "manifest":
       return manifest(p, io);
+    case "iam":
+      return iam(p, io);
     default:
       throw new CliError(`unknown command '${cmd}' (dcp --help)`);
   }

@@ -3,8 +3,8 @@
 // esbuild Metadata (scripts/lib/template.ts, the code path the invoker, demo and bench use) to
 // `.aws-sam/build/<LogicalId>/index.mjs` + `index.mjs.map`, and `.aws-sam/build/template.yaml` for `sam deploy`.
 import { relative } from "node:path";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { runAsScript } from "./lib/script.ts";
 import { buildTemplate, TemplateError } from "./lib/template.ts";
 
 export async function main(argv: string[]): Promise<number> {
@@ -26,15 +26,4 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      const msg = err instanceof TemplateError || err instanceof TypeError ? err.message : String(err);
-      process.stderr.write(`build: ${msg.split("\n")[0]}\n`);
-      process.exitCode = 2;
-    },
-  );
-}
+runAsScript(import.meta.url, "build", main, (e) => e instanceof TemplateError || e instanceof TypeError);

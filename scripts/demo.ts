@@ -10,11 +10,8 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
-import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
-import { RunInstancesCommand } from "@aws-sdk/client-ec2";
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
-import { CreateDocumentCommand } from "@aws-sdk/client-ssm";
-import { type AwsClients, createClients } from "#core/adapters/clients";
+import { createClients } from "#core/adapters/clients";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import type { GuardResult } from "#core/app/guard-host";
 import type { SentStep } from "#core/app/rollout-engine";
@@ -22,7 +19,8 @@ import type { RotationResult } from "#core/app/rotate-secret";
 import type { TrackResult } from "#core/app/track-restart";
 import { progressOf } from "#core/domain/rollout";
 import { imdsText, wavesTable } from "../bin/lib/render.ts";
-import { DEMO_AMI, demoFleetSpec, restartDocumentContent, type SeededFleet, seedFleet } from "./lib/fleet.ts";
+import { demoFleetSpec, launchHosts, type SeededFleet, seedFleet } from "./lib/fleet.ts";
+import { createStackResources } from "./lib/local-stack.ts";
 import { localAwsEnv, type MotoServer, startMoto } from "./lib/moto.ts";
 import { buildFunction, type FunctionConfig, functionConfig, invokeBundle } from "./lib/template.ts";
 
@@ -139,17 +137,6 @@ function dcp(args: string[], env: NodeJS.ProcessEnv): number {
   return r.status;
 }
 
-async function createTable(clients: AwsClients, name: string, key: string): Promise<void> {
-  await clients.dynamodb.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [{ AttributeName: key, AttributeType: "S" }],
-      KeySchema: [{ AttributeName: key, KeyType: "HASH" }],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
-}
-
 async function demo(server: MotoServer): Promise<void> {
   Object.assign(process.env, localAwsEnv(server.endpoint));
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -172,19 +159,7 @@ async function demo(server: MotoServer): Promise<void> {
   ]);
   // The invoker resolves !Ref of resources to their logical ids: create what the functions' environment names.
   const env = launch.cfg.environment;
-  const idemTable = env.DCP_IDEMPOTENCY_TABLE!;
-  const rolloutTable = env.DCP_ROLLOUT_TABLE!;
-  const document = env.DCP_RESTART_DOCUMENT!;
-  await createTable(clients, idemTable, "id");
-  await createTable(clients, rolloutTable, "pk");
-  await clients.ssm.send(
-    new CreateDocumentCommand({
-      Name: document,
-      DocumentType: "Command",
-      DocumentFormat: "JSON",
-      Content: JSON.stringify(restartDocumentContent()),
-    }),
-  );
+  const { idempotencyTable: idemTable, rolloutTable, document } = await createStackResources(clients, env);
   const store = new DynamoRolloutStore(clients.dynamodb, rolloutTable);
   say(`   tables ${idemTable} (pk id), ${rolloutTable} (pk pk); SSM document ${document}`);
   say(`   functions bundled from template.yaml into .aws-sam/build/ (as npm run build and sam build write them)`);
@@ -192,27 +167,14 @@ async function demo(server: MotoServer): Promise<void> {
   // ------------------------------------------------------------------ 1
   section("1. A new api host launches with IMDSv1: InstanceLaunchFunction guards it");
   const apiProfile = fleet.hosts.find((h) => h.service === "api")?.profileArn;
-  const run = await clients.ec2.send(
-    new RunInstancesCommand({
-      ImageId: DEMO_AMI,
-      InstanceType: "t3.small",
-      MinCount: 1,
-      MaxCount: 1,
-      IamInstanceProfile: apiProfile ? { Arn: apiProfile } : undefined,
-      MetadataOptions: { HttpTokens: "optional", HttpPutResponseHopLimit: 1, HttpEndpoint: "enabled" },
-      TagSpecifications: [
-        {
-          ResourceType: "instance",
-          Tags: [
-            { Key: "Namespace", Value: ns },
-            { Key: "Service", Value: "api" },
-            { Key: "Name", Value: "api-4" },
-          ],
-        },
-      ],
-    }),
-  );
-  const newId = run.Instances?.[0]?.InstanceId;
+  const [run] = await launchHosts(clients.ec2, [
+    {
+      tags: { Namespace: ns, Service: "api", Name: "api-4" },
+      imds: { httpTokens: "optional", hopLimit: 1, httpEndpoint: "enabled" },
+      ...(apiProfile ? { profileArn: apiProfile } : {}),
+    },
+  ]);
+  const newId = run?.instance.InstanceId;
   if (!newId) throw new Error("RunInstances answered without an instance");
   say(`   launched ${newId} (api, tokens optional, hop limit 1)`);
   const guard = await invoke<GuardResult>(

@@ -1,9 +1,12 @@
 // Docker-free `sam local invoke`: npm run invoke -- <LogicalId> <event.json|-> [--env-vars env.json]
-//   [--parameter-overrides K=V ...] [--template template.yaml] [--timeout seconds]
+//   [--parameter-overrides K=V ...] [--template template.yaml] [--timeout seconds] [--local-aws]
+// --local-aws: starts a moto_server for this run (seeded with the demo fleet under the function's namespace and the
+// tables and document its environment names) and stops it afterwards; otherwise AWS_ENDPOINT_URL or real AWS.
 // Bundles the function exactly as template.yaml's esbuild Metadata says, runs it in a Lambda-like child
 // process and prints ONLY the handler's JSON result on stdout; every log line goes to stderr.
 import { readFileSync } from "node:fs";
-import { pathToFileURL } from "node:url";
+import { startLocalStack } from "./lib/local-stack.ts";
+import { runAsScript } from "./lib/script.ts";
 import { buildFunction, type EnvVarsFile, functionConfig, invokeBundle, TemplateError } from "./lib/template.ts";
 
 export interface InvokeArgs {
@@ -13,10 +16,11 @@ export interface InvokeArgs {
   parameterOverrides: Record<string, string>;
   templatePath: string;
   timeoutSeconds?: number;
+  localAws?: boolean;
 }
 
 const USAGE =
-  "usage: npm run invoke -- <LogicalId> <event.json|-> [--env-vars env.json] [--parameter-overrides K=V ...] [--template path] [--timeout s]";
+  "usage: npm run invoke -- <LogicalId> <event.json|-> [--env-vars env.json] [--parameter-overrides K=V ...] [--template path] [--timeout s] [--local-aws]";
 
 /** Accepts `K=V` and SAM's `ParameterKey=K,ParameterValue=V` forms. */
 function parseOverride(token: string): [string, string] {
@@ -40,6 +44,7 @@ export function parseArgs(argv: string[]): InvokeArgs {
     if (arg === "--env-vars" || arg === "-n") out.envVarsPath = next();
     else if (arg === "--template" || arg === "-t") out.templatePath = next();
     else if (arg === "--timeout") out.timeoutSeconds = Number(next());
+    else if (arg === "--local-aws") out.localAws = true;
     else if (arg === "--parameter-overrides") {
       while (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")) {
         const [k, v] = parseOverride(argv[++i]!);
@@ -80,12 +85,17 @@ export async function main(argv: string[]): Promise<number> {
   const t0 = Date.now();
   const bundle = await buildFunction(args.logicalId, { templatePath: args.templatePath }, cfg);
   process.stderr.write(`invoke: built ${args.logicalId} → ${bundle} in ${Date.now() - t0} ms\n`);
+  const local = args.localAws ? await startLocalStack(cfg.environment) : undefined;
+  if (local)
+    process.stderr.write(
+      `invoke: local AWS (moto) on ${local.server.endpoint}: demo fleet ${local.fleet.namespace} (${local.fleet.hosts.length} hosts), ${Object.values(local.resources).join(", ")}\n`,
+    );
   const outcome = await invokeBundle(
     bundle,
     cfg,
     event,
     args.timeoutSeconds ? { timeoutMs: args.timeoutSeconds * 1000 } : {},
-  );
+  ).finally(() => local?.stop());
   process.stderr.write(`invoke: ${args.logicalId} ${outcome.requestId} finished in ${outcome.durationMs} ms\n`);
   if (!outcome.ok) {
     const msg = `${outcome.error.type}: ${outcome.error.message}`.replace(/\s*\n\s*/g, " ");
@@ -96,15 +106,4 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      const msg = err instanceof TemplateError ? err.message : String((err as Error)?.stack ?? err);
-      process.stderr.write(`invoke: ${msg.split("\n")[0]}\n`);
-      process.exitCode = 2;
-    },
-  );
-}
+runAsScript(import.meta.url, "invoke", main, (e) => e instanceof TemplateError);

@@ -1,7 +1,7 @@
 // Bundle size and cold init per function, with the template's own esbuild BuildProperties (scripts/lib/template.ts):
 // (a) as deployed, (b) the other SDK choice (bundled in vs external = the nodejs22.x runtime's copy), and (c) a
 // simulated layer: `#core/*` external, served from ONE prebuilt core file shared by every function.
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
@@ -36,6 +36,8 @@ export interface BundleRow {
   bytes: number;
   /** For `layer`: the shared core file's size (deployed once, loaded by every function). */
   layerBytes?: number;
+  /** The bundle's source files, from its source map (empty without one). */
+  inputs: string[];
   cold: ColdInit;
 }
 
@@ -54,6 +56,16 @@ export function coreModules(root = CORE_ROOT): string[] {
   };
   walk(root);
   return out;
+}
+
+/** The source files esbuild bundled into `file`, from `file.map` (absolute paths; [] without a map). */
+function sourcesOf(file: string): string[] {
+  try {
+    const map = JSON.parse(readFileSync(`${file}.map`, "utf8")) as { sources?: string[] };
+    return (map.sources ?? []).map((src) => resolve(dirname(file), src));
+  } catch {
+    return [];
+  }
 }
 
 export function median(xs: number[]): number {
@@ -233,6 +245,7 @@ export async function benchBundles(opts: BundleBenchOptions): Promise<BundleRow[
         variant,
         file,
         bytes: statSync(file).size,
+        inputs: sourcesOf(file),
         ...(variant === "layer" ? { layerBytes } : {}),
         cold,
       });

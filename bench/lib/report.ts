@@ -4,7 +4,25 @@ import { MAX_IDS_PER_INSTANCE_INFORMATION_FILTER } from "#core/domain/ssm";
 import type { RunResult } from "./audit.ts";
 import type { BundleRow } from "./bundles.ts";
 
-export const BUDGET = { bundleKB: 600, coldMs: 120, auditWallS: 60, auditWallAtHosts: 10_000, benchMinutes: 10 };
+export const BUDGET = {
+  bundleKB: 600,
+  /** Functions that evaluate IAM carry the evaluator, the containment engine and the action catalog (≈ 90 KB). */
+  iamBundleKB: 650,
+  coldMs: 120,
+  auditWallS: 60,
+  auditWallAtHosts: 10_000,
+  benchMinutes: 10,
+  /** 12 distinct roles judged for 2,000 hosts (containment + required grants + fan-out), CPU time. */
+  iamJudgeCpuMs: 1000,
+};
+
+/** The module that makes a bundle IAM-evaluating (its budget is iamBundleKB). */
+export const IAM_EVALUATOR_MODULE = "layers/core/src/domain/iam/evaluator.ts";
+
+/** The size budget of a bundle built from `inputs` (source paths, as esbuild's metafile or source map names them). */
+export function bundleBudgetKB(inputs: readonly string[]): number {
+  return inputs.some((p) => p.endsWith(IAM_EVALUATOR_MODULE)) ? BUDGET.iamBundleKB : BUDGET.bundleKB;
+}
 
 export interface Verdict {
   met: boolean;
@@ -58,14 +76,18 @@ export function auditVerdict(r: RunResult, hosts: number, secrets: number, fixes
 
 export function bundleVerdict(b: BundleRow): Verdict {
   const kb = b.bytes / 1024;
+  const budgetKB = bundleBudgetKB(b.inputs);
   const why: string[] = [];
-  if (kb > BUDGET.bundleKB) why.push(`${kb.toFixed(0)} KB > ${BUDGET.bundleKB}`);
+  if (kb > budgetKB) why.push(`${kb.toFixed(0)} KB > ${budgetKB}`);
   if (b.cold.median > BUDGET.coldMs) why.push(`cold ${b.cold.median.toFixed(0)} ms > ${BUDGET.coldMs}`);
   if (b.cold.networkAttempts > 0) why.push(`${b.cold.networkAttempts} network attempt(s) at import`);
   if (b.cold.errors.length) why.push(`import failed: ${b.cold.errors[0]}`);
   return why.length
     ? met(false, why.join(", "))
-    : met(true, `≤ ${BUDGET.bundleKB} KB, ≤ ${BUDGET.coldMs} ms, no network`);
+    : met(
+        true,
+        `≤ ${budgetKB} KB${budgetKB > BUDGET.bundleKB ? " (evaluates IAM)" : ""}, ≤ ${BUDGET.coldMs} ms, no network`,
+      );
 }
 
 export interface TableRow {

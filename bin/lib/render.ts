@@ -3,6 +3,7 @@
 import type { DriftReport } from "#core/app/audit-fleet";
 import type { GuardResult } from "#core/app/guard-host";
 import type { ReconcileReport } from "#core/app/rollout-engine";
+import type { WhoCanReport } from "#core/app/who-can";
 import { gatesBefore, policyLines, type RolloutPolicy } from "#core/domain/gates";
 import type { Finding, ImdsOptions, Severity } from "#core/domain/model";
 import type { RegistryReport } from "#core/domain/registry";
@@ -54,19 +55,64 @@ export function shortDetail(f: Finding): string {
   let d = f.instanceId && f.detail.startsWith(`${f.instanceId}: `) ? f.detail.slice(f.instanceId.length + 2) : f.detail;
   if (f.kind.startsWith("iam-") && ev(f, "action")) {
     const where = ev(f, "statement") ? ` [${ev(f, "policy")} / ${ev(f, "statement")}]` : "";
-    d = `${f.kind === "iam-missing-grant" ? "cannot" : "can"} ${ev(f, "action")} on ${ev(f, "resource")}${where}`;
+    const verb = f.kind === "iam-missing-grant" ? "cannot" : f.kind === "iam-unknown" ? "may" : "can";
+    const risk = ev(f, "risk") ? `${ev(f, "risk")}: ` : "";
+    d = `role ${ev(f, "roleName")}${where} ${risk}${verb} ${ev(f, "action")} on ${ev(f, "resource")}`;
   }
   return d.length > DETAIL_WIDTH ? `${d.slice(0, DETAIL_WIDTH - 1)}…` : d;
 }
 
+/** At most this many host ids in a grouped row; the rest are counted (`--json` lists every host). */
+const HOSTS_SHOWN = 3;
+
+/** The cause of an IAM finding: one role's statement (or probe) and risk. Other findings have no cause key. */
+function iamCause(f: Finding): string | undefined {
+  if (!f.kind.startsWith("iam-") || !ev(f, "roleName")) return undefined;
+  const what = ev(f, "risk") ?? `${ev(f, "action")} ${ev(f, "resource")}`;
+  return [f.kind, ev(f, "roleArn"), ev(f, "policy"), ev(f, "statement"), what].join("|");
+}
+
+/**
+ * Findings as table rows: an IAM finding is one row per (role, statement, risk) naming the hosts it affects (one
+ * evaluation per role fans out to every host: 12 hosts are one row, not 12); every other finding is one row per host.
+ */
+export function groupFindings(findings: Finding[]): { finding: Finding; hosts: string[] }[] {
+  const rows: { finding: Finding; hosts: string[] }[] = [];
+  const byCause = new Map<string, { finding: Finding; hosts: string[] }>();
+  for (const f of sortFindings(findings)) {
+    const cause = iamCause(f);
+    const hit = cause === undefined ? undefined : byCause.get(cause);
+    if (hit) {
+      if (f.instanceId) hit.hosts.push(f.instanceId);
+      continue;
+    }
+    const row = { finding: f, hosts: f.instanceId ? [f.instanceId] : [] };
+    rows.push(row);
+    if (cause !== undefined) byCause.set(cause, row);
+  }
+  return rows;
+}
+
+function hostsCell(hosts: string[]): string {
+  if (hosts.length === 0) return "-";
+  if (hosts.length <= HOSTS_SHOWN) return hosts.join(", ");
+  return `${hosts.slice(0, HOSTS_SHOWN - 1).join(", ")} +${hosts.length - HOSTS_SHOWN + 1} more (${hosts.length} hosts)`;
+}
+
 export function findingsTable(findings: Finding[]): string {
   return table(
-    ["INSTANCE", "SERVICE", "KIND", "SEVERITY", "DETAIL"],
-    sortFindings(findings).map((f) => [f.instanceId ?? "-", f.service ?? "-", f.kind, f.severity, shortDetail(f)]),
+    ["HOSTS", "SERVICE", "KIND", "SEVERITY", "DETAIL"],
+    groupFindings(findings).map(({ finding: f, hosts }) => [
+      hostsCell(hosts),
+      f.service ?? "-",
+      f.kind,
+      f.severity,
+      shortDetail(f),
+    ]),
   );
 }
 
-export function imdsText(o: ImdsOptions | undefined): string {
+export function imdsText(o: ImdsOptions | null | undefined): string {
   if (!o) return "-";
   return `tokens=${o.httpTokens} hop-limit=${o.hopLimit} endpoint=${o.httpEndpoint}${o.state ? ` (${o.state})` : ""}`;
 }
@@ -99,7 +145,8 @@ export function nextSteps(
           ? `IAM: role ${ev(f, "roleName")}: ${where} denies what the service needs; allow`
           : `IAM: role ${ev(f, "roleName")}: add a statement allowing`;
     const g = iam.get(head) ?? { head, items: new Map<string, Set<string>>() };
-    const action = ev(f, "action") ?? "?";
+    // Containment findings carry a risk class and one example request; probes carry the exact request.
+    const action = ev(f, "risk") ? `${ev(f, "risk")}, e.g. ${ev(f, "action")}` : (ev(f, "action") ?? "?");
     g.items.set(action, (g.items.get(action) ?? new Set<string>()).add(ev(f, "resource") ?? "?"));
     iam.set(head, g);
   }
@@ -344,6 +391,39 @@ export function rolloutListText(rs: RolloutHead[]): string {
       ];
     }),
   );
+}
+
+/** `dcp iam who-can`: one row per role that can (or may) read the target, its hosts and the statements. */
+export function whoCanText(r: WhoCanReport): string {
+  const what = r.target.kind === "secret" ? `secret ${r.target.arn}` : `parameter ${r.target.path}`;
+  const out = [
+    `Who can read ${what} in ${r.namespace}: ${r.readers.length} of ${r.roles} fleet role(s) (${r.scannedHosts} host(s) scanned)`,
+    "",
+  ];
+  if (r.readers.length === 0) out.push("No fleet role can read it.");
+  else
+    out.push(
+      table(
+        ["ROLE", "DECISION", "SERVICES", "HOSTS", "VIA"],
+        r.readers.map((x) => [
+          x.roleName,
+          x.decision,
+          x.services.join(", ") || "-",
+          hostsCell(x.hosts),
+          x.via
+            .map(
+              (v) =>
+                `${v.action} on ${v.resource}${v.statements.length ? ` [${v.statements.map((s) => `${s.policy} / ${s.sid ?? `#${s.index}`}`).join(", ")}]` : ""}`,
+            )
+            .join("; "),
+        ]),
+      ),
+    );
+  out.push(
+    "",
+    "Identity policies and permission boundaries only: a resource or KMS key policy can narrow this further.",
+  );
+  return out.join("\n");
 }
 
 export function reconcileText(reports: (ReconcileReport & { error: string | null })[], dryRun: boolean): string {

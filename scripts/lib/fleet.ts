@@ -14,7 +14,7 @@ import {
   PutRolePolicyCommand,
 } from "@aws-sdk/client-iam";
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
-import { CreateDocumentCommand, PutParameterCommand } from "@aws-sdk/client-ssm";
+import { CreateDocumentCommand, PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { type AwsClients, createClients } from "#core/adapters/clients";
 import { toHost } from "#core/adapters/ec2";
@@ -103,6 +103,22 @@ export function restartDocumentContent(parameterOverrides: Record<string, string
   return resourceProperties("RestartServiceDocument", { templatePath: TEMPLATE, parameterOverrides })["Content"];
 }
 
+/** Creates the template's restart document under `name` (a document that already exists is kept). */
+export async function createRestartDocument(ssm: SSMClient, name: string): Promise<void> {
+  try {
+    await ssm.send(
+      new CreateDocumentCommand({
+        Name: name,
+        DocumentType: "Command",
+        DocumentFormat: "JSON",
+        Content: JSON.stringify(restartDocumentContent()),
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof Error && err.name === "DocumentAlreadyExists")) throw err;
+  }
+}
+
 /** `voiceai/staging` → `voiceai-staging`. */
 export function sanitizeNamespace(ns: string): string {
   return ns.replace(/[^a-zA-Z0-9+=,.@-]+/g, "-");
@@ -138,13 +154,15 @@ export function correctRolePolicy(m: Manifest, service: string, aws: AwsScope): 
       Sid: "EcrPull",
       Effect: "Allow",
       Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-      Resource: [`${base("ecr")}:repository/${m.ecrRepositoryPrefix}${service}`],
+      Resource: (spec.ecrRepositories ?? [`${m.ecrRepositoryPrefix}${service}`]).map(
+        (r) => `${base("ecr")}:repository/${r}`,
+      ),
     },
     {
       Sid: "ConfigBucket",
       Effect: "Allow",
       Action: ["s3:GetObject"],
-      Resource: [`arn:${aws.partition}:s3:::${m.configBucket}/${service}/*`],
+      Resource: (spec.configKeys ?? [`${service}/*`]).map((k) => `arn:${aws.partition}:s3:::${m.configBucket}/${k}`),
     },
   ];
   const shared = m.sharedSecrets.filter((s) => s.consumers.includes(service)).map((s) => s.arn);
@@ -334,18 +352,7 @@ export async function seedFleet(spec: FleetSpec, clients: SeedClients = createCl
       Tier: Buffer.byteLength(manifestText) > STANDARD_TIER_MAX ? "Advanced" : "Standard",
     }),
   );
-  try {
-    await clients.ssm.send(
-      new CreateDocumentCommand({
-        Name: RESTART_DOCUMENT_NAME,
-        DocumentType: "Command",
-        DocumentFormat: "JSON",
-        Content: JSON.stringify(restartDocumentContent()),
-      }),
-    );
-  } catch (err) {
-    if (!(err instanceof Error && err.name === "DocumentAlreadyExists")) throw err;
-  }
+  await createRestartDocument(clients.ssm, RESTART_DOCUMENT_NAME);
 
   // 4. Hosts.
   interface Launch extends HostLaunch {
@@ -399,12 +406,26 @@ export async function seedFleet(spec: FleetSpec, clients: SeedClients = createCl
   };
 }
 
+/** An over-broad grant seen in real fleets: every secret of the namespace, not just the service's own. */
+export function allNamespaceSecrets(ns: string, sid = "AllNs"): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: sid,
+        Effect: "Allow",
+        Action: "secretsmanager:GetSecretValue",
+        Resource: `arn:aws:secretsmanager:*:*:secret:${ns}/*`,
+      },
+    ],
+  };
+}
+
 /** The demo fleet: voiceai/staging with a few realistic defects to find. */
-export function demoFleetSpec(): FleetSpec {
-  const ns = "voiceai/staging";
+export function demoFleetSpec(ns = "voiceai/staging"): FleetSpec {
   return {
     namespace: ns,
-    configBucket: "voiceai-staging-config",
+    configBucket: `${sanitizeNamespace(ns)}-config`,
     canary: "CANARY-7f3a9c1e-do-not-leak",
     sharedSecret: { bootstrapVar: DEFAULT_BOOTSTRAP_VAR, consumers: ["database", "api", "web", "voice", "ops"] },
     services: [
@@ -422,22 +443,7 @@ export function demoFleetSpec(): FleetSpec {
           { actions: ["ses:SendEmail", "ses:SendRawEmail"], resources: ["arn:aws:ses:*:*:identity/voiceai.example"] },
         ],
         // Over-broad: every secret of the namespace, not just its own.
-        role: {
-          base: "correct",
-          inline: {
-            "ops-debug-all-secrets": {
-              Version: "2012-10-17",
-              Statement: [
-                {
-                  Sid: "DebugAllSecrets",
-                  Effect: "Allow",
-                  Action: "secretsmanager:GetSecretValue",
-                  Resource: `arn:aws:secretsmanager:*:*:secret:${ns}/*`,
-                },
-              ],
-            },
-          },
-        },
+        role: { base: "correct", inline: { "ops-debug-all-secrets": allNamespaceSecrets(ns, "DebugAllSecrets") } },
       },
       // One media host is IMDSv1 with hop limit 1, exempted by the operator.
       {

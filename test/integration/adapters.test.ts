@@ -17,7 +17,7 @@ import {
   PutRolePolicyCommand,
 } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
-import { CreateDocumentCommand, DescribeParametersCommand } from "@aws-sdk/client-ssm";
+import { DescribeParametersCommand } from "@aws-sdk/client-ssm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ApiCallCounter, type AwsClients, createClients } from "#core/adapters/clients";
 import { Ec2FleetInventory } from "#core/adapters/ec2";
@@ -29,7 +29,7 @@ import { SsmManagedInstances } from "#core/adapters/ssm-managed";
 import { InvalidInputError, NotFoundError } from "#core/domain/errors";
 import type { PolicyDocument } from "#core/domain/iam/policy";
 import type { RolePolicies } from "#core/ports/index";
-import { DEMO_AMI, RESTART_DOCUMENT_NAME, restartDocumentContent } from "../../scripts/lib/fleet.ts";
+import { createRestartDocument, DEMO_AMI, RESTART_DOCUMENT_NAME } from "../../scripts/lib/fleet.ts";
 import { useMoto } from "../support/moto.ts";
 import { attachSsmHarness } from "../support/ssm-harness.ts";
 
@@ -351,14 +351,7 @@ describe("SsmCommandRunner with the harness", () => {
   beforeAll(async () => {
     clients = createClients();
     hosts = await Promise.all([1, 2, 3].map(() => launch(clients.ec2, { Namespace: "ssm/x", Service: "api" })));
-    await clients.ssm.send(
-      new CreateDocumentCommand({
-        Name: RESTART_DOCUMENT_NAME,
-        DocumentType: "Command",
-        DocumentFormat: "JSON",
-        Content: JSON.stringify(restartDocumentContent()),
-      }),
-    );
+    await createRestartDocument(clients.ssm, RESTART_DOCUMENT_NAME);
   }, 30_000);
 
   it("sends the restart to exactly the requested hosts and reports per-host status", async () => {

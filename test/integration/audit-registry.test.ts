@@ -14,8 +14,9 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditSummary } from "#core/app/run-audit";
 import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { handlerEnv } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
-import { createTables, ROLLOUT_TABLE } from "../support/wiring.ts";
+import { createTables } from "../support/wiring.ts";
 
 useMoto();
 const NS = "voiceai/registry";
@@ -33,14 +34,7 @@ beforeAll(async () => {
   fleet = await seedFleet({ namespace: NS, services: [{ name: "api", wave: 0, hosts: 3 }] });
   await createTables(new DynamoDBClient({}));
   lostHost = fleet.hosts[1]!.instanceId;
-  Object.assign(process.env, {
-    DCP_NAMESPACE: NS,
-    DCP_MANIFEST_PARAM: fleet.manifestParam,
-    DCP_RESTART_DOCUMENT: fleet.documentName,
-    DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
-    DCP_DRY_RUN: "false",
-    DCP_AUDIT_REMEDIATION: "none",
-  });
+  Object.assign(process.env, handlerEnv(fleet, { DCP_DRY_RUN: "false", DCP_AUDIT_REMEDIATION: "none" }));
   ssmMock = mockSsm();
   ssmMock.send.callThrough();
   // Every seeded host is registered; one of them has lost its agent.

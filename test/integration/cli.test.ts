@@ -2,7 +2,7 @@
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
-import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
+import { CreateTagsCommand, DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { ListCommandsCommand } from "@aws-sdk/client-ssm";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -11,11 +11,19 @@ import { toHost } from "#core/adapters/ec2";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import type { DriftReport } from "#core/app/audit-fleet";
 import { loadConfig } from "#core/app/config";
+import { contractViolation, GuardResultContract } from "#core/app/contracts";
 import { recordTargetOutcome } from "#core/app/rollout-engine";
+import type { WhoCanReport } from "#core/app/who-can";
+import { asArray } from "#core/domain/iam/policy";
 import type { Finding } from "#core/domain/model";
 import type { Rollout, RolloutPlan } from "#core/domain/rollout";
+import { versionTagKey } from "#core/domain/secrets";
 import { fleetDeps } from "#core/shell/fleet-deps";
-import { demoFleetSpec, type HostSeed, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { demoFleetSpec, type HostSeed, launchHosts, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { COMPLIANT_IMDS } from "../support/fixtures.ts";
+
+const { state: _state, ...COMPLIANT } = COMPLIANT_IMDS;
+
 import { useMoto } from "../support/moto.ts";
 
 useMoto();
@@ -133,13 +141,12 @@ describe("dcp against a seeded fleet with known drift", () => {
       if (hop !== 2) keys.push(`${instanceId}|imds-hop-limit|${exempt ? "info" : "medium"}|`);
       if (endpoint !== "enabled") keys.push(`${instanceId}|imds-endpoint-disabled|${exempt ? "info" : "high"}|`);
       const svc = spec.services.find((s) => s.name === service)!;
-      // An extra inline policy granting every secret of the namespace: excess on each OTHER service's bundle.
+      // An extra inline policy granting every secret of the namespace: one excess finding (statement, risk) per host.
       const inline = typeof svc.role === "object" ? Object.values(svc.role.inline ?? {}) : [];
-      const broad = inline.some((doc) => JSON.stringify(doc).includes(`:secret:${ns}/*`));
-      if (broad)
-        for (const other of spec.services)
-          if (other.name !== service)
-            keys.push(`${instanceId}|iam-excess-grant|high|secret:${ns}/${other.name}/secrets-`);
+      const broad = inline
+        .flatMap((doc) => asArray(doc.Statement))
+        .find((st) => JSON.stringify(st).includes(`:secret:${ns}/*`));
+      if (broad) keys.push(`${instanceId}|iam-excess-grant|high|${broad.Sid} read-beyond-scope`);
       if (seed.noProfile) keys.push(`${instanceId}|no-instance-profile|high|`);
     }
     const known = new Set(spec.services.map((s) => s.name));
@@ -150,10 +157,7 @@ describe("dcp against a seeded fleet with known drift", () => {
   }
 
   function findingKey(f: Finding): string {
-    const what =
-      f.kind === "iam-excess-grant"
-        ? (/secret:[^ ]*\/secrets-/.exec(String(f.evidence?.resource ?? ""))?.[0] ?? String(f.evidence?.resource))
-        : "";
+    const what = f.kind === "iam-excess-grant" ? `${f.evidence?.statement} ${f.evidence?.risk}` : "";
     return `${f.instanceId ?? "-"}|${f.kind}|${f.severity}|${what}`;
   }
 
@@ -183,12 +187,49 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(report.apiCalls["SSM.GetParameter"]).toBe(2);
   });
 
+  const hostIds = (service: string) =>
+    fleet.hosts
+      .filter((h) => h.service === service)
+      .map((h) => h.instanceId)
+      .sort();
+
+  it("iam who-can lists the roles (and hosts) that can read a secret or a parameter, naming the statements", async () => {
+    const ns = spec.namespace;
+    const byName = await dcp(["iam", "who-can", `${ns}/api/secrets`, "--json"], env);
+    expect(byName.code, byName.stderr).toBe(0);
+    const report = JSON.parse(byName.stdout) as WhoCanReport;
+    expect(report.target).toEqual({ kind: "secret", arn: fleet.secrets[`${ns}/api/secrets`] });
+    expect(report.apiCalls["IAM.GetAccountAuthorizationDetails"]).toBe(1);
+    const readers = Object.fromEntries(report.readers.map((r) => [r.services.join(","), r]));
+    expect(Object.keys(readers).sort()).toEqual(["api", "ops"]);
+    expect(readers["api"]?.hosts.sort()).toEqual(hostIds("api"));
+    expect(readers["ops"]?.hosts.sort()).toEqual(hostIds("ops"));
+    expect(readers["ops"]?.via[0]?.statements.map((s) => s.sid)).toEqual(["DebugAllSecrets"]);
+
+    const param = await dcp(["iam", "who-can", `/${ns}/web/LOG_LEVEL`], env);
+    expect(param.code, param.stderr).toBe(0);
+    expect(param.stdout).toMatch(/ROLE\s+DECISION\s+SERVICES\s+HOSTS\s+VIA/);
+    const rows = param.stdout.split("\n").filter((l) => / allow /.test(l));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatch(
+      / web .*ssm:GetParameter on .*parameter\/voiceai\/staging\/web\/LOG_LEVEL \[.* \/ OwnParameters\]/,
+    );
+
+    const bad = await dcp(["iam", "who-can", "arn:aws:s3:::bucket/x"], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/not a Secrets Manager secret ARN/);
+  });
+
   it("audit (readable) prints the table, the summary and what to do next", async () => {
     const r = await dcp(["audit"], env);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/INSTANCE\s+SERVICE\s+KIND\s+SEVERITY\s+DETAIL/);
+    expect(r.stdout).toMatch(/HOSTS\s+SERVICE\s+KIND\s+SEVERITY\s+DETAIL/);
     expect(r.stdout).toContain("Summary by kind:");
     expect(r.stdout).toMatch(/statement DebugAllSecrets/);
+    // One row per (role, statement, risk), naming the hosts, however many hosts share the role.
+    const excessRows = r.stdout.split("\n").filter((l) => /iam-excess-grant\s+high\s/.test(l));
+    expect(excessRows).toHaveLength(1);
+    expect(excessRows[0]).toMatch(/DebugAllSecrets\] read-beyond-scope: can secretsmanager:GetSecretValue/);
     expect(r.stdout).toContain("dcp audit --fix imds");
     expect(r.stdout).toContain("Unmanaged-host check: skipped (SSM DescribeInstanceInformation is unavailable)");
 
@@ -205,6 +246,10 @@ describe("dcp against a seeded fleet with known drift", () => {
   });
 
   it("restart plan lists the consumers once each, in manifest wave order, and sends nothing", async () => {
+    // A new version: the seeded hosts booted after the first one (so they read it at boot: nothing to restart).
+    const put = await clients.secrets.send(
+      new PutSecretValueCommand({ SecretId: fleet.sharedSecretArn!, SecretString: '{"password":"rotated"}' }),
+    );
     const before = await listCommandCount();
     const r = await dcp(["restart", "plan", fleet.sharedSecretArn!, "--json"], env);
     expect(r.code, r.stderr).toBe(0);
@@ -225,6 +270,11 @@ describe("dcp against a seeded fleet with known drift", () => {
     // The gates and the Parameter Store cap are part of the plan an operator reads.
     expect(readable.stdout).toContain("Parameter Store budget 40 reads/s");
     expect(readable.stdout).toMatch(/WAVE +SERVICE +TARGETS +CONCURRENCY +WAITS FOR/);
+    // The consumers restart out of band here: record the version on them, as the tracker would.
+    const name = fleet.sharedSecretArn!.split(":secret:")[1]!.slice(0, -7);
+    await clients.ec2.send(
+      new CreateTagsCommand({ Resources: expectedHosts, Tags: [{ Key: versionTagKey(name), Value: put.VersionId! }] }),
+    );
   });
 
   it("guard --dry-run reports the IMDSv1 host but changes nothing", async () => {
@@ -243,6 +293,18 @@ describe("dcp against a seeded fleet with known drift", () => {
     const badId = await dcp(["guard", "web-1"], env);
     expect(badId.code).toBe(2);
     expect(badId.stderr).toContain("not an EC2 instance id");
+  });
+
+  it("guard --json holds the output contract on a host without an instance profile: iam.role is null", async () => {
+    const [launched] = await launchHosts(clients.ec2, [
+      { tags: { Namespace: spec.namespace, Service: "api", Name: "api-no-profile" }, imds: COMPLIANT },
+    ]);
+    const r = await dcp(["guard", launched!.instance.InstanceId!, "--dry-run", "--json"], env);
+    expect(r.code).toBe(1); // no profile: a violation
+    const result = JSON.parse(r.stdout);
+    expect(contractViolation(GuardResultContract, result)).toBeUndefined();
+    expect(result.iam).toMatchObject({ role: null, verdict: "violation" });
+    expect(result.reason).toBeNull();
   });
 
   it("audit --fix repairs IMDS (not exempt hosts); a second audit has no actionable IMDS finding", async () => {
@@ -267,7 +329,10 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(report.findings.filter((f) => f.kind === "stale-credentials")).toEqual([]);
   });
 
-  it("a missed rotation: audit --fix starts a catch-up rollout; rollout status/list/resume drive it", async () => {
+  // Six CLI runs, each a fresh node + tsx: slow on a loaded machine.
+  it("a missed rotation: audit --fix starts a catch-up rollout; rollout status/list/resume drive it", {
+    timeout: 180_000,
+  }, async () => {
     const telpro = fleet.hosts.filter((h) => h.service === "telpro").map((h) => h.instanceId);
     await clients.secrets.send(
       new PutSecretValueCommand({ SecretId: `${spec.namespace}/telpro/secrets`, SecretString: '{"API_TOKEN":"x"}' }),
@@ -320,5 +385,23 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(out.status).toBe("running");
     expect(out.sent.flatMap((c: { targetIds: string[] }) => c.targetIds)).toEqual([telpro[0]]);
     expect(await listCommandCount()).toBe(before + 1);
+
+    // The reconciler (dry run, then for real) finds the resumed step sent and its hosts' outcomes in SSM.
+    const dryReconcile = await dcp(["rollout", "reconcile", id, "--dry-run", "--json"], env);
+    expect(dryReconcile.code, dryReconcile.stderr).toBe(0);
+    const planned = JSON.parse(dryReconcile.stdout) as { rollouts: { rolloutId: string; actions: string[] }[] };
+    expect(planned.rollouts[0]?.actions.join("\n")).toMatch(new RegExp(`would record ${telpro[0]}: Success`));
+    expect(await listCommandCount()).toBe(before + 1);
+    const reconciled = await dcp(["rollout", "reconcile", "--json"], env);
+    expect(reconciled.code, reconciled.stderr).toBe(0);
+    const watched = await dcp(["rollout", "watch", id, "--json", "--interval", "0.1"], env);
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(JSON.parse(watched.stdout.trim().split("\n").at(-1)!)).toMatchObject({
+      status: "succeeded",
+      succeeded: telpro.length,
+      failed: 0,
+    });
+    const done = await dcp(["rollout", "status", id], env);
+    expect(done.stdout).toContain(`${telpro.length}/${telpro.length} done`);
   });
 });

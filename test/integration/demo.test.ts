@@ -1,24 +1,11 @@
 // `npm run demo` from the repository root: exits 0 and tells the whole story, section by section.
-import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { expect, it } from "vitest";
+import { spawnCollect } from "../support/fixtures.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
-function npmRunDemo(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn("npm", ["run", "--silent", "demo"], { cwd: ROOT, env: process.env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("close", (code) => done({ code, stdout, stderr }));
-  });
-}
+const npmRunDemo = () => spawnCollect("npm", ["run", "--silent", "demo"], { cwd: ROOT, env: process.env });
 
 it("npm run demo guards a launch, rolls a rotation through every wave and audits before and after --fix", async () => {
   const r = await npmRunDemo();

@@ -20,12 +20,12 @@ import { loadConfig } from "#core/app/config";
 import type { Deps } from "#core/app/deps";
 import { confirmRotation, isFact, type RotationResult, startRollout } from "#core/app/rotate-secret";
 import { trackRestart } from "#core/app/track-restart";
-import type { SecretEvent } from "#core/domain/events";
 import { classifyRotationEvent } from "#core/domain/rotation";
 import type { ManagedInstances } from "#core/ports/index";
 import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { handlerEnv, lambdaContext, ROLLOUT_TABLE, secretLabelEvent } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
-import { createTables, IDEMPOTENCY_TABLE, ROLLOUT_TABLE, wire } from "../support/wiring.ts";
+import { createTables, wire } from "../support/wiring.ts";
 
 const moto = useMoto();
 const NS = "voiceai/faults";
@@ -137,14 +137,7 @@ let motoEndpoint: string;
 function depsVia(maxAttempts?: number): Deps & { managed: ManagedInstances } {
   const clients = createClients({ counter: new ApiCallCounter(), ...(maxAttempts ? { maxAttempts } : {}) });
   return {
-    config: loadConfig({
-      DCP_NAMESPACE: NS,
-      DCP_MANIFEST_PARAM: fleet.manifestParam,
-      DCP_RESTART_DOCUMENT: fleet.documentName,
-      DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
-      DCP_IDEMPOTENCY_TABLE: IDEMPOTENCY_TABLE,
-      AWS_REGION: fleet.region,
-    }),
+    config: loadConfig(handlerEnv(fleet)),
     inventory: new Ec2FleetInventory(clients.ec2),
     policies: new BulkPolicyStore(clients.iam),
     secrets: new SecretsManagerCatalog(clients.secrets),
@@ -171,17 +164,7 @@ async function imdsTokensOf(instanceId: string): Promise<string | undefined> {
 
 const commandCount = async () => ((await direct.ssm().send(new ListCommandsCommand({}))).Commands ?? []).length;
 
-const labelEvent = (arn: string, versionId: string): SecretEvent => ({
-  version: "0",
-  id: `ev-${versionId}`,
-  "detail-type": "Secret Label Updated",
-  source: "aws.secretsmanager",
-  account: fleet.account,
-  time: new Date().toISOString(),
-  region: fleet.region,
-  resources: [arn],
-  detail: { labelUpdated: "AWSCURRENT", versionId },
-});
+const labelEvent = (arn: string, versionId: string) => secretLabelEvent(arn, versionId, fleet);
 
 async function rotate(arn: string): Promise<string> {
   const out = await new SecretsManagerClient({}).send(
@@ -368,25 +351,13 @@ describe("one host's restart fails", () => {
 
 describe("DynamoDB unavailable", () => {
   it("the rotation handler throws (EventBridge retries) and sends no command without its idempotency record", async () => {
-    Object.assign(process.env, {
-      DCP_NAMESPACE: NS,
-      DCP_MANIFEST_PARAM: fleet.manifestParam,
-      DCP_RESTART_DOCUMENT: fleet.documentName,
-      DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
-      DCP_IDEMPOTENCY_TABLE: IDEMPOTENCY_TABLE,
-      DCP_DRY_RUN: "false",
-    });
+    Object.assign(process.env, handlerEnv(fleet, { DCP_DRY_RUN: "false" }));
     const { handler } = await import("../../functions/secret-rotation/index.ts");
     const arn = fleet.secrets[`${NS}/api/secrets`] ?? "";
     const version = await rotate(arn);
     const before = await commandCount();
     proxy.decide = ({ service }) => (service === "dynamodb" ? "refuse" : "pass");
-    const context = {
-      awsRequestId: "req-ddb-down",
-      functionName: "SecretRotationFunction",
-      invokedFunctionArn: `arn:aws:lambda:${fleet.region}:${fleet.account}:function:SecretRotationFunction`,
-      getRemainingTimeInMillis: () => 60_000,
-    } as unknown as Context;
+    const context = lambdaContext("SecretRotationFunction", "req-ddb-down", fleet.region, fleet.account);
     const event = labelEvent(arn, version);
     const failure = await handler(event, context).then(
       () => undefined,

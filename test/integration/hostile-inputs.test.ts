@@ -1,22 +1,17 @@
 // Hostile and malformed events through the four deployed handlers against moto: each gets a clear answer
 // (rejected / ignored / flagged with a reason), nothing throws, and nothing in AWS changes — no tag, no IMDS
 // change, no command, no rollout, no parameter, no secret version.
-import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
-import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { ListSecretsCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import {
-  GetParametersByPathCommand,
-  ListCommandsCommand,
-  type SendCommandCommandInput,
-  SSMClient,
-} from "@aws-sdk/client-ssm";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { ListCommandsCommand, type SendCommandCommandInput, SSMClient } from "@aws-sdk/client-ssm";
 import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { SERVICE_NAME_PATTERN } from "#core/domain/manifest";
 import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
 import { type CorpusContext, type CorpusEntry, type HandlerName, hostileCorpus, outcomeOf } from "../hostile/corpus.ts";
+import { awsState, handlerEnv, lambdaContext } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
-import { createTables, IDEMPOTENCY_TABLE, ROLLOUT_TABLE } from "../support/wiring.ts";
+import { createTables } from "../support/wiring.ts";
 
 const moto = useMoto();
 const NS = "voiceai/hostile";
@@ -42,56 +37,7 @@ const sendSpy = vi.spyOn(SSMClient.prototype, "send").mockImplementation(functio
   return (origSend as (...a: any[]) => Promise<any>).apply(this, args);
 });
 
-const lambdaContext = (fn: string, i: number): Context =>
-  ({
-    awsRequestId: `req-${fn}-${i}`,
-    functionName: fn,
-    invokedFunctionArn: `arn:aws:lambda:${fleet.region}:${fleet.account}:function:${fn}`,
-    getRemainingTimeInMillis: () => 60_000,
-  }) as unknown as Context;
-
-interface MotoState {
-  instances: unknown[];
-  commands: string[];
-  rollouts: number;
-  parameters: unknown[];
-  secrets: unknown[];
-}
-
-async function snapshot(): Promise<MotoState> {
-  const ec2 = new EC2Client({});
-  const ssm = new SSMClient({});
-  const dynamo = new DynamoDBClient({});
-  const sm = new SecretsManagerClient({});
-  const res = await ec2.send(new DescribeInstancesCommand({}));
-  const instances = (res.Reservations ?? [])
-    .flatMap((r) => r.Instances ?? [])
-    .map((i) => ({
-      id: i.InstanceId,
-      state: i.State?.Name,
-      tags: Object.fromEntries((i.Tags ?? []).map((t) => [t.Key, t.Value]).sort()),
-      imds: {
-        tokens: i.MetadataOptions?.HttpTokens,
-        hops: i.MetadataOptions?.HttpPutResponseHopLimit,
-        endpoint: i.MetadataOptions?.HttpEndpoint,
-      },
-    }))
-    .sort((a, b) => String(a.id).localeCompare(String(b.id)));
-  const commands = ((await ssm.send(new ListCommandsCommand({}))).Commands ?? []).map((c) => c.CommandId ?? "");
-  const rollouts = (await dynamo.send(new ScanCommand({ TableName: ROLLOUT_TABLE, Select: "COUNT" }))).Count ?? -1;
-  const parameters: unknown[] = [];
-  let token: string | undefined;
-  do {
-    const p = await ssm.send(new GetParametersByPathCommand({ Path: "/", Recursive: true, NextToken: token }));
-    parameters.push(...(p.Parameters ?? []).map((x) => ({ name: x.Name, version: x.Version, value: x.Value })));
-    token = p.NextToken;
-  } while (token);
-  parameters.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-  const secrets = ((await sm.send(new ListSecretsCommand({}))).SecretList ?? [])
-    .map((s) => ({ name: s.Name, versions: s.SecretVersionsToStages }))
-    .sort((a, b) => String(a.name).localeCompare(String(b.name)));
-  return { instances, commands, rollouts, parameters, secrets };
-}
+const context = (fn: string, i: number): Context => lambdaContext(fn, `req-${fn}-${i}`, fleet.region, fleet.account);
 
 beforeAll(async () => {
   void moto;
@@ -117,16 +63,10 @@ beforeAll(async () => {
     fleetSecretArn: fleet.secrets[`${NS}/api/secrets`] ?? "",
     hostileHosts: { semicolon: hostile(SEMICOLON), newline: hostile(NEWLINE), subshell: hostile(SUBSHELL) },
   };
-  Object.assign(process.env, {
-    DCP_NAMESPACE: NS,
-    DCP_MANIFEST_PARAM: fleet.manifestParam,
-    DCP_RESTART_DOCUMENT: fleet.documentName,
-    DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
-    DCP_IDEMPOTENCY_TABLE: IDEMPOTENCY_TABLE,
-    DCP_DRY_RUN: "false",
-    DCP_IAM_MODE: "quarantine",
-    DCP_AUDIT_REMEDIATION: "imds+restart",
-  });
+  Object.assign(
+    process.env,
+    handlerEnv(fleet, { DCP_DRY_RUN: "false", DCP_IAM_MODE: "quarantine", DCP_AUDIT_REMEDIATION: "imds+restart" }),
+  );
   handlers["instance-launch"] = (await import("../../functions/instance-launch/index.ts")).handler as Handler;
   handlers["secret-rotation"] = (await import("../../functions/secret-rotation/index.ts")).handler as Handler;
   handlers["restart-tracker"] = (await import("../../functions/restart-tracker/index.ts")).handler as Handler;
@@ -152,7 +92,7 @@ describe("hostile and malformed events", () => {
   });
 
   it("every entry gets its expected, bounded answer and AWS is left exactly as it was", async () => {
-    const before = await snapshot();
+    const before = await awsState();
     expect(before.instances.length).toBe(6);
     const failures: string[] = [];
     for (const [i, entry] of corpus().entries()) {
@@ -160,7 +100,7 @@ describe("hostile and malformed events", () => {
       let result: unknown;
       let error: unknown;
       try {
-        result = await handlers[entry.handler](entry.event, lambdaContext(entry.handler, i));
+        result = await handlers[entry.handler](entry.event, context(entry.handler, i));
       } catch (err) {
         error = err;
       }
@@ -186,7 +126,7 @@ describe("hostile and malformed events", () => {
         failures.push(`${label}: rejection reason carries raw control characters: ${JSON.stringify(reason)}`);
     }
     expect(failures).toEqual([]);
-    expect(await snapshot()).toEqual(before);
+    expect(await awsState()).toEqual(before);
     expect(sendCommands).toEqual([]);
   });
 
@@ -204,7 +144,7 @@ describe("hostile and malformed events", () => {
       resources: [ctx.fleetSecretArn],
       detail: { name: `${NS}/api/secrets`, labelUpdated: "AWSCURRENT", versionId: put.VersionId },
     };
-    const result = outcomeOf(await handlers["secret-rotation"](event, lambdaContext("secret-rotation", 1000)));
+    const result = outcomeOf(await handlers["secret-rotation"](event, context("secret-rotation", 1000)));
     expect(result.outcome, result.reason).toBe("restart");
 
     expect(sendCommands).toHaveLength(1);

@@ -1,10 +1,10 @@
 // Launch guard against moto: IMDS fixed in ONE call per non-compliant host, compliant hosts untouched,
 // IAM scope findings naming the policy and statement responsible.
-import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from "@aws-sdk/client-ec2";
+import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { beforeAll, describe, expect, it } from "vitest";
-import { guardHost } from "#core/app/guard-host";
+import { guardHost, IAM_SCOPE_TAG } from "#core/app/guard-host";
 import type { Finding } from "#core/domain/model";
-import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { allNamespaceSecrets, launchHosts, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
 import { useMoto } from "../support/moto.ts";
 import { wire } from "../support/wiring.ts";
 
@@ -39,17 +39,7 @@ beforeAll(async () => {
         role: {
           base: "correct",
           inline: {
-            "web-all-secrets": {
-              Version: "2012-10-17",
-              Statement: [
-                {
-                  Sid: "AllNs",
-                  Effect: "Allow",
-                  Action: "secretsmanager:GetSecretValue",
-                  Resource: `arn:aws:secretsmanager:*:*:secret:${NS}/*`,
-                },
-              ],
-            },
+            "web-all-secrets": allNamespaceSecrets(NS),
           },
         },
       },
@@ -65,6 +55,7 @@ beforeAll(async () => {
               Version: "2012-10-17",
               Statement: [
                 { Effect: "Allow", Action: "ssm:GetParameter", NotResource: "arn:aws:ssm:*:*:parameter/forbidden/*" },
+                { Sid: "RunAnything", Effect: "Allow", Action: "ssm:SendCommand", Resource: "*" },
               ],
             },
           },
@@ -185,17 +176,34 @@ describe("IAM scope", () => {
     expect(r.iam.findings).toEqual([]);
   });
 
-  it("secret:NS/* is excess on every other service's bundle, naming policy and statement", async () => {
+  it("secret:NS/* is one excess finding naming policy, statement, risk and a secret outside web's scope", async () => {
     const r = await guard("web");
     expect(r.iam.verdict).toBe("violation");
     const excess = r.iam.findings.filter((f) => f.kind === "iam-excess-grant");
-    expect(excess.length).toBeGreaterThan(0);
-    expect(
-      excess.every((f) => f.evidence?.["policy"] === "web-all-secrets" && f.evidence?.["statement"] === "AllNs"),
-    ).toBe(true);
-    expect(excess.map((f) => String(f.evidence?.["resource"]))).toContainEqual(
-      expect.stringContaining(`secret:${NS}/api/secrets`),
+    expect(excess.map((f) => f.evidence)).toEqual([
+      expect.objectContaining({
+        policy: "web-all-secrets",
+        statement: "AllNs",
+        risk: "read-beyond-scope",
+        action: "secretsmanager:GetSecretValue",
+        resource: expect.stringMatching(new RegExp(`:secret:${NS}/x$`)),
+      }),
+    ]);
+    expect(r.tags[IAM_SCOPE_TAG]).toBe("violation");
+  });
+
+  it("ssm:SendCommand on * (issue 13) is an escalation naming its Sid, and the launch guard tags violation", async () => {
+    const r = await guard("voice");
+    const f = r.iam.findings.filter(
+      (x) => x.kind === "iam-excess-grant" && x.evidence?.["statement"] === "RunAnything",
     );
+    expect(f.map((x) => [x.evidence?.["risk"], x.evidence?.["action"]])).toEqual([["escalation", "ssm:SendCommand"]]);
+    expect(f[0]?.detail).toContain('statement "RunAnything"');
+    const out = await new EC2Client({}).send(
+      new DescribeInstancesCommand({ InstanceIds: [hostsOf("voice")[0]!.instanceId] }),
+    );
+    const tags = out.Reservations?.[0]?.Instances?.[0]?.Tags ?? [];
+    expect(tags.find((t) => t.Key === IAM_SCOPE_TAG)?.Value).toBe("violation");
   });
 
   it("NotResource allows everything it does not exclude: excess", async () => {
@@ -253,25 +261,14 @@ describe("warm path", () => {
     await guardHost(hostsOf("api")[0]!.instanceId, fleet.manifest, w.deps, { dryRun: false }); // warms the role
     const ec2 = new EC2Client({});
     const api = hostsOf("api")[0]!;
-    const launched = await ec2.send(
-      new RunInstancesCommand({
-        ImageId: "ami-12c6146b",
-        MinCount: 1,
-        MaxCount: 1,
-        IamInstanceProfile: { Arn: api.profileArn! },
-        MetadataOptions: { HttpTokens: "optional", HttpPutResponseHopLimit: 1, HttpEndpoint: "enabled" },
-        TagSpecifications: [
-          {
-            ResourceType: "instance",
-            Tags: [
-              { Key: "Namespace", Value: NS },
-              { Key: "Service", Value: "api" },
-            ],
-          },
-        ],
-      }),
-    );
-    const id = launched.Instances![0]!.InstanceId!;
+    const [launched] = await launchHosts(ec2, [
+      {
+        tags: { Namespace: NS, Service: "api" },
+        imds: { httpTokens: "optional", hopLimit: 1, httpEndpoint: "enabled" },
+        profileArn: api.profileArn!,
+      },
+    ]);
+    const id = launched!.instance.InstanceId!;
     const before = w.counter.snapshot();
     const r = await guardHost(id, fleet.manifest, w.deps, { dryRun: false });
     const after = w.counter.snapshot();

@@ -1,8 +1,3 @@
-// Nothing leaked: the demo fleet's secret values all carry a canary string. Every byte the handlers and the CLI
-// write (stdout, stderr, console.*, the handlers' return values) is captured while they do real work — a launch,
-// a bundle rotation and a shared-secret rotation with their tracker events, a drift audit with remediation —
-// and must contain neither the canary, nor a SecretString, nor the AWS secret key or session token.
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -10,8 +5,9 @@ import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } fr
 import type { Context } from "aws-lambda";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { demoFleetSpec, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { handlerEnv, lambdaContext, ROLLOUT_TABLE, spawnCollect } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
-import { createTables, IDEMPOTENCY_TABLE, ROLLOUT_TABLE } from "../support/wiring.ts";
+import { createTables } from "../support/wiring.ts";
 
 const moto = useMoto();
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -59,13 +55,7 @@ function assertClean(output: string, where: string): void {
   expect(output.includes(SESSION_TOKEN), `${where}: session token appears`).toBe(false);
 }
 
-const ctx = (fn: string): Context =>
-  ({
-    awsRequestId: randomUUID(),
-    functionName: fn,
-    invokedFunctionArn: `arn:aws:lambda:${fleet.region}:${fleet.account}:function:${fn}`,
-    getRemainingTimeInMillis: () => 60_000,
-  }) as unknown as Context;
+const ctx = (fn: string): Context => lambdaContext(fn, randomUUID(), fleet.region, fleet.account);
 
 const envelope = (source: string, detailType: string, detail: unknown, resources: string[] = []) => ({
   version: "0",
@@ -126,11 +116,7 @@ beforeAll(async () => {
   fleet = await seedFleet(SPEC);
   await createTables(new DynamoDBClient({}));
   Object.assign(process.env, {
-    DCP_NAMESPACE: fleet.namespace,
-    DCP_MANIFEST_PARAM: fleet.manifestParam,
-    DCP_RESTART_DOCUMENT: fleet.documentName,
-    DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
-    DCP_IDEMPOTENCY_TABLE: IDEMPOTENCY_TABLE,
+    ...handlerEnv(fleet),
     DCP_DRY_RUN: "false",
     DCP_AUDIT_REMEDIATION: "imds+restart",
     // Maximum surface: every log level, the incoming event logged, metrics flushed to stdout.
@@ -210,33 +196,18 @@ describe("no secret value, key or token in any output", () => {
   });
 
   describe("the dcp CLI (child process)", () => {
-    const dcp = (...args: string[]) =>
-      new Promise<{ status: number | null; stdout: string; out: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bin/dcp.ts"), ...args], {
-          cwd: ROOT,
-          env: {
-            ...process.env,
-            DCP_NAMESPACE: fleet.namespace,
-            DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
-            DCP_DEBUG: "1",
-            NODE_NO_WARNINGS: "1",
-          },
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => {
-          stdout += d.toString();
-        });
-        child.stderr.on("data", (d: Buffer) => {
-          stderr += d.toString();
-        });
-        const timer = setTimeout(() => child.kill("SIGKILL"), 40_000);
-        child.on("error", reject);
-        child.on("close", (status) => {
-          clearTimeout(timer);
-          resolve({ status, stdout, out: `${stdout}\n${stderr}` });
-        });
-      });
+    const dcp = async (...args: string[]) => {
+      const env = {
+        ...process.env,
+        DCP_NAMESPACE: fleet.namespace,
+        DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
+        DCP_DEBUG: "1",
+        NODE_NO_WARNINGS: "1",
+      };
+      const argv = ["--import", "tsx", join(ROOT, "bin/dcp.ts"), ...args];
+      const r = await spawnCollect(process.execPath, argv, { cwd: ROOT, env }, 40_000);
+      return { status: r.code, stdout: r.stdout, out: `${r.stdout}\n${r.stderr}` };
+    };
 
     it("audit --json, restart plan --json, and an error path with DCP_DEBUG stack traces", async () => {
       const runs = await Promise.all([

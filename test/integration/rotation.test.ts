@@ -15,7 +15,8 @@ import { trackRestart } from "#core/app/track-restart";
 import type { SecretEvent } from "#core/domain/events";
 import { classifyRotationEvent } from "#core/domain/rotation";
 import { versionTagKey } from "#core/domain/secrets";
-import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { allNamespaceSecrets, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { secretLabelEvent } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
 import { createTables, IDEMPOTENCY_TABLE, ROLLOUT_TABLE, wire } from "../support/wiring.ts";
 
@@ -24,17 +25,7 @@ const NS = "voiceai/rot";
 let fleet: SeededFleet;
 let stoppedApiHost: string;
 
-const labelEvent = (arn: string, versionId: string, label = "AWSCURRENT"): SecretEvent => ({
-  version: "0",
-  id: `ev-${Math.random()}`,
-  "detail-type": "Secret Label Updated",
-  source: "aws.secretsmanager",
-  account: fleet.account,
-  time: new Date().toISOString(),
-  region: fleet.region,
-  resources: [arn],
-  detail: { name: arn.split(":secret:")[1]?.slice(0, -7), labelUpdated: label, versionId },
-});
+const labelEvent = (arn: string, versionId: string, label?: string) => secretLabelEvent(arn, versionId, fleet, label);
 
 const apiCallEvent = (
   eventName: string,
@@ -115,17 +106,7 @@ beforeAll(async () => {
         role: {
           base: "correct",
           inline: {
-            wide: {
-              Version: "2012-10-17",
-              Statement: [
-                {
-                  Sid: "AllNs",
-                  Effect: "Allow",
-                  Action: "secretsmanager:GetSecretValue",
-                  Resource: `arn:aws:secretsmanager:*:*:secret:${NS}/*`,
-                },
-              ],
-            },
+            wide: allNamespaceSecrets(NS),
           },
         },
       },

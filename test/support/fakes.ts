@@ -410,23 +410,6 @@ export function fakeWorld(
     opts.config,
   );
   const now = opts.now ?? new Date("2025-11-20T12:00:00.000Z");
-  return {
-    deps: {
-      config,
-      inventory,
-      policies,
-      secrets,
-      commands,
-      rollouts,
-      params,
-      managed: new FakeManaged(undefined),
-      now: () => now,
-    },
-    inventory,
-    policies,
-    secrets,
-    commands,
-    rollouts,
-    params,
-  };
+  const ports = { inventory, policies, secrets, commands, rollouts, params };
+  return { deps: { config, ...ports, managed: new FakeManaged(undefined), now: () => now }, ...ports };
 }

@@ -5,10 +5,10 @@ import { SsmParameterStore } from "#core/adapters/ssm";
 import { loadConfig } from "#core/app/config";
 import { type FleetDeps, fleetDeps } from "#core/shell/fleet-deps";
 import type { SeededFleet } from "../../scripts/lib/fleet.ts";
+import { handlerEnv, IDEMPOTENCY_TABLE, ROLLOUT_TABLE } from "./fixtures.ts";
 import { attachSsmHarness, type SsmHarness } from "./ssm-harness.ts";
 
-export const ROLLOUT_TABLE = "dcp-rollouts";
-export const IDEMPOTENCY_TABLE = "dcp-idempotency";
+export { IDEMPOTENCY_TABLE, ROLLOUT_TABLE };
 
 export async function createTables(dynamo: DynamoDBClient): Promise<void> {
   for (const [name, key] of [
@@ -44,16 +44,9 @@ export function wire(
   const counter = new ApiCallCounter();
   const clients = createClients({ counter });
   const harness = attachSsmHarness(clients.ssm);
-  const config = loadConfig({
-    DCP_NAMESPACE: fleet.namespace,
-    DCP_MANIFEST_PARAM: fleet.manifestParam,
-    DCP_RESTART_DOCUMENT: fleet.documentName,
-    DCP_ROLLOUT_TABLE: ROLLOUT_TABLE,
-    DCP_IDEMPOTENCY_TABLE: IDEMPOTENCY_TABLE,
-    DCP_DRY_RUN: opts.dryRun ? "true" : "false",
-    DCP_IAM_MODE: opts.iamMode ?? "report",
-    AWS_REGION: fleet.region,
-  });
+  const config = loadConfig(
+    handlerEnv(fleet, { DCP_DRY_RUN: opts.dryRun ? "true" : "false", DCP_IAM_MODE: opts.iamMode ?? "report" }),
+  );
   const deps = fleetDeps(config, {
     clients,
     policies: opts.iam ?? "bulk",

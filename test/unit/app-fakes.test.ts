@@ -3,87 +3,23 @@ import { describe, expect, it } from "vitest";
 import { auditFleet } from "#core/app/audit-fleet";
 import { guardHost, IAM_SCOPE_TAG } from "#core/app/guard-host";
 import { reconcileRollouts } from "#core/app/rollout-engine";
-import { confirmRotation, isFact, type RotationFact, startRollout } from "#core/app/rotate-secret";
+import { confirmRotation, isFact, startRollout } from "#core/app/rotate-secret";
 import { trackRestart } from "#core/app/track-restart";
 import { validateManifest } from "#core/domain/manifest";
-import type { Host } from "#core/domain/model";
 import type { Rollout } from "#core/domain/rollout";
 import { classifyRotationEvent } from "#core/domain/rotation";
-import { RESTARTED_AT_TAG, rolloutIdFor, versionTagKey } from "#core/domain/secrets";
-import { InvalidInstanceIdError, type RolePolicies } from "#core/ports/index";
-import { FAKE_RESTART_DOCUMENT, type FakeWorld, fakeWorld } from "../support/fakes.ts";
+import { RESTARTED_AT_TAG, versionTagKey } from "#core/domain/secrets";
+import { InvalidInstanceIdError } from "#core/ports/index";
+import { FAKE_RESTART_DOCUMENT, type FakeWorld } from "../support/fakes.ts";
+import { instanceId, ROTATION, rotationWorld, TEST_ACCOUNT, testHost } from "../support/fixtures.ts";
 
-const ACCT = "123456789012";
+const { DB, VERSION, manifest, fact, ROLLOUT_ID } = ROTATION;
+const ACCT = TEST_ACCOUNT;
 const SM = `arn:aws:secretsmanager:eu-central-1:${ACCT}:secret:`;
-const DB = { arn: `${SM}rds!cluster-abc-Q1w2E3`, name: "rds!cluster-abc" };
-const VERSION = "c4d5e6f7-0a1b-4c2d-9e3f-4a5b6c7d8e9f";
-const NS = "voiceai/prod";
-
-const manifest = validateManifest({
-  namespace: NS,
-  configBucket: "voiceai-prod-config",
-  services: [
-    { name: "api", wave: 1 },
-    { name: "web", wave: 2 },
-  ],
-  sharedSecrets: [{ bootstrapVar: "DB_MASTER_SECRET_ARN", arn: DB.arn, consumers: ["api", "web"] }],
-  restart: { coalesceSeconds: 0 }, // the engine's own behaviour; the gates are tested in rollout-gates tests
-});
-
-const profile = (svc: string) => `arn:aws:iam::${ACCT}:instance-profile/voiceai/${svc}`;
-const id = (n: number) => `i-${n.toString(16).padStart(17, "0")}`;
-
-function host(n: number, service: string, extra: Partial<Host> = {}): Host {
-  return {
-    instanceId: id(n),
-    state: "running",
-    launchTime: "2025-11-01T00:00:00Z",
-    tags: { Namespace: NS, Service: service },
-    instanceProfileArn: profile(service),
-    imds: { httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled", state: "applied" },
-    ...extra,
-  };
-}
-
-/** A role that can read the database secret (and nothing else matters to the rollout). */
-function dbReader(roleName: string): RolePolicies {
-  return {
-    roleName,
-    roleArn: `arn:aws:iam::${ACCT}:role/${roleName}`,
-    policies: [
-      {
-        name: "db",
-        source: "inline",
-        document: {
-          Version: "2012-10-17",
-          Statement: [{ Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: DB.arn }],
-        },
-      },
-    ],
-  };
-}
-
-/** api: hosts 1,2 (wave 1); web: host 3 (wave 2). Both roles read the DB secret. */
-function fleet(): FakeWorld {
-  const w = fakeWorld(NS, {
-    hosts: [host(1, "api"), host(2, "api"), host(3, "web")],
-    secrets: [{ ...DB, currentVersionId: VERSION, lastChangedDate: "2025-11-20T11:00:00Z" }],
-  });
-  for (const svc of ["api", "web"]) {
-    w.policies.profiles.set(profile(svc), `voiceai-${svc}`);
-    w.policies.roles.set(`voiceai-${svc}`, dbReader(`voiceai-${svc}`));
-  }
-  return w;
-}
-
-const fact: RotationFact = {
-  secretArn: DB.arn,
-  secretName: DB.name,
-  versionId: VERSION,
-  services: ["api", "web"],
-  trigger: "RotationSucceeded",
-};
-const ROLLOUT_ID = rolloutIdFor(DB.arn, VERSION);
+const fleet = rotationWorld;
+const _profile = (svc: string) => testHost(0, svc).instanceProfileArn!;
+const id = instanceId;
+const host = testHost;
 
 async function stored(w: FakeWorld): Promise<Rollout> {
   const r = await w.rollouts.get(ROLLOUT_ID);

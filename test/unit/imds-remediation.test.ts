@@ -2,24 +2,14 @@
 // without costing the others.
 import { describe, expect, it } from "vitest";
 import { auditFleet, IMDS_FIX_CONCURRENCY } from "#core/app/audit-fleet";
-import { validateManifest } from "#core/domain/manifest";
 import type { Host, ImdsOptions } from "#core/domain/model";
 import { fakeWorld } from "../support/fakes.ts";
+import { instanceId, testHost, testManifest } from "../support/fixtures.ts";
 
 const NS = "voiceai/prod";
-const manifest = validateManifest({
-  namespace: NS,
-  configBucket: "voiceai-prod-config",
-  services: [{ name: "api", wave: 0 }],
-});
-const id = (n: number) => `i-${n.toString(16).padStart(17, "0")}`;
-const drifted = (n: number): Host => ({
-  instanceId: id(n),
-  state: "running",
-  launchTime: "2026-11-01T00:00:00Z",
-  tags: { Namespace: NS, Service: "api" },
-  imds: { httpTokens: "optional", hopLimit: 2, httpEndpoint: "enabled", state: "applied" },
-});
+const manifest = testManifest({ services: [{ name: "api", wave: 0 }] });
+const id = instanceId;
+const drifted = (n: number): Host => testHost(n, "api", { imds: { httpTokens: "optional" } });
 
 function world(n: number) {
   const w = fakeWorld(NS, { hosts: Array.from({ length: n }, (_, i) => drifted(i + 1)) });

@@ -3,22 +3,14 @@ import { desiredImds, IMDS_EXEMPT_TAG, imdsDrift, planImds } from "#core/domain/
 import { validateManifest } from "#core/domain/manifest";
 import type { Host, ImdsOptions } from "#core/domain/model";
 import { accountOfArn, placeHost } from "#core/domain/placement";
+import { testHost, testManifest } from "../support/fixtures.ts";
 
-const manifest = validateManifest({
-  namespace: "voiceai/prod",
-  configBucket: "voiceai-prod-config",
-  services: [{ name: "api", wave: 1 }],
-});
+const manifest = testManifest();
 const desired = desiredImds(manifest);
 
 function host(imds: Partial<ImdsOptions> = {}, tags: Record<string, string> = {}): Host {
-  return {
-    instanceId: "i-0123456789abcdef0",
-    state: "running",
-    launchTime: "2025-11-20T10:00:00Z",
-    tags: { Namespace: "voiceai/prod", Service: "api", ...tags },
-    imds: { httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled", state: "applied", ...imds },
-  };
+  const { instanceProfileArn: _profile, ...h } = testHost(0, "api", { instanceId: "i-0123456789abcdef0", imds });
+  return { ...h, tags: { ...h.tags, ...tags } };
 }
 
 describe("imdsDrift", () => {

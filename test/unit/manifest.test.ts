@@ -74,6 +74,34 @@ describe("validateManifest defaults", () => {
   });
 });
 
+describe("the IAM envelope's manifest fields", () => {
+  it("platformGrants default to what the SSM agent needs: AmazonSSMManagedInstanceCore without GetParameter(s)", () => {
+    const m = validateManifest(minimal());
+    const actions = m.platformGrants.flatMap((g) => g.actions);
+    expect(actions).toContain("ssm:UpdateInstanceInformation");
+    expect(actions).toContain("ssmmessages:OpenDataChannel");
+    expect(actions).not.toContain("ssm:GetParameter");
+    expect(actions).not.toContain("ssm:GetParameters");
+    // Each manifest gets its own copy (a caller editing one cannot change another's default).
+    expect(validateManifest(minimal()).platformGrants).not.toBe(m.platformGrants);
+    expect(validateManifest({ ...minimal(), platformGrants: [] }).platformGrants).toEqual([]);
+  });
+
+  it("ecrRepositories narrow the seed's repository/<prefix>*: a name outside the prefix is refused", () => {
+    const narrowed = (repos: string[]) => ({
+      ...minimal(),
+      services: [{ name: "api", wave: 1, ecrRepositories: repos }],
+    });
+    expect(validateManifest(narrowed(["voiceai-telapi"])).services[0]?.ecrRepositories).toEqual(["voiceai-telapi"]);
+    expect(refusal(narrowed(["other-telapi"]))).toMatch(
+      /services\.0\.ecrRepositories\.0: .*must start with 'voiceai-'/,
+    );
+    expect(refusal({ ...minimal(), services: [{ name: "api", wave: 1, configKeys: [] }] })).toMatch(
+      /services\.0\.configKeys/,
+    );
+  });
+});
+
 describe("validateManifest refusals name the bad field", () => {
   it("an upper-case service name: services.1.name", () => {
     const input = minimal();

@@ -12,32 +12,20 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SsmManagedInstances } from "#core/adapters/ssm-managed";
 import { auditFleet, type DriftReport, readRegistryState } from "#core/app/audit-fleet";
 import type { AuditSummary } from "#core/app/run-audit";
-import { validateManifest } from "#core/domain/manifest";
 import type { FindingKind, Host } from "#core/domain/model";
 import { MAX_REMEMBERED, registryStateToKeep } from "#core/domain/registry";
 import { registryLine } from "../../bin/lib/render.ts";
 import { fakeWorld } from "../support/fakes.ts";
+import { instanceId, testHost, testManifest } from "../support/fixtures.ts";
 
 const NS = "voiceai/prod";
 const SUMMARY = "/voiceai/prod/control-plane/audit/summary";
-const manifest = validateManifest({
-  namespace: NS,
-  configBucket: "voiceai-prod-config",
-  services: [{ name: "api", wave: 0 }],
-});
-const id = (n: number) => `i-${n.toString(16).padStart(17, "0")}`;
+const manifest = testManifest({ services: [{ name: "api", wave: 0 }] });
+const id = instanceId;
 const T0 = new Date("2025-11-20T12:00:00.000Z");
 const hoursLater = (h: number) => new Date(T0.getTime() + h * 3_600_000);
 
-function host(n: number, launchTime: string): Host {
-  return {
-    instanceId: id(n),
-    state: "running",
-    launchTime,
-    tags: { Namespace: NS, Service: "api" },
-    imds: { httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled", state: "applied" },
-  };
-}
+const host = (n: number, launchTime: string): Host => testHost(n, "api", { launchTime });
 
 /** SSM's registry as DescribeInstanceInformation answers it: API limits enforced, pages of 50. */
 class FakeRegistry {

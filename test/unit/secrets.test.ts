@@ -12,6 +12,7 @@ import {
   secretIdMatches,
   versionTagKey,
 } from "#core/domain/secrets";
+import { testManifest } from "../support/fixtures.ts";
 
 const PREFIX = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:";
 const ref = (name: string, suffix: string): SecretRef => ({ name, arn: `${PREFIX}${name}-${suffix}` });
@@ -20,9 +21,7 @@ const api = ref("voiceai/prod/api/secrets", "Xy12Ab");
 const apiOld = ref("voiceai/prod/api/secrets-old", "Pq98Zz");
 const db = ref("rds!cluster-2b7f3c1e-9d4a", "Lm56No");
 
-const manifest = validateManifest({
-  namespace: "voiceai/prod",
-  configBucket: "voiceai-prod-config",
+const manifest = testManifest({
   services: [
     { name: "api", wave: 1 },
     { name: "web", wave: 2 },

@@ -419,6 +419,71 @@ describe("least privilege", () => {
   });
 });
 
+describe("blocks repeated per function stay identical where they must", () => {
+  // SAM has no Globals for Metadata and IAM has no shared statements across roles: the template repeats them, and
+  // these tests keep the copies from drifting apart.
+  const fns = Object.keys(FUNCTIONS) as (keyof typeof FUNCTIONS)[];
+  const resource = (id: string) => source.Resources[id]!;
+
+  it("every function's esbuild BuildProperties are the same but for its entry point", () => {
+    const [first, ...rest] = fns.map((id) => {
+      const { BuildMethod, BuildProperties } = resource(id).Metadata as { BuildMethod: string; BuildProperties: Json };
+      expect(BuildMethod, id).toBe("esbuild");
+      const { EntryPoints, ...shared } = BuildProperties;
+      expect(EntryPoints, id).toEqual([`functions/${FUNCTIONS[id]}/index.ts`]);
+      return shared;
+    });
+    for (const [i, other] of rest.entries()) expect(other, fns[i + 1]).toEqual(first);
+  });
+
+  it("every tag-scoped policy has the same name, role wiring and namespace condition on the same instance ARNs", () => {
+    const statements = new Map<string, { fn: string; s: Statement }[]>();
+    for (const fn of fns) {
+      const id = `${fn.replace(/Function$/, "")}TagScopedPolicy`;
+      expect(resource(fn) as unknown as { DependsOn: string }, fn).toMatchObject({ DependsOn: id });
+      const props = resource(id).Properties as { PolicyName: string; Roles: unknown; PolicyDocument: Json };
+      expect(props.PolicyName).toBe("tag-scoped-instance-writes");
+      expect(props.Roles).toEqual([{ Ref: `${fn}Role` }]);
+      // The document is a JSON string rendered by Fn::Sub (a condition KEY cannot be an intrinsic): its ${…} sit in strings.
+      const doc = JSON.parse(props.PolicyDocument["Fn::Sub"] as string) as { Statement: Statement[] };
+      for (const s of doc.Statement) {
+        expect(s.Resource, `${id} ${s.Sid}`).toBe(
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders, literally
+          "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*",
+        );
+        const prefix = actions(s).every((a) => a.startsWith("ssm:")) ? "ssm:resourceTag" : "aws:ResourceTag";
+        expect(s.Condition, `${id} ${s.Sid}`).toEqual({
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders, literally
+          StringEquals: { [`${prefix}/\${NamespaceTagKey}`]: "${Namespace}" },
+        });
+        statements.set(s.Sid!, [...(statements.get(s.Sid!) ?? []), { fn, s }]);
+      }
+    }
+    // One Sid, one statement: a grant repeated for several functions is the same grant in each.
+    for (const [sid, copies] of statements)
+      for (const c of copies) expect(c.s, `${sid} in ${c.fn}`).toEqual(copies[0]!.s);
+    expect(statements.get("SendCommandToNamespaceInstances")?.map((c) => c.fn)).toEqual([
+      "SecretRotationFunction",
+      "RestartTrackerFunction",
+      "DriftAuditFunction",
+    ]);
+  });
+
+  it("inline statements with the same Sid in several functions grant the same thing", () => {
+    const bySid = new Map<string, { fn: string; s: Statement }[]>();
+    for (const fn of fns) {
+      const policies = (resource(fn).Properties as { Policies: { Statement: Statement[] }[] }).Policies;
+      for (const s of policies.flatMap((p) => p.Statement))
+        bySid.set(s.Sid!, [...(bySid.get(s.Sid!) ?? []), { fn, s }]);
+    }
+    const shared = [...bySid].filter(([, copies]) => copies.length > 1);
+    expect(shared.map(([sid]) => sid)).toEqual(
+      expect.arrayContaining(["ReadManifest", "SendRestartDocument", "RolloutState", "DescribeSecrets"]),
+    );
+    for (const [sid, copies] of shared) for (const c of copies) expect(c.s, `${sid} in ${c.fn}`).toEqual(copies[0]!.s);
+  });
+});
+
 describe("state and alarms", () => {
   it("tables use the Powertools idempotency layout and the rollout layout, with PITR and SSE", () => {
     const idem = cfn.Resources["IdempotencyTable"]!.Properties;

@@ -9,20 +9,21 @@ import type { Deps } from "./deps.ts";
 export const IAM_SCOPE_TAG = "dcp:iam-scope";
 export const QUARANTINE_TAG = "dcp:quarantine";
 
+/** Every key is always present (app/contracts.ts): `null` when there is nothing to say. */
 export interface GuardResult {
   instanceId: string;
   namespace: string;
-  service?: string;
+  service: string | null;
   status: "guarded" | "skipped";
-  reason?: string;
+  reason: string | null;
   dryRun: boolean;
   imds: {
-    before?: ImdsOptions;
-    after?: ImdsOptions;
+    before: ImdsOptions | null;
+    after: ImdsOptions | null;
     changed: boolean;
     action: "none" | "modify" | "exempt" | "skipped";
   };
-  iam: { role?: string; verdict: ScopeVerdict["verdict"] | "skipped"; findings: Finding[] };
+  iam: { role: string | null; verdict: ScopeVerdict["verdict"] | "skipped"; findings: Finding[] };
   tags: Record<string, string>;
   findings: Finding[];
 }
@@ -37,11 +38,12 @@ function skipped(
   return {
     instanceId,
     namespace,
+    service: null,
     status: "skipped",
     reason,
     dryRun,
-    imds: { changed: false, action: "skipped" },
-    iam: { verdict: "skipped", findings: [] },
+    imds: { before: null, after: null, changed: false, action: "skipped" },
+    iam: { role: null, verdict: "skipped", findings: [] },
     tags: {},
     findings,
   };
@@ -153,14 +155,14 @@ export async function guardHost(
   let iam: GuardResult["iam"];
   if (place.kind === "unknown-service") {
     findings.push({ kind: "unknown-service", severity: "medium", instanceId, detail: place.reason });
-    iam = { verdict: "unknown", findings: [] };
+    iam = { role: null, verdict: "unknown", findings: [] };
   } else {
     const assessed = await assessRole(host, place.service, m, deps);
     findings.push(...assessed.findings);
     const verdict =
       assessed.verdict?.verdict ??
       (assessed.findings.some((f) => f.kind === "no-instance-profile") ? "violation" : "unknown");
-    iam = { ...(assessed.role ? { role: assessed.role } : {}), verdict, findings: assessed.findings };
+    iam = { role: assessed.role ?? null, verdict, findings: assessed.findings };
   }
 
   const tags: Record<string, string> = {};
@@ -172,8 +174,9 @@ export async function guardHost(
   return {
     instanceId,
     namespace: ns,
-    ...(service ? { service } : {}),
+    service: service ?? null,
     status: "guarded",
+    reason: null,
     dryRun,
     imds: { before: host.imds, after, changed, action: decision.action },
     iam,

@@ -20,7 +20,9 @@ export type LaunchResult = GuardResult & { duplicate: boolean };
  */
 export async function guardLaunch(fact: LaunchFact, deps: Deps & { idempotency: Idempotency }): Promise<LaunchResult> {
   const dryRun = deps.config.dryRun;
-  const guard = async () => guardHost(fact.instanceId, await loadManifest(deps.params, deps.config), deps, { dryRun });
+  // Before the idempotency record: a refused manifest leaves nothing behind, not even an in-progress record.
+  const manifest = await loadManifest(deps.params, deps.config);
+  const guard = () => guardHost(fact.instanceId, manifest, deps, { dryRun });
   if (dryRun) return { ...(await guard()), duplicate: false };
   const { result, duplicate } = await deps.idempotency.once({ instanceId: fact.instanceId, state: fact.state }, guard);
   return { ...result, duplicate };

@@ -1,6 +1,7 @@
 // zod/mini, not classic zod: the same checks at a third of the bundle weight (every function loads this module).
 import * as z from "zod/mini";
 import { InvalidInputError } from "./errors.ts";
+import { DEFAULT_PLATFORM_GRANTS } from "./iam/aws-managed.ts";
 import "./zod-messages.ts";
 
 /** Lower-case service names only: the same pattern guards the restart document's `Service` parameter. */
@@ -42,6 +43,10 @@ const serviceSchema = z.object({
   alarms: z._default(z.array(matching(ALARM_NAME, "a CloudWatch alarm name")).check(z.maxLength(10)), []),
   /** Parameter Store reads one restart of this service makes (GetParameter/GetParameters/GetParametersByPath). */
   readsPerRestart: z._default(int(1, 1000), 10),
+  /** Narrows the seed's image pulls (`repository/<ecrRepositoryPrefix>*`) to these repository names (globs). */
+  ecrRepositories: z.optional(z.array(matching(/^[a-z0-9*?][a-z0-9._/*?-]*$/, "a repository name (glob)"))),
+  /** Narrows the seed's `s3:GetObject` on `<configBucket>/*` to these object keys (globs). */
+  configKeys: z.optional(z.array(nonEmpty()).check(z.minLength(1))),
 });
 
 const sharedSecretSchema = z.object({
@@ -88,6 +93,8 @@ export const manifestSchema = z
     ecrRepositoryPrefix: z._default(matching(/^[a-z0-9][a-z0-9._/-]*$/), "voiceai-"),
     services: z.array(serviceSchema).check(z.minLength(1)),
     sharedSecrets: z._default(z.array(sharedSecretSchema), []),
+    /** What every host may hold besides its service's grants; default: what the SSM agent needs. */
+    platformGrants: z._default(z.array(grantSchema), () => structuredClone(DEFAULT_PLATFORM_GRANTS)),
     imds: z._default(
       z.object({
         httpTokens: z._default(z.enum(["required", "optional"]), "required"),
@@ -123,6 +130,13 @@ export const manifestSchema = z
         if (names.has(s.name))
           ctx.addIssue({ code: "custom", path: ["services", i, "name"], message: `duplicate service '${s.name}'` });
         names.add(s.name);
+        for (const [j, repo] of (s.ecrRepositories ?? []).entries())
+          if (!repo.startsWith(m.ecrRepositoryPrefix))
+            ctx.addIssue({
+              code: "custom",
+              path: ["services", i, "ecrRepositories", j],
+              message: `narrows the seed's repository/${m.ecrRepositoryPrefix}*: must start with '${m.ecrRepositoryPrefix}'`,
+            });
       }
       for (const [i, s] of m.sharedSecrets.entries()) {
         for (const [j, c] of s.consumers.entries()) {
@@ -178,7 +192,6 @@ export function checkTagKeys(m: Pick<Manifest, "tags">, deployed: TagKeys): void
     `manifest tags (namespace: '${m.tags.namespace}', service: '${m.tags.service}') differ from the deployed tag keys ` +
       `(namespace: '${deployed.namespace}', service: '${deployed.service}'; template parameters NamespaceTagKey/ServiceTagKey, ` +
       "fixed in the IAM conditions at deploy): change the manifest's tags or redeploy with those keys",
-    "tags",
   );
 }
 

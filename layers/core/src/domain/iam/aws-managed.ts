@@ -1,7 +1,7 @@
 // Documents of AWS-managed policies that fleet roles commonly carry (test fixtures and demo seeding).
 // Source: AWS Managed Policy Reference, "AmazonSSMManagedInstanceCore", policy version v2 (default).
 import type { NamedPolicy } from "../../ports/index.ts";
-import type { PolicyDocument } from "./policy.ts";
+import { asArray, type PolicyDocument, statements } from "./policy.ts";
 
 export const AMAZON_SSM_MANAGED_INSTANCE_CORE_ARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
 
@@ -64,3 +64,15 @@ export function amazonSsmManagedInstanceCore(partition = "aws"): NamedPolicy {
     document: AMAZON_SSM_MANAGED_INSTANCE_CORE_DOCUMENT,
   };
 }
+
+/**
+ * What the SSM agent needs on every host (the manifest's default `platformGrants`): the statements of
+ * AmazonSSMManagedInstanceCore without `ssm:GetParameter` / `ssm:GetParameters` on `*`, which read every parameter
+ * of the account (the host reads its own parameters through its service's grants).
+ */
+export const DEFAULT_PLATFORM_GRANTS: { actions: string[]; resources: string[] }[] = statements(
+  AMAZON_SSM_MANAGED_INSTANCE_CORE_DOCUMENT,
+).map((s) => ({
+  actions: asArray(s.Action).filter((a) => a !== "ssm:GetParameter" && a !== "ssm:GetParameters"),
+  resources: asArray(s.Resource),
+}));

@@ -1,27 +1,26 @@
-// Per-host IAM scope: what the instance-profile role of a host of service S in namespace NS must be able
-// to do (required probes) and must not be able to do (forbidden probes), checked with the evaluator.
+// Per-host IAM scope: what the instance-profile role of a host of service S in namespace NS must be able to do
+// (required probes) and that it can do nothing beyond its envelope (containment over the whole policy).
 //
 // Rules:
 //  S1  Required (seeds doc 000 + manifest): ssm:GetParameter(s) on a parameter under /NS/S/, ssm:DescribeParameters
-//      on "*" (the action takes no resource ARN, so a "*" grant for it is expected, never excess),
-//      secretsmanager:GetSecretValue on NS/S/secrets, ecr:GetAuthorizationToken on "*", ecr image pulls on the
-//      service's repository, s3:GetObject under configBucket/S/, GetSecretValue on every shared secret S
-//      consumes, and every extraGrant (each action × each resource, wildcards probed literally).
-//  S2  Forbidden: other services' parameters, secrets and by-path reads in NS; the same service in another
-//      namespace; ssm:GetParametersByPath on every ancestor of /NS/S (up to the root "/"); shared secrets S
-//      does not consume; and wildcard probes (an unrelated secret, parameter and bucket).
-//  S3  A forbidden probe the manifest itself grants (extraGrants, consumed shared secrets) is dropped.
-//  S4  Verdict: any missing or excess grant → "violation"; otherwise any undecidable probe → "unknown"; else "ok".
-//  S5  Each finding names the probe, and the policy + statement responsible (Sid, else #index), so one edit fixes it.
-import type { NamedPolicy, RolePolicies } from "../../ports/index.ts";
+//      on "*" (the action takes no resource ARN), secretsmanager:GetSecretValue on NS/S/secrets,
+//      ecr:GetAuthorizationToken on "*", ecr image pulls on the service's repository, s3:GetObject on the service's
+//      config object, GetSecretValue on every shared secret S consumes, and every extraGrant (each action × each
+//      resource, wildcards probed literally).
+//  S2  Nothing beyond: every (action, resource) the role can effectively do lies inside envelopeFor(m, S)
+//      (envelope.ts, containment.ts); each statement reaching beyond is one finding per risk class with a witness.
+//  S3  Verdict: any missing or excess grant → "violation"; otherwise anything undecidable → "unknown"; else "ok".
+//  S4  Each finding names the policy + statement responsible (Sid, else #index), so one edit fixes it.
+import type { RolePolicies } from "../../ports/index.ts";
 import { InvalidInputError } from "../errors.ts";
 import type { Manifest } from "../manifest.ts";
 import type { AwsScope, Finding, Severity } from "../model.ts";
+import { checkRoleScope, type RiskClass } from "./containment.ts";
+import { type Envelope, envelopeFor } from "./envelope.ts";
 import { type Decision, describeStatement, type Evaluation, evaluate, type StatementRef } from "./evaluator.ts";
-import type { PolicyStatement } from "./policy.ts";
 
 export interface ScopeProbe {
-  /** Stable id, e.g. `deny:other-service-secret:web:secretsmanager:GetSecretValue`. */
+  /** Stable id, e.g. `allow:own-secret:secretsmanager:GetSecretValue`. */
   id: string;
   action: string;
   resource: string;
@@ -32,9 +31,15 @@ export interface ScopeProbe {
 
 export interface ScopeFinding {
   kind: "iam-missing-grant" | "iam-excess-grant" | "iam-unknown";
-  probe: ScopeProbe;
+  /** Required-grant findings: the probe that failed. */
+  probe?: ScopeProbe;
+  /** Containment findings: one concrete request outside the envelope, and its risk class. */
+  witness?: { action: string; resource: string };
+  risk?: RiskClass;
   /** The statement responsible (allowing an excess, denying a required grant, or undecidable). */
   statement?: StatementRef;
+  /** iam-unknown from containment: the conditional statement(s) it depends on. */
+  undecidedBy?: StatementRef[];
   detail: string;
 }
 
@@ -50,8 +55,6 @@ export interface ScopeVerdict {
 export const PROBE_VARIABLE = "SOME_VAR";
 /** Secrets Manager appends "-" + 6 random characters to a secret's name in its ARN. */
 export const PROBE_SECRET_SUFFIX = "-AbCdEf";
-const OTHER_NAMESPACE_LEAF = "other-ns";
-const UNRELATED_BUCKET = "dcp-scope-probe-unrelated";
 
 const GET_SECRET = "secretsmanager:GetSecretValue";
 
@@ -66,18 +69,15 @@ function arnsOf(aws: AwsScope) {
   };
 }
 
+/** A concrete name inside `pattern` (`*` → `fill`, `?` → `x`), or `fallback` without a pattern. */
+function instantiate(pattern: string | undefined, fallback: string, fill: string): string {
+  return pattern === undefined ? fallback : pattern.replaceAll("*", fill).replaceAll("?", "x");
+}
+
 function requireService(m: Manifest, service: string) {
   const spec = m.services.find((s) => s.name === service);
   if (!spec) throw new InvalidInputError(`service '${service}' is not in the fleet manifest`, "service");
   return spec;
-}
-
-/** A sibling namespace of NS that is certainly not NS: `voiceai/prod` → `voiceai/other-ns`. */
-function otherNamespace(ns: string): string {
-  const parts = ns.split("/");
-  const leaf = parts[parts.length - 1] === OTHER_NAMESPACE_LEAF ? `${OTHER_NAMESPACE_LEAF}-2` : OTHER_NAMESPACE_LEAF;
-  parts[parts.length - 1] = leaf;
-  return parts.join("/");
 }
 
 /** What a host of `service` must be able to do (S1). Throws InvalidInputError for a service not in the manifest. */
@@ -100,14 +100,17 @@ export function requiredProbes(m: Manifest, service: string, aws: AwsScope): Sco
     `the service's secret ${ns}/${service}/secrets`,
   );
   add("ecr-login", "ecr:GetAuthorizationToken", "*", 'ECR login (GetAuthorizationToken only accepts Resource "*")');
-  const repo = arn.repository(`${m.ecrRepositoryPrefix}${service}`);
-  add("own-repository", "ecr:BatchGetImage", repo, `pulling ${m.ecrRepositoryPrefix}${service} images`);
-  add("own-repository", "ecr:GetDownloadUrlForLayer", repo, `pulling ${m.ecrRepositoryPrefix}${service} images`);
+  // A narrowed scope (manifest ecrRepositories / configKeys) is probed at its first pattern, wildcards filled in.
+  const repoName = instantiate(spec.ecrRepositories?.[0], `${m.ecrRepositoryPrefix}${service}`, service);
+  const repo = arn.repository(repoName);
+  add("own-repository", "ecr:BatchGetImage", repo, `pulling ${repoName} images`);
+  add("own-repository", "ecr:GetDownloadUrlForLayer", repo, `pulling ${repoName} images`);
+  const key = instantiate(spec.configKeys?.[0], `${service}/config`, "config");
   add(
     "config-object",
     "s3:GetObject",
-    arn.object(m.configBucket, `${service}/config`),
-    `reading the service's config in s3://${m.configBucket}/${service}/`,
+    arn.object(m.configBucket, key),
+    `reading its config s3://${m.configBucket}/${key}`,
   );
   for (const s of m.sharedSecrets) {
     if (s.consumers.includes(service))
@@ -119,89 +122,6 @@ export function requiredProbes(m: Manifest, service: string, aws: AwsScope): Sco
         add(`extra-grant:${i}:${resource}`, action, resource, `manifest extraGrants[${i}] of ${service}`);
   });
   return probes;
-}
-
-/** What a host of `service` must not be able to do (S2), minus what the manifest grants it (S3). */
-export function forbiddenProbes(m: Manifest, service: string, aws: AwsScope): ScopeProbe[] {
-  requireService(m, service);
-  const arn = arnsOf(aws);
-  const ns = m.namespace;
-  const probes: ScopeProbe[] = [];
-  const add = (label: string, action: string, resource: string, why: string) =>
-    probes.push({ id: `deny:${label}:${action}`, action, resource, expect: "deny", why });
-
-  for (const other of m.services) {
-    if (other.name === service) continue;
-    const o = other.name;
-    const param = arn.parameter(`${ns}/${o}/${PROBE_VARIABLE}`);
-    add(`other-service-parameter:${o}`, "ssm:GetParameter", param, `service ${o}'s parameters in ${ns}`);
-    add(`other-service-parameter:${o}`, "ssm:GetParameters", param, `service ${o}'s parameters in ${ns}`);
-    add(
-      `other-service-path:${o}`,
-      "ssm:GetParametersByPath",
-      arn.parameter(`${ns}/${o}`),
-      `reading /${ns}/${o} by path`,
-    );
-    add(`other-service-secret:${o}`, GET_SECRET, arn.secret(`${ns}/${o}/secrets`), `service ${o}'s secret in ${ns}`);
-  }
-
-  const otherNs = otherNamespace(ns);
-  const foreignParam = arn.parameter(`${otherNs}/${service}/${PROBE_VARIABLE}`);
-  add("other-namespace-parameter", "ssm:GetParameter", foreignParam, `another namespace (${otherNs})`);
-  add("other-namespace-parameter", "ssm:GetParameters", foreignParam, `another namespace (${otherNs})`);
-  add(
-    "other-namespace-secret",
-    GET_SECRET,
-    arn.secret(`${otherNs}/${service}/secrets`),
-    `another namespace (${otherNs})`,
-  );
-
-  // Every ancestor of /NS/S: /voiceai/prod, /voiceai, and the root "/" (ARN "parameter/").
-  const segments = ns.split("/");
-  for (let n = segments.length; n >= 0; n--) {
-    const path = segments.slice(0, n).join("/");
-    add(
-      `ancestor-path:/${path}`,
-      "ssm:GetParametersByPath",
-      arn.parameter(path),
-      `reading every parameter under /${path} by path`,
-    );
-  }
-
-  for (const s of m.sharedSecrets) {
-    if (!s.consumers.includes(service))
-      add(
-        `unconsumed-shared-secret:${s.bootstrapVar}`,
-        GET_SECRET,
-        s.arn,
-        `shared secret ${s.bootstrapVar} is not for ${service}`,
-      );
-  }
-
-  add(
-    "unrelated-secret",
-    GET_SECRET,
-    arn.secret("dcp-scope-probe/unrelated/secrets"),
-    "a secret outside every known scope",
-  );
-  const unrelatedParam = arn.parameter("unrelated/x");
-  add("unrelated-parameter", "ssm:GetParameter", unrelatedParam, "a parameter outside every known scope");
-  add("unrelated-parameter", "ssm:GetParameters", unrelatedParam, "a parameter outside every known scope");
-  const bucket = m.configBucket === UNRELATED_BUCKET ? `${UNRELATED_BUCKET}-2` : UNRELATED_BUCKET;
-  add("other-bucket", "s3:GetObject", arn.object(bucket, "x"), "an object in a bucket other than the config bucket");
-
-  // S3: drop what the manifest grants (extraGrants, consumed shared secrets, the required probes themselves).
-  const granted = grantedByManifest(requiredProbes(m, service, aws));
-  return probes.filter((p) => evaluate({ action: p.action, resource: p.resource }, [granted]).decision !== "allow");
-}
-
-function grantedByManifest(required: ScopeProbe[]): NamedPolicy {
-  const statement: PolicyStatement[] = required.map((p) => ({
-    Effect: "Allow",
-    Action: p.action,
-    Resource: p.resource,
-  }));
-  return { name: "manifest", source: "inline", document: { Statement: statement } };
 }
 
 function statementLabel(ref: StatementRef): string {
@@ -221,61 +141,46 @@ function missingDetail(role: RolePolicies, p: ScopeProbe, e: Evaluation): { deta
   return { detail: `${head}: no identity policy allows it; add the grant.` };
 }
 
-/** Checks one role against the scope of `service` (S1–S5). */
+/**
+ * Checks one role against the scope of `service` (S1–S4): required grants by probe, nothing beyond by containment.
+ * Throws InvalidInputError for a service not in the manifest.
+ */
 export function evaluateScope(role: RolePolicies, m: Manifest, service: string, aws: AwsScope): ScopeVerdict {
-  const { required, forbidden } = probesFor(m, service, aws);
+  const { required, envelope } = scopeOf(m, service, aws);
   const findings: ScopeFinding[] = [];
-  const check = (p: ScopeProbe) => evaluate({ action: p.action, resource: p.resource }, role.policies, role.boundary);
-  const undecidable = (p: ScopeProbe, e: Evaluation) => {
-    const ref = e.undecided[0];
-    const by = ref ? `${describeStatement(ref)} depends on request context or policy variables` : "undecidable";
-    findings.push({
-      kind: "iam-unknown",
-      probe: p,
-      ...(ref ? { statement: ref } : {}),
-      detail: `cannot decide whether role ${role.roleName} can ${p.action} on ${p.resource} (${p.why}; probe ${p.id}): ${by}.`,
-    });
-  };
-
   for (const p of required) {
-    const e = check(p);
+    const e = evaluate({ action: p.action, resource: p.resource }, role.policies, role.boundary);
     if (e.decision === "allow") continue;
-    if (e.decision === "unknown") undecidable(p, e);
-    else findings.push({ kind: "iam-missing-grant", probe: p, ...missingDetail(role, p, e) });
+    if (e.decision === "unknown") {
+      const ref = e.undecided[0];
+      const by = ref ? `${describeStatement(ref)} depends on request context or policy variables` : "undecidable";
+      findings.push({
+        kind: "iam-unknown",
+        probe: p,
+        ...(ref ? { statement: ref } : {}),
+        detail: `cannot decide whether role ${role.roleName} can ${p.action} on ${p.resource} (${p.why}; probe ${p.id}): ${by}.`,
+      });
+    } else findings.push({ kind: "iam-missing-grant", probe: p, ...missingDetail(role, p, e) });
   }
-  for (const p of forbidden) {
-    const e = check(p);
-    if (e.decision === "allow") {
-      for (const ref of e.allowedBy) {
-        if (ref.source === "boundary") continue;
-        findings.push({
-          kind: "iam-excess-grant",
-          probe: p,
-          statement: ref,
-          detail:
-            `role ${role.roleName} can ${p.action} on ${p.resource}, which a ${service} host must not (${p.why}; probe ${p.id}): ` +
-            `allowed by ${describeStatement(ref)}; remove or narrow that statement.`,
-        });
-      }
-    } else if (e.decision === "unknown") undecidable(p, e);
-  }
+  findings.push(...checkRoleScope(role, envelope).findings);
   const verdict = findings.some((f) => f.kind !== "iam-unknown") ? "violation" : findings.length > 0 ? "unknown" : "ok";
   return { roleName: role.roleName, roleArn: role.roleArn, service, verdict, findings };
 }
 
-// Probe lists depend only on (manifest, service, scope): built once per manifest object.
-const probeCache = new WeakMap<Manifest, Map<string, { required: ScopeProbe[]; forbidden: ScopeProbe[] }>>();
+// Required probes and the envelope depend only on (manifest, service, scope): built once per manifest object.
+const scopeCache = new WeakMap<Manifest, Map<string, { required: ScopeProbe[]; envelope: Envelope }>>();
 
-function probesFor(m: Manifest, service: string, aws: AwsScope) {
-  let perManifest = probeCache.get(m);
+/** The required probes and the envelope of `service`, memoised per manifest object. */
+export function scopeOf(m: Manifest, service: string, aws: AwsScope) {
+  let perManifest = scopeCache.get(m);
   if (!perManifest) {
     perManifest = new Map();
-    probeCache.set(m, perManifest);
+    scopeCache.set(m, perManifest);
   }
   const key = `${service}|${aws.partition}|${aws.region}|${aws.account}`;
   let hit = perManifest.get(key);
   if (!hit) {
-    hit = { required: requiredProbes(m, service, aws), forbidden: forbiddenProbes(m, service, aws) };
+    hit = { required: requiredProbes(m, service, aws), envelope: envelopeFor(m, service, aws) };
     perManifest.set(key, hit);
   }
   return hit;
@@ -290,20 +195,26 @@ const SEVERITY: Record<ScopeFinding["kind"], Severity> = {
 /** Fans a role's verdict out to one host as model Findings (excess=high, missing=medium, unknown=medium). */
 export function scopeFindingsForHost(v: ScopeVerdict, instanceId: string): Finding[] {
   return v.findings.map((f) => {
-    const evidence: Record<string, string> = {
-      roleName: v.roleName,
-      roleArn: v.roleArn,
-      probe: f.probe.id,
-      action: f.probe.action,
-      resource: f.probe.resource,
-      expect: f.probe.expect,
-    };
+    const evidence: Record<string, string> = { roleName: v.roleName, roleArn: v.roleArn };
+    if (f.probe) {
+      evidence["probe"] = f.probe.id;
+      evidence["action"] = f.probe.action;
+      evidence["resource"] = f.probe.resource;
+      evidence["expect"] = f.probe.expect;
+    }
+    if (f.witness) {
+      evidence["action"] = f.witness.action;
+      evidence["resource"] = f.witness.resource;
+    }
+    if (f.risk) evidence["risk"] = f.risk;
     if (f.statement) {
       evidence["policy"] = f.statement.policy;
       evidence["policySource"] = f.statement.source;
       evidence["statement"] = statementLabel(f.statement);
       if (f.statement.policyArn) evidence["policyArn"] = f.statement.policyArn;
     }
+    if (f.undecidedBy?.length)
+      evidence["undecidedBy"] = f.undecidedBy.map((r) => `${r.policy}/${statementLabel(r)}`).join(", ");
     return {
       kind: f.kind,
       severity: SEVERITY[f.kind],
