@@ -368,6 +368,7 @@ export function rolloutText(r: Rollout): string {
     `Rollout ${r.rolloutId}: ${r.status}${r.haltReason ? ` (${r.haltReason})` : ""}`,
     `  secret ${r.secretName} version ${r.versionId}; updated ${r.updatedAt}`,
     `  ${progressLine(progressOf(r))}`,
+    ...(r.hold ? [`  ${r.hold.reason} (since ${r.hold.since})`] : []),
     ...(r.skippedCount > 0 ? [`  ${r.skippedCount} consumer(s) skipped at planning (dcp rollout status --json)`] : []),
     "",
     table(["TARGET", "SERVICE", "WAVE", "STATE", "COMMAND"], rows),

@@ -110,7 +110,7 @@ describe("alarm gate", () => {
 
     await setAlarm("OK");
     const released = await reconcileRollouts(w.deps, { rolloutId: first.rolloutId!, dryRun: false });
-    expect(released.rollouts[0]?.actions[0]).toMatch(/^release wave 1 hold: alarm/);
+    expect(released.rollouts[0]?.actions[0]).toMatch(/^release wave 1: gates open \(was held: alarm/);
     expect(services(w)).toEqual(["database", "api"]);
     const apiCommand = w.harness.sent()[1]!;
     expect(apiCommand.instanceIds.sort()).toEqual(hostsOf("api").sort());

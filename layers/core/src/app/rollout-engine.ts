@@ -306,7 +306,8 @@ async function releaseIfOpen(
     if (!opts.dryRun) await wakeFor(deps, head.rolloutId, gate.hold);
     return false;
   }
-  say(`${opts.dryRun ? "would release" : "release"} ${hold.reason.replace(/ held: /, " hold: ")}`);
+  const [wave, was] = hold.reason.split(" held: ");
+  say(`${opts.dryRun ? "would release" : "release"} ${wave}: gates open (was held: ${was})`);
   if (opts.dryRun) return false;
   return deps.rollouts.release(head.rolloutId, hold, iso(deps));
 }
