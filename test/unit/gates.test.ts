@@ -1,5 +1,6 @@
 // The gate decision and the Parameter Store budget, pure: what holds a wave, for how long, and how a wave is sized.
 import { describe, expect, it } from "vitest";
+import { startRollout } from "#core/app/rotate-secret";
 import {
   budgetWave,
   type GatedHead,
@@ -9,6 +10,7 @@ import {
   type RolloutPolicy,
 } from "#core/domain/gates";
 import { validateManifest } from "#core/domain/manifest";
+import { ROTATION, rotationWorld } from "../support/fixtures.ts";
 
 const manifest = validateManifest({
   namespace: "voiceai/prod",
@@ -131,5 +133,18 @@ describe("budgetWave (Parameter Store)", () => {
       "bake 300 s; calendar voiceai-freeze OPEN; alarms OK: db-health, api-5xx, api-latency",
     );
     expect(gatesBefore(policy, steps, 2)).toMatch(/^after part 1 of wave 1 \(Parameter Store budget\)/);
+  });
+});
+
+describe("restart.mode notify", () => {
+  it("plans and reports the rotation, restarts nothing and writes no rollout", async () => {
+    const w = rotationWorld();
+    const m = validateManifest({ ...ROTATION.manifest, restart: { ...ROTATION.manifest.restart, mode: "notify" } });
+    const r = await startRollout(ROTATION.fact, m, w.deps, { dryRun: false });
+    expect(r.action).toBe("planned");
+    expect(r.reason).toContain("notify mode");
+    expect(r.plan.waves.flatMap((s) => s.targetIds)).toHaveLength(3);
+    expect(w.commands.sent).toEqual([]);
+    expect(await w.rollouts.head(ROTATION.ROLLOUT_ID)).toBeUndefined();
   });
 });
