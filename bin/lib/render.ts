@@ -310,11 +310,12 @@ export function planText(
   plan: Pick<RolloutPlan, "rolloutId" | "secretName" | "versionId" | "waves" | "skipped" | "policy">,
   reads: { service: string; readsPerRestart: number }[] = [],
 ): string {
-  const hosts = plan.waves.reduce((n, w) => n + w.targetIds.length, 0);
+  const count = (kind: string) => plan.waves.filter((w) => w.kind === kind).reduce((n, w) => n + w.targetIds.length, 0);
+  const ecs = count("ecs-service");
   const waves = plan.policy ? gatedWavesTable(plan.waves, plan.policy) : wavesTable(plan.waves);
   const out = [
     `Restart plan for ${plan.secretName} (AWSCURRENT ${plan.versionId}), rollout ${plan.rolloutId}:`,
-    `${hosts} target(s) in ${new Set(plan.waves.map((w) => w.wave)).size} wave(s); nothing was sent.`,
+    `${count("host")} host(s)${ecs ? ` and ${ecs} ECS service(s) (one new deployment each)` : ""} in ${new Set(plan.waves.map((w) => w.wave)).size} wave(s); nothing was sent.`,
     ...(plan.policy ? policyLines(plan.policy, reads) : []),
     "",
     plan.waves.length ? waves : "No consumer needs or can take the restart.",

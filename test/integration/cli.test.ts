@@ -19,7 +19,16 @@ import type { Finding } from "#core/domain/model";
 import type { Rollout, RolloutPlan } from "#core/domain/rollout";
 import { versionTagKey } from "#core/domain/secrets";
 import { fleetDeps } from "#core/shell/fleet-deps";
-import { demoFleetSpec, type HostSeed, launchHosts, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import {
+  demoEcsSeeds,
+  demoFleetSpec,
+  type HostSeed,
+  launchHosts,
+  type SeededEcsService,
+  type SeededFleet,
+  seedEcsServices,
+  seedFleet,
+} from "../../scripts/lib/fleet.ts";
 import { COMPLIANT_IMDS } from "../support/fixtures.ts";
 
 const { state: _state, ...COMPLIANT } = COMPLIANT_IMDS;
@@ -100,12 +109,14 @@ describe("dcp manifest validate", () => {
 describe("dcp against a seeded fleet with known drift", () => {
   const spec = demoFleetSpec();
   let fleet: SeededFleet;
+  let ecs: Record<string, SeededEcsService>;
   let clients: AwsClients;
   let env: Record<string, string>;
 
   beforeAll(async () => {
     clients = createClients();
     fleet = await seedFleet(spec, clients);
+    ecs = await seedEcsServices(fleet, demoEcsSeeds(fleet), clients);
     await clients.dynamodb.send(
       new CreateTableCommand({
         TableName: ROLLOUT_TABLE,
@@ -260,16 +271,22 @@ describe("dcp against a seeded fleet with known drift", () => {
     for (const w of plan.waves) expect(w.wave).toBe(waveOf.get(w.service));
     const consumers = new Set(spec.sharedSecret!.consumers);
     const expectedHosts = fleet.hosts.filter((h) => consumers.has(h.service)).map((h) => h.instanceId);
-    const planned = plan.waves.flatMap((w) => w.targetIds);
+    const planned = plan.waves.filter((w) => w.kind === "host").flatMap((w) => w.targetIds);
     expect(planned.sort()).toEqual(expectedHosts.sort());
     expect(new Set(planned).size).toBe(planned.length);
     expect(await listCommandCount()).toBe(before);
+    // The ECS service beside the hosts, in its service's wave: one step, one new deployment.
+    expect(
+      plan.waves.filter((w) => w.kind === "ecs-service").map((w) => [w.wave, w.service, w.targetIds, w.clusterArn]),
+    ).toEqual([[waveOf.get("voice"), "voice", [ecs["pipecat-voice"]!.serviceArn], ecs["pipecat-voice"]!.clusterArn]]);
 
     const readable = await dcp(["restart", "plan", fleet.sharedSecretArn!], env);
     expect(readable.stdout).toContain("nothing was sent");
     // The gates and the Parameter Store cap are part of the plan an operator reads.
     expect(readable.stdout).toContain("Parameter Store budget 40 reads/s");
     expect(readable.stdout).toMatch(/WAVE +SERVICE +TARGETS +CONCURRENCY +WAITS FOR/);
+    expect(readable.stdout).toContain("1 ECS service(s)");
+    expect(readable.stdout).toContain(ecs["pipecat-voice"]!.serviceArn);
     // The consumers restart out of band here: record the version on them, as the tracker would.
     const name = fleet.sharedSecretArn!.split(":secret:")[1]!.slice(0, -7);
     await clients.ec2.send(

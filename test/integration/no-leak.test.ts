@@ -4,7 +4,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context } from "aws-lambda";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { demoFleetSpec, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { demoEcsSeeds, demoFleetSpec, type SeededFleet, seedEcsServices, seedFleet } from "../../scripts/lib/fleet.ts";
 import { handlerEnv, lambdaContext, ROLLOUT_TABLE, spawnCollect } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
 import { createTables } from "../support/wiring.ts";
@@ -22,6 +22,9 @@ let launch: Handler;
 let rotation: Handler;
 let tracker: Handler;
 let audit: Handler;
+let ecsTracker: Handler;
+/** The shared-secret rollout (its ECS service's deployment is followed by the ECS tracker). */
+let sharedRolloutId = "";
 
 /** Everything written, in order, from any channel. */
 let captured: string[] = [];
@@ -114,6 +117,11 @@ beforeAll(async () => {
   process.env.AWS_SECRET_ACCESS_KEY = SECRET_KEY;
   process.env.AWS_SESSION_TOKEN = SESSION_TOKEN;
   fleet = await seedFleet(SPEC);
+  // The demo's ECS service, with the canary in a plain environment value too: the control plane must never read it.
+  await seedEcsServices(
+    fleet,
+    demoEcsSeeds(fleet).map((s) => ({ ...s, environment: [...(s.environment ?? []), { name: "X", value: CANARY }] })),
+  );
   await createTables(new DynamoDBClient({}));
   Object.assign(process.env, {
     ...handlerEnv(fleet),
@@ -128,6 +136,7 @@ beforeAll(async () => {
   rotation = (await import("../../functions/secret-rotation/index.ts")).handler as Handler;
   tracker = (await import("../../functions/restart-tracker/index.ts")).handler as Handler;
   audit = (await import("../../functions/drift-audit/index.ts")).handler as Handler;
+  ecsTracker = (await import("../../functions/ecs-deployment-tracker/index.ts")).handler as Handler;
 }, 120_000);
 
 describe("no secret value, key or token in any output", () => {
@@ -178,11 +187,33 @@ describe("no secret value, key or token in any output", () => {
         responseElements: { arn, versionId: version },
       }),
       ctx("SecretRotationFunction"),
-    )) as { action: string; commands: Cmd[] };
+    )) as { action: string; commands: Cmd[]; rolloutId: string };
     expect(r.action).toBe("restart");
+    sharedRolloutId = r.rolloutId;
     const tracked = (await trackToCompletion(r.commands)) as { nextWave?: unknown }[];
     expect(tracked.some((t) => t.nextWave)).toBe(true); // the rollout really moved past wave 0
     assertClean([...captured, text(r), text(tracked)].join("\n"), "shared-secret rotation");
+  });
+
+  it("ecs-deployment-tracker completing the ECS service's deployment of that rollout", async () => {
+    const { DynamoRolloutStore } = await import("#core/adapters/rollout-store");
+    const rollout = await new DynamoRolloutStore(new DynamoDBClient({}), ROLLOUT_TABLE).get(sharedRolloutId);
+    const step = rollout?.steps.find((x) => x.kind === "ecs-service");
+    const [serviceArn, deploymentId] = [step?.targetIds[0], step?.commandIds[0]];
+    expect(deploymentId).toMatch(/^ecs-svc\//); // dispatched with the voice wave
+    const r = await ecsTracker(
+      envelope(
+        "aws.ecs",
+        "ECS Deployment State Change",
+        { eventType: "INFO", eventName: "SERVICE_DEPLOYMENT_COMPLETED", deploymentId },
+        [serviceArn ?? ""],
+      ),
+      ctx("EcsDeploymentTrackerFunction"),
+    );
+    expect(r).toMatchObject({ recorded: [{ serviceArn, status: "Success" }] });
+    const out = [...captured, text(r)].join("\n");
+    expect(out).toContain("ECS deployment tracked");
+    assertClean(out, "ecs-deployment-tracker");
   });
 
   it("drift-audit with imds+restart remediation (the full report is logged)", async () => {

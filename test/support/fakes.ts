@@ -5,7 +5,14 @@ import type { Deps } from "#core/app/deps";
 import { NotFoundError } from "#core/domain/errors";
 import type { Hold } from "#core/domain/gates";
 import type { Host, ImdsOptions } from "#core/domain/model";
-import { type Rollout, type RolloutHead, resetForResume, type StepRecord, type Verdict } from "#core/domain/rollout";
+import {
+  type Rollout,
+  type RolloutHead,
+  resetForResume,
+  type StepRecord,
+  type StepRef,
+  type Verdict,
+} from "#core/domain/rollout";
 import { secretIdMatches } from "#core/domain/secrets";
 import type {
   CommandRunner,
@@ -213,7 +220,7 @@ export class FakeRolloutStore implements RolloutStore {
       delete s.claimedAt;
     }
   }
-  async recordOutcome(id: string, i: number, attempt: number, targetId: string, verdict: Verdict, why: string) {
+  async recordOutcome({ rolloutId: id, step: i, attempt }: StepRef, targetId: string, verdict: Verdict, why: string) {
     this.writes++;
     const s = this.step(id, i);
     const seen = s && [...s.ok, ...s.bad, ...s.skip].includes(targetId);

@@ -39,9 +39,15 @@ export interface Wired {
 /** Fresh adapters (fresh memo caches) with one call counter across every client. */
 export function wire(
   fleet: SeededFleet,
-  opts: { iam?: "bulk" | "targeted"; dryRun?: boolean; iamMode?: "report" | "quarantine" } = {},
+  opts: {
+    iam?: "bulk" | "targeted";
+    dryRun?: boolean;
+    iamMode?: "report" | "quarantine";
+    /** Share one counter across several wirings (concurrent deliveries). */
+    counter?: ApiCallCounter;
+  } = {},
 ): Wired {
-  const counter = new ApiCallCounter();
+  const counter = opts.counter ?? new ApiCallCounter();
   const clients = createClients({ counter });
   const harness = attachSsmHarness(clients.ssm);
   const config = loadConfig(

@@ -100,6 +100,7 @@ const TABLE = { Idempotency: "IdempotencyTable.Arn", Rollout: "RolloutTable.Arn"
 const DOC = arn("ssm", "document/RestartServiceDocument");
 const INSTANCE = arn("ec2", "instance/i-0123456789abcdef0");
 const nsTag = (key: string, value = NS) => ({ [`${key}/Namespace`]: value });
+const ECS_SERVICE = arn("ecs", "service/voiceai-prod/voice");
 
 /** A representative request for each action a function declares. */
 function requestsFor(action: string, fn: string): { resource: string; context?: Record<string, string> }[] {
@@ -109,6 +110,14 @@ function requestsFor(action: string, fn: string): { resource: string; context?: 
       return [{ resource: INSTANCE, context: nsTag("aws:ResourceTag") }];
     case "ssm:SendCommand":
       return [{ resource: DOC }, { resource: INSTANCE, context: nsTag("ssm:resourceTag") }];
+    case "ecs:UpdateService":
+      return [{ resource: ECS_SERVICE, context: nsTag("aws:ResourceTag") }];
+    case "ecs:TagResource":
+      return [
+        { resource: ECS_SERVICE, context: { ...nsTag("aws:ResourceTag"), "aws:TagKeys": "dcp:sv:0123456789abcdef" } },
+      ];
+    case "ecs:DescribeServices":
+      return [{ resource: ECS_SERVICE }];
     case "ssm:GetParameter": {
       const uses = FUNCTION_USES[fn as keyof typeof FUNCTION_USES] as readonly string[];
       return [
@@ -190,6 +199,15 @@ describe.each(FUNCTIONS)("%s", (fn) => {
     }
   });
 
+  it("deploys and tags only ECS services carrying the namespace tag, and only dcp:* tags", () => {
+    for (const action of ["ecs:UpdateService", "ecs:TagResource"]) {
+      expect(decide(action, ECS_SERVICE, nsTag("aws:ResourceTag", "voiceai/other"))).not.toBe("allow");
+      expect(decide(action, ECS_SERVICE, {})).not.toBe("allow");
+    }
+    const foreignTag = { ...nsTag("aws:ResourceTag"), "aws:TagKeys": "Namespace" };
+    expect(decide("ecs:TagResource", ECS_SERVICE, foreignTag)).not.toBe("allow");
+  });
+
   it("holds nothing of consequence beyond its declared calls", () => {
     const declared = new Set<string>(actionsFor(FUNCTION_USES[fn]));
     const probes: [string, string, Record<string, string>?][] = [
@@ -211,6 +229,12 @@ describe.each(FUNCTIONS)("%s", (fn) => {
       ["dynamodb:Scan", TABLE.Rollout],
       ["kms:Decrypt", arn("kms", "key/1234")],
       ["lambda:InvokeFunction", arn("lambda", "function:x")],
+      ["ecs:UpdateService", ECS_SERVICE, nsTag("aws:ResourceTag")],
+      ["ecs:TagResource", ECS_SERVICE, nsTag("aws:ResourceTag")],
+      ["ecs:DeleteService", ECS_SERVICE, nsTag("aws:ResourceTag")],
+      ["ecs:RunTask", arn("ecs", "task-definition/voice:1")],
+      ["ecs:RegisterTaskDefinition", "*"],
+      ["ecs:ExecuteCommand", arn("ecs", "task/voiceai-prod/abc")],
     ];
     const excess = probes
       .filter(([action]) => !declared.has(action))

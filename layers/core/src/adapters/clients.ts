@@ -4,6 +4,7 @@
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import { ECSClient } from "@aws-sdk/client-ecs";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -45,6 +46,7 @@ export interface ClientOptions {
 
 const SERVICE_LABEL: Record<string, string> = {
   EC2Client: "EC2",
+  ECSClient: "ECS",
   IAMClient: "IAM",
   SSMClient: "SSM",
   SecretsManagerClient: "SecretsManager",
@@ -130,6 +132,7 @@ export const iamClient = (opts: ClientOptions = {}): IAMClient => finish(new IAM
 export const ssmClient = (opts: ClientOptions = {}): SSMClient => finish(new SSMClient(config(opts)), opts);
 export const secretsClient = (opts: ClientOptions = {}): SecretsManagerClient =>
   finish(new SecretsManagerClient(config(opts)), opts);
+export const ecsClient = (opts: ClientOptions = {}): ECSClient => finish(new ECSClient(config(opts)), opts);
 export const dynamodbClient = (opts: ClientOptions = {}): DynamoDBClient =>
   finish(new DynamoDBClient(config(opts)), opts);
 
@@ -146,6 +149,7 @@ export interface AwsClients {
   readonly secrets: SecretsManagerClient;
   readonly dynamodb: DynamoDBClient;
   readonly cloudwatch: CloudWatchClient;
+  readonly ecs: ECSClient;
 }
 
 /** Every client, each constructed on first access only. */
@@ -175,6 +179,10 @@ export function createClients(opts: ClientOptions = {}): AwsClients {
     get cloudwatch() {
       cache.cloudwatch ??= cloudwatchClient(opts);
       return cache.cloudwatch;
+    },
+    get ecs() {
+      cache.ecs ??= ecsClient(opts);
+      return cache.ecs;
     },
   };
 }

@@ -39,6 +39,19 @@ export const PERMISSIONS = {
   /** Operator listing (CLI only, operator credentials): not granted to any function. */
   "RolloutStore.list": ["dynamodb:Scan"],
   Idempotency: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+  "EcsInventory.scanNamespace": [
+    "ecs:ListClusters",
+    "ecs:ListServices",
+    "ecs:DescribeServices",
+    "ecs:DescribeTaskDefinition",
+  ],
+  /** Only on services carrying the namespace tag (template: tag-scoped policies). */
+  "EcsDeployments.forceNewDeployment": ["ecs:UpdateService"],
+  "EcsDeployments.deploymentState": ["ecs:DescribeServices"],
+  /** Only `dcp:*` tag keys, only on services carrying the namespace tag. */
+  "EcsDeployments.tagService": ["ecs:TagResource"],
+  /** On the rollout table. */
+  "DeploymentLinks.*": ["dynamodb:GetItem", "dynamodb:PutItem"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type AdapterMethod = keyof typeof PERMISSIONS;
@@ -71,6 +84,9 @@ export const FUNCTION_USES = {
     "BulkPolicyStore.rolePolicies",
     "SecretCatalog.describe",
     "CommandRunner.sendRestart",
+    "EcsInventory.scanNamespace",
+    "EcsDeployments.forceNewDeployment",
+    "DeploymentLinks.*",
     "ParameterStore.get",
     "AuditState.read",
     "RolloutStore.*",
@@ -85,6 +101,8 @@ export const FUNCTION_USES = {
     "CommandRunner.invocation",
     "CommandRunner.commandComment",
     "CommandRunner.invocations",
+    "EcsDeployments.forceNewDeployment",
+    "DeploymentLinks.*",
     "RolloutStore.*",
   ],
   RolloutReconcilerFunction: [
@@ -94,6 +112,18 @@ export const FUNCTION_USES = {
     "CommandRunner.sendRestart",
     "CommandRunner.invocations",
     "CommandRunner.commandsWithComment",
+    "EcsDeployments.forceNewDeployment",
+    "EcsDeployments.deploymentState",
+    "EcsDeployments.tagService",
+    "DeploymentLinks.*",
+    "RolloutStore.*",
+  ],
+  EcsDeploymentTrackerFunction: [
+    "EcsDeployments.deploymentState",
+    "EcsDeployments.forceNewDeployment",
+    "EcsDeployments.tagService",
+    "DeploymentLinks.*",
+    "CommandRunner.sendRestart",
     "RolloutStore.*",
   ],
   DriftAuditFunction: [
@@ -108,6 +138,9 @@ export const FUNCTION_USES = {
     "SecretCatalog.describe",
     "SecretCatalog.describeMany",
     "CommandRunner.sendRestart",
+    "EcsInventory.scanNamespace",
+    "EcsDeployments.forceNewDeployment",
+    "DeploymentLinks.*",
     "ManagedInstances.pingStatus",
     "ManagedInstances.unreachable",
     "ParameterStore.get",

@@ -11,7 +11,14 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { mapLimit } from "../app/concurrency.ts";
 import type { Hold, RolloutPolicy } from "../domain/gates.ts";
-import { type Rollout, type RolloutHead, resetForResume, type StepRecord, type Verdict } from "../domain/rollout.ts";
+import {
+  type Rollout,
+  type RolloutHead,
+  resetForResume,
+  type StepRecord,
+  type StepRef,
+  type Verdict,
+} from "../domain/rollout.ts";
 import type { RolloutStore } from "../ports/index.ts";
 
 const HEAD = "rollout#";
@@ -176,9 +183,7 @@ export class DynamoRolloutStore implements RolloutStore {
   }
 
   async recordOutcome(
-    rolloutId: string,
-    index: number,
-    attempt: number,
+    { rolloutId, step: index, attempt }: StepRef,
     targetId: string,
     verdict: Verdict,
     why: string,

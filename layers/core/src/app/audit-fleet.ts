@@ -13,8 +13,9 @@ import {
   registryStateFromSummary,
   type UnmanagedHost,
 } from "../domain/registry.ts";
-import { consumedSecretIds, runsCurrentVersion, versionTagKey } from "../domain/secrets.ts";
+import { consumedSecretIds, consumersOf, runsCurrentVersion, versionTagKey } from "../domain/secrets.ts";
 import type { ManagedInstances, ParameterStore } from "../ports/index.ts";
+import { auditEcsServices } from "./audit-ecs.ts";
 import { mapLimit } from "./concurrency.ts";
 import type { Deps } from "./deps.ts";
 import { assessRole } from "./guard-host.ts";
@@ -198,6 +199,27 @@ export async function auditFleet(
       });
   }
   opts.onProgress?.("secrets", consumed.length);
+
+  // ECS services: stale deployments, unknown service tags, over-scoped task and execution roles (app/audit-ecs.ts).
+  const ecs = await auditEcsServices(m, deps);
+  findings.push(...ecs.findings);
+  for (const st of ecs.stale) {
+    const known = catchUps.find((c) => c.fact.secretArn === st.secret.arn);
+    if (known) known.stale.add(st.serviceArn);
+    else
+      catchUps.push({
+        fact: {
+          secretArn: st.secret.arn,
+          secretName: st.secret.name,
+          versionId: st.secret.currentVersionId,
+          ...(st.secret.lastChangedDate ? { changedAt: st.secret.lastChangedDate } : {}),
+          services: consumersOf(m, st.secret)?.services ?? [],
+          trigger: "DriftAudit",
+        },
+        stale: new Set([st.serviceArn]),
+      });
+  }
+  opts.onProgress?.("ecs", ecs.services);
 
   const registry = await checkRegistry(live, deps.managed, opts.registry ?? {}, now);
   for (const u of registry.unmanaged) {

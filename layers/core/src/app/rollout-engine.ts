@@ -2,6 +2,7 @@
 // writes. Every event source (SSM events, the reconciler, ECS deployment events) records outcomes through ONE entry
 // point, recordTargetOutcome; the delivery that closes a wave's last step is the one that dispatches the next wave.
 
+import { ecsOutcome } from "../domain/ecs.ts";
 import { commandAlarm, type Hold } from "../domain/gates.ts";
 import {
   afterWaveCount,
@@ -13,11 +14,12 @@ import {
   judgeInvocation,
   type RolloutHead,
   type StepRecord,
+  type StepRef,
   stepIndices,
   toSend,
   type Verdict,
 } from "../domain/rollout.ts";
-import { RESTARTED_AT_TAG, versionTagKey } from "../domain/secrets.ts";
+import { versionTags } from "../domain/secrets.ts";
 import { InvalidInstanceIdError } from "../ports/index.ts";
 import { mapLimit } from "./concurrency.ts";
 import type { Deps } from "./deps.ts";
@@ -28,7 +30,7 @@ const alarmOf = (head: RolloutHead, step: StepRecord) => commandAlarm(head, step
 
 export type EngineDeps = Pick<
   Deps,
-  "config" | "commands" | "rollouts" | "inventory" | "now" | "ecs" | "signals" | "wakeups"
+  "config" | "commands" | "rollouts" | "inventory" | "now" | "ecs" | "links" | "signals" | "wakeups"
 >;
 
 /** Commands of one wave sent at once by one delivery. */
@@ -43,12 +45,7 @@ export interface SentStep {
   unmanaged: string[];
 }
 
-/** Where an outcome belongs: the step (and attempt) the command's comment names. */
-export interface StepRef {
-  rolloutId: string;
-  step: number;
-  attempt: number;
-}
+export type { StepRef };
 
 export interface OutcomeResult {
   /** False for a duplicate (the target already had an outcome in this attempt). */
@@ -74,14 +71,7 @@ export async function recordTargetOutcome(
   verdict: Verdict,
   why: string,
 ): Promise<OutcomeResult> {
-  const { applied, step } = await deps.rollouts.recordOutcome(
-    ref.rolloutId,
-    ref.step,
-    ref.attempt,
-    targetId,
-    verdict,
-    why,
-  );
+  const { applied, step } = await deps.rollouts.recordOutcome(ref, targetId, verdict, why);
   const out: OutcomeResult = { applied };
   if (!step) return out;
   if (
@@ -107,7 +97,7 @@ export async function settleStep(deps: EngineDeps, step: StepRecord): Promise<Om
     head = await deps.rollouts.addDone(step.rolloutId, step.waveIndex, step.targetIds.length);
     Object.assign(out, await afterCount(deps, head, step.waveIndex));
   }
-  if (!step.tagged && step.kind === "host") {
+  if (!step.tagged) {
     head ??= await deps.rollouts.head(step.rolloutId);
     if (head) await tagStep(deps, head, step);
   }
@@ -140,12 +130,10 @@ async function afterCount(
 }
 
 async function tagStep(deps: EngineDeps, head: RolloutHead, step: StepRecord): Promise<void> {
-  // One CreateTags per step (≤ 50 ids), not per host: EC2 refills CreateTags at 10/s.
-  if (step.ok.length > 0)
-    await deps.inventory.tagHosts(step.ok, {
-      [versionTagKey(head.secretName)]: head.versionId,
-      [RESTARTED_AT_TAG]: iso(deps),
-    });
+  const tags = versionTags(head.secretName, head.versionId, iso(deps));
+  // One CreateTags per step (≤ 50 ids), not per host: EC2 refills CreateTags at 10/s. An ECS step is one service.
+  if (step.ok.length > 0 && step.kind === "host") await deps.inventory.tagHosts(step.ok, tags);
+  if (step.kind === "ecs-service") for (const arn of step.ok) await deps.ecs?.tagService(arn, tags);
   await deps.rollouts.markTagged(step.rolloutId, step.index);
 }
 
@@ -169,8 +157,14 @@ export async function sendStep(deps: EngineDeps, head: RolloutHead, step: StepRe
   const unmanaged: string[] = [];
   try {
     if (step.kind === "ecs-service") {
-      if (!deps.ecs || !step.clusterArn) throw new Error(`no ECS dispatcher wired for ${ids.join(", ")}`);
-      for (const id of ids) commandIds.push((await deps.ecs.forceNewDeployment(step.clusterArn, id)).deploymentId);
+      if (!deps.ecs || !deps.links || !step.clusterArn)
+        throw new Error(`no ECS dispatcher wired for ${ids.join(", ")}`);
+      for (const id of ids) {
+        const { deploymentId } = await deps.ecs.forceNewDeployment(step.clusterArn, id);
+        commandIds.push(deploymentId);
+        // ECS events name the deployment: the link leads them back to this step and attempt.
+        await deps.links.link(deploymentId, { rolloutId: head.rolloutId, step: step.index, attempt: step.attempt });
+      }
     } else {
       const send = (instanceIds: string[]) =>
         deps.commands.sendRestart({
@@ -351,12 +345,21 @@ async function collectOutcomes(
   if (step.kind === "host")
     for (const cmd of step.commandIds)
       for (const [id, st] of await deps.commands.invocations(cmd, silent)) statuses.set(id, st);
+  // ECS: the deployment this attempt started (the step's last command id), as DescribeServices sees it.
+  const deployment = step.commandIds[step.commandIds.length - 1];
+  const ecsJudged = new Map<string, { verdict: Verdict; why: string }>();
+  if (step.kind === "ecs-service" && deps.ecs && step.clusterArn && deployment)
+    for (const id of silent) {
+      const judged = ecsOutcome(await deps.ecs.deploymentState(step.clusterArn, id, deployment));
+      if (judged) ecsJudged.set(id, judged);
+    }
   const ref = { rolloutId: head.rolloutId, step: step.index, attempt: step.attempt };
   const out: Omit<OutcomeResult, "applied"> & { recorded: { instanceId: string; status: string }[] } = {
     recorded: [],
   };
   for (const id of silent) {
     const judged =
+      ecsJudged.get(id) ??
       judgeInvocation(statuses.get(id)) ??
       deadlineOutcome(step, step.maxConcurrency ?? head.maxConcurrency, deps.config.timings, now);
     if (!judged) continue;

@@ -1,3 +1,4 @@
+import { mayBeReferenced } from "../domain/ecs.ts";
 import type { SecretEvent } from "../domain/events.ts";
 import { baseConcurrency, type Hold, type Profile, policyFor } from "../domain/gates.ts";
 import { canReadSecret } from "../domain/iam/scope.ts";
@@ -17,6 +18,7 @@ import { classifyRotationEvent } from "../domain/rotation.ts";
 import { consumersOf, mayBeFleetSecret, rolloutIdFor, runsCurrentVersion, secretIdMatches } from "../domain/secrets.ts";
 import type { Idempotency } from "../ports/index.ts";
 import type { Deps } from "./deps.ts";
+import { ecsConsumersOf } from "./ecs-consumers.ts";
 import { loadManifest } from "./manifest-source.ts";
 import { dispatchWave, type SentStep } from "./rollout-engine.ts";
 import { evaluateGate, wakeFor } from "./rollout-gates.ts";
@@ -57,11 +59,15 @@ export interface RotationFact {
   profile?: Profile;
 }
 
-/** Turns an intent into a confirmed fact with ONE DescribeSecret (metadata only, never the value), or a reason to ignore. */
+/**
+ * Turns an intent into a confirmed fact with ONE DescribeSecret (metadata only, never the value), or a reason to
+ * ignore. A secret the manifest does not list is still in scope when a fleet ECS service's task definition
+ * references it (issue 16): with an ECS port, such a secret costs the ECS scan too.
+ */
 export async function confirmRotation(
   intent: RotationIntent,
   m: Manifest,
-  deps: Pick<Deps, "secrets">,
+  deps: Pick<Deps, "secrets"> & Partial<Pick<Deps, "ecs" | "policies">>,
 ): Promise<RotationFact | RotationResult> {
   const ignored = (reason: string, extra: Partial<RotationResult> = {}): RotationResult => ({
     action: "ignored",
@@ -73,11 +79,15 @@ export async function confirmRotation(
   });
   if (intent.kind === "reject") return { ...ignored(intent.reason), action: "rejected" };
   if (intent.kind === "ignore") return ignored(intent.reason);
-  if (!mayBeFleetSecret(m, intent.secretId)) return ignored(`secret is outside fleet ${m.namespace}`);
+  // Foreign ids cost no Secrets Manager call: neither the manifest nor a fleet ECS service's task definition names them.
+  const ecsServices = deps.ecs ? await deps.ecs.scanNamespace(m.tags.namespace, m.namespace) : [];
+  if (!mayBeFleetSecret(m, intent.secretId) && !mayBeReferenced(ecsServices, intent.secretId))
+    return ignored(`secret is outside fleet ${m.namespace}`);
   const secret = await deps.secrets.describe(intent.secretId);
   if (!secret) return ignored("secret does not exist (deleted, or another account/region)");
   const consumers = consumersOf(m, secret);
-  if (!consumers) return ignored(`secret ${secret.name} is outside fleet ${m.namespace}`, { secretArn: secret.arn });
+  if (!consumers && !(await referencedByEcs(secret, m, deps)))
+    return ignored(`secret ${secret.name} is outside fleet ${m.namespace}`, { secretArn: secret.arn });
   if (!secret.currentVersionId) return ignored("secret has no AWSCURRENT version", { secretArn: secret.arn });
   const note =
     intent.versionHint && intent.versionHint !== secret.currentVersionId
@@ -88,7 +98,7 @@ export async function confirmRotation(
     secretName: secret.name,
     versionId: secret.currentVersionId,
     ...(secret.lastChangedDate ? { changedAt: secret.lastChangedDate } : {}),
-    services: consumers.services,
+    services: consumers?.services ?? [],
     trigger: intent.trigger,
     ...(secret.owningService ? { owningService: secret.owningService } : {}),
     ...(sharedProfile(m, secret) ? { profile: sharedProfile(m, secret) } : {}),
@@ -99,6 +109,17 @@ export async function confirmRotation(
 /** The profile the manifest gives a shared secret, if any. */
 function sharedProfile(m: Manifest, secret: { arn: string; name: string }): Profile | undefined {
   return m.sharedSecrets.find((s) => secretIdMatches(s.arn, secret))?.profile;
+}
+
+/** Does a fleet ECS service reference the secret (any reference, even a pinned one or one not restarted)? */
+async function referencedByEcs(
+  secret: { arn: string; name: string },
+  m: Manifest,
+  deps: Pick<Deps, "secrets"> & Partial<Pick<Deps, "ecs" | "policies">>,
+): Promise<boolean> {
+  if (!deps.ecs || !deps.policies) return false;
+  const { targets, skipped } = await ecsConsumersOf(secret, m, { ...deps, policies: deps.policies });
+  return targets.length + skipped.length > 0;
 }
 
 export function isFact(x: RotationFact | RotationResult): x is RotationFact {
@@ -183,7 +204,7 @@ export interface RolloutOptions {
   dryRun: boolean;
   /** A scan already made (the drift audit shares its one scan). */
   hosts?: Host[];
-  /** Restrict targets to these hosts (audit catch-up of stale hosts only). */
+  /** Restrict targets to these hosts and ECS service ARNs (audit catch-up of stale consumers only). */
   only?: ReadonlySet<string>;
   /** Distinguishes a catch-up rollout from the rotation's own rollout of the same version. */
   rolloutKey?: string;
@@ -210,13 +231,15 @@ export async function planForFact(
     await knownUnmanaged(deps),
   );
   const policy = policyFor(m, fact, fact.services);
+  // ECS services whose task definition references the secret: targets in their service's wave, beside the hosts.
+  const ecs = await ecsConsumersOf({ arn: fact.secretArn, name: fact.secretName }, m, deps, fact);
   return planRollout({
     rolloutId: rolloutIdOf(fact, opts),
     secret: { arn: fact.secretArn, name: fact.secretName },
     versionId: fact.versionId,
     manifest: m,
-    targets,
-    skipped,
+    targets: [...targets, ...(only ? ecs.targets.filter((t) => only.has(t.serviceArn)) : ecs.targets)],
+    skipped: [...skipped, ...(only ? [] : ecs.skipped)],
     policy,
     maxConcurrency: baseConcurrency(m, policy.profile),
   });

@@ -218,6 +218,13 @@ export interface StepRecord extends WaveStep {
   tagged: boolean;
 }
 
+/** Where an outcome belongs: the step, and the attempt its command was sent for (from the command's comment). */
+export interface StepRef {
+  rolloutId: string;
+  step: number;
+  attempt: number;
+}
+
 /** The whole rollout for operators (CLI status/watch): the head and its steps. */
 export interface Rollout extends RolloutHead {
   steps: StepRecord[];

@@ -1,9 +1,11 @@
 // Ports: the only way the core talks to AWS. Adapters in ../adapters implement them with SDK v3;
 // tests may implement them with plain objects. Nothing here imports the SDK.
+
+import type { EcsService } from "../domain/ecs.ts";
 import type { Hold } from "../domain/gates.ts";
 import type { PolicyDocument } from "../domain/iam/policy.ts";
 import type { Host, ImdsOptions } from "../domain/model.ts";
-import type { Rollout, RolloutHead, StepRecord, Verdict } from "../domain/rollout.ts";
+import type { Rollout, RolloutHead, StepRecord, StepRef, Verdict } from "../domain/rollout.ts";
 import type { InvocationStatus } from "../domain/ssm.ts";
 
 /** EC2: the fleet's hosts. */
@@ -114,10 +116,8 @@ export interface CommandRunner {
   commandsWithComment(instanceId: string, documentName: string, comment: string): Promise<string[]>;
 }
 
-/** ECS: a new deployment of one service (CONTRACT-consumers.md; the ECS engineer's port provides it). */
-export interface EcsDispatch {
-  forceNewDeployment(clusterArn: string, serviceArn: string): Promise<{ deploymentId: string }>;
-}
+/** ECS: a new deployment of one service (CONTRACT-consumers.md): the part of EcsDeployments the engine sends with. */
+export type EcsDispatch = Pick<EcsDeployments, "forceNewDeployment">;
 
 /** SSM Parameter Store: where the manifest and audit summaries live. */
 export interface ParameterStore {
@@ -148,9 +148,7 @@ export interface RolloutStore {
    * target already had an outcome this attempt (a duplicate) or the attempt is not the step's.
    */
   recordOutcome(
-    rolloutId: string,
-    index: number,
-    attempt: number,
+    ref: StepRef,
     targetId: string,
     verdict: Verdict,
     why: string,
@@ -220,4 +218,40 @@ export interface GateSignals {
  */
 export interface Wakeups {
   wakeAt(rolloutId: string, at: string): Promise<void>;
+}
+
+/** What ECS says about one deployment of a service (DescribeServices). */
+export interface EcsDeploymentState {
+  /**
+   * `IN_PROGRESS` / `COMPLETED` / `FAILED`: the deployment's rolloutState; `superseded`: gone from the service, and a
+   * later deployment (which reads the secret afresh too) has completed; `gone`: neither the deployment nor a later
+   * completed one is there (e.g. rolled back); `service-missing`: the service no longer exists.
+   */
+  state: "IN_PROGRESS" | "COMPLETED" | "FAILED" | "superseded" | "gone" | "service-missing";
+  reason?: string;
+}
+
+/** ECS services of the fleet: read-only discovery. */
+export interface EcsInventory {
+  /**
+   * Every ACTIVE service carrying tag `tagKey=namespace`, with its current task definition's `secrets[]` (names and
+   * valueFrom only). ListClusters → ListServices → DescribeServices (≤ 10 per call, tags included) →
+   * DescribeTaskDefinition once per distinct task definition. Memoised per adapter instance (one invocation).
+   */
+  scanNamespace(tagKey: string, namespace: string): Promise<EcsService[]>;
+}
+
+/** ECS deployments: the contract's dispatcher port (CONTRACT-consumers.md). */
+export interface EcsDeployments {
+  /** UpdateService(forceNewDeployment): the PRIMARY deployment ECS answers is the one we started. */
+  forceNewDeployment(clusterArn: string, serviceArn: string): Promise<{ deploymentId: string }>;
+  deploymentState(clusterArn: string, serviceArn: string, deploymentId: string): Promise<EcsDeploymentState>;
+  /** TagResource on one service (the secret version it now runs). */
+  tagService(serviceArn: string, tags: Record<string, string>): Promise<void>;
+}
+
+/** Which rollout step (and attempt) started an ECS deployment: ECS events name the deployment, not our rollout. */
+export interface DeploymentLinks {
+  link(deploymentId: string, ref: { rolloutId: string; step: number; attempt: number }): Promise<void>;
+  stepOf(deploymentId: string): Promise<{ rolloutId: string; step: number; attempt: number } | undefined>;
 }

@@ -7,10 +7,13 @@ import {
   createClients,
   dynamodbClient,
   ec2Client,
+  ecsClient,
   schedulerClient,
   ssmClient,
 } from "../adapters/clients.ts";
+import { DynamoDeploymentLinks } from "../adapters/deployment-links.ts";
 import { Ec2FleetInventory } from "../adapters/ec2.ts";
+import { EcsServiceAdapter } from "../adapters/ecs.ts";
 import { AwsGateSignals } from "../adapters/gates.ts";
 import { BulkPolicyStore, TargetedPolicyStore } from "../adapters/iam.ts";
 import { DynamoRolloutStore } from "../adapters/rollout-store.ts";
@@ -30,6 +33,8 @@ export interface FleetDepsOptions {
   /** Existing clients (e.g. with a test harness attached); created lazily otherwise. */
   clients?: AwsClients;
   params?: ParameterStore;
+  /** ECS services as consumers (default on): off for callers that see hosts only. */
+  ecs?: boolean;
 }
 
 export type FleetDeps = Deps & { managed: ManagedInstances; clients: AwsClients };
@@ -52,6 +57,20 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
     signals: new AwsGateSignals(clients.cloudwatch, clients.ssm),
     ...wakeupsFor(config),
     now: () => new Date(),
+    ...(opts.ecs === false ? {} : ecsDeps(clients, config)),
+  };
+}
+
+/** The ECS port and the deployment links (on the rollout table) for the functions that dispatch or track ECS targets. */
+export function ecsDeps(
+  clients: Pick<AwsClients, "ecs" | "dynamodb">,
+  config: Config,
+): Required<Pick<Deps, "ecs" | "links">> {
+  return {
+    ecs: new EcsServiceAdapter(clients.ecs),
+    links: config.rolloutTable
+      ? new DynamoDeploymentLinks(clients.dynamodb, config.rolloutTable)
+      : unavailable("DeploymentLinks (no rollout table configured)"),
   };
 }
 
@@ -66,14 +85,17 @@ function wakeupsFor(config: Config): Pick<Deps, "wakeups"> {
  */
 export function rolloutAdapters(
   config: Config,
-): Pick<Deps, "inventory" | "commands" | "rollouts" | "signals" | "wakeups"> {
+): Pick<Deps, "inventory" | "commands" | "rollouts" | "signals" | "wakeups"> & Required<Pick<Deps, "ecs" | "links">> {
   if (!config.rolloutTable) throw new Error("configuration error: DCP_ROLLOUT_TABLE is not set");
+  const dynamodb = dynamodbClient();
   const ssm = ssmClient();
   return {
     inventory: new Ec2FleetInventory(ec2Client()),
     commands: new SsmCommandRunner(ssm, { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
-    rollouts: new DynamoRolloutStore(dynamodbClient(), config.rolloutTable),
+    rollouts: new DynamoRolloutStore(dynamodb, config.rolloutTable),
     signals: new AwsGateSignals(cloudwatchClient(), ssm),
     ...wakeupsFor(config),
+    // ECS targets: the next wave's deployments, their state (events and reconciler), their version tags.
+    ...ecsDeps({ ecs: ecsClient(), dynamodb }, config),
   };
 }
