@@ -198,7 +198,10 @@ async function restartPlan(p: Parsed, io: Io): Promise<number> {
     return 1;
   }
   const plan = await planForFact(fact, manifest, deps);
-  io.out(p.values.json ? json({ ...plan, services: fact.services }) : planText(plan));
+  const reads = manifest.services
+    .filter((s) => fact.services.includes(s.name))
+    .map((s) => ({ service: s.name, readsPerRestart: s.readsPerRestart }));
+  io.out(p.values.json ? json({ ...plan, services: fact.services }) : planText(plan, reads));
   return 0;
 }
 

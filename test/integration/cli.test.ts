@@ -282,6 +282,9 @@ describe("dcp against a seeded fleet with known drift", () => {
 
     const readable = await dcp(["restart", "plan", fleet.sharedSecretArn!], env);
     expect(readable.stdout).toContain("nothing was sent");
+    // The gates and the Parameter Store cap are part of the plan an operator reads.
+    expect(readable.stdout).toContain("Parameter Store budget 40 reads/s");
+    expect(readable.stdout).toMatch(/WAVE +SERVICE +TARGETS +CONCURRENCY +WAITS FOR/);
     expect(readable.stdout).toContain("1 ECS service(s)");
     expect(readable.stdout).toContain(ecs["pipecat-voice"]!.serviceArn);
     // The consumers restart out of band here: record the version on them, as the tracker would.

@@ -169,6 +169,7 @@ export const ROTATION = {
       { name: "web", wave: 2 },
     ],
     sharedSecrets: [{ bootstrapVar: "DB_MASTER_SECRET_ARN", arn: DB_SECRET.arn, consumers: ["api", "web"] }],
+    restart: { coalesceSeconds: 0 }, // the engine's own behaviour; the gates are tested in rollout-gates tests
   }),
   fact: {
     secretArn: DB_SECRET.arn,

@@ -344,10 +344,12 @@ describe("restart document", () => {
 
 describe("least privilege", () => {
   const READ_ONLY_STAR = new Set([
+    "cloudwatch:DescribeAlarms",
     "ec2:DescribeInstances",
     "ec2:GetInstanceMetadataDefaults",
     "iam:GetAccountAuthorizationDetails",
     "ssm:DescribeInstanceInformation",
+    "ssm:GetCalendarState",
     "ssm:GetCommandInvocation",
     "ssm:ListCommandInvocations",
     "ssm:ListCommands",
