@@ -82,9 +82,10 @@ async function rotate(secretArn: string): Promise<string> {
   return out.VersionId ?? "";
 }
 
+/** A sent step as the rotation and the trackers report it (SentStep): ECS steps' targets are service ARNs. */
 interface Cmd {
-  commandId: string;
-  instanceIds: string[];
+  commandIds: string[];
+  targetIds: string[];
 }
 
 /** Feeds the tracker a Success per host of each command, wave after wave, until no new command is sent. */
@@ -94,16 +95,16 @@ async function trackToCompletion(first: Cmd[]): Promise<unknown[]> {
   for (let guard = 0; pending.length > 0 && guard < 10; guard++) {
     const next: Cmd[] = [];
     for (const c of pending)
-      for (const id of c.instanceIds) {
+      for (const id of c.targetIds.filter((t) => t.startsWith("i-"))) {
         const r = (await tracker(
           envelope("aws.ssm", "EC2 Command Invocation Status-change Notification", {
-            "command-id": c.commandId,
+            "command-id": c.commandIds[0],
             "document-name": fleet.documentName,
             "instance-id": id,
             status: "Success",
           }),
           ctx("RestartTrackerFunction"),
-        )) as { nextWave?: { commands: Cmd[] } };
+        )) as { nextWave?: { commands: Cmd[] } | null };
         results.push(r);
         next.push(...(r.nextWave?.commands ?? []));
       }
