@@ -5,6 +5,7 @@
 //      of the ECS service (the Pipecat voice agent, one new deployment in the voice wave); RestartTrackerFunction and
 //      EcsDeploymentTrackerFunction follow it wave by wave (we play EventBridge, feeding SSM status events and the
 //      ECS Deployment State Change events moto does not emit)
+//      — api's CloudWatch alarm is in ALARM, so the api wave is held until it is OK and `dcp rollout reconcile` runs
 //   3. `dcp audit`, `dcp audit --fix`, `dcp audit` again
 // The functions run through the docker-free invoker (bundled from template.yaml exactly as SAM would).
 // moto's Run Command traps: SendCommand with InstanceIds is recorded as targeting every instance, and every
@@ -12,6 +13,7 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
+import { PutMetricAlarmCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
 import { DescribeServicesCommand } from "@aws-sdk/client-ecs";
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { type AwsClients, createClients } from "#core/adapters/clients";
@@ -190,6 +192,9 @@ async function demo(server: MotoServer): Promise<void> {
   const clients = createClients();
   const spec = demoFleetSpec();
   const ns = spec.namespace;
+  // A health gate for the demo: api's waves wait while this CloudWatch alarm is in ALARM (manifest services[].alarms).
+  const apiAlarm = `${ns.replace(/\//g, "-")}-api-5xx`;
+  for (const s of spec.services) if (s.name === "api") s.alarms = [apiAlarm];
 
   section(`0. Setup: moto on ${server.endpoint}, fleet ${ns}`);
   const fleet: SeededFleet = await seedFleet(spec, clients);
@@ -285,8 +290,45 @@ async function demo(server: MotoServer): Promise<void> {
   if (rot.action !== "restart") throw new Error(`expected a restart, got ${rot.action}: ${rot.reason}`);
   say(`   wave ${rot.plan.waves[0]?.wave} starts (sent by the rotation):`);
   for (const c of rot.commands) say(`     command ${c.commandIds.join(",")} ${c.service}: ${c.targetIds.join(", ")}`);
+  // api's 5xx alarm fires while the database wave runs: the tracker will hold the api wave instead of sending it.
+  await clients.cloudwatch.send(
+    new PutMetricAlarmCommand({
+      AlarmName: apiAlarm,
+      Namespace: "VoiceAI",
+      MetricName: "5xx",
+      Dimensions: [{ Name: "Service", Value: "api" }],
+      Statistic: "Sum",
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 5,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+    }),
+  );
+  const setAlarm = (StateValue: "OK" | "ALARM") =>
+    clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: apiAlarm, StateValue, StateReason: "demo" }));
+  await setAlarm("ALARM");
+  say(`   (CloudWatch alarm ${apiAlarm} is in ALARM: the api wave must wait for it)`);
   say("   SSM reports each host, ECS each deployment (we feed both trackers the events):");
   await driveRollout(trackers, document, rot.commands, region);
+  const cliEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    DCP_NAMESPACE: ns,
+    DCP_ROLLOUT_TABLE: rolloutTable,
+    DCP_RESTART_DOCUMENT: document,
+    DCP_PROGRESS: "",
+  };
+  const held = await store.head(rot.rolloutId ?? "");
+  if (!held?.hold) throw new Error(`expected the api wave to be held by ${apiAlarm}`);
+  say(`   the next wave is held, durably, on the rollout: ${held.hold.reason}`);
+  say();
+  dcp(["rollout", "reconcile", rot.rolloutId ?? ""], cliEnv);
+  say();
+  await setAlarm("OK");
+  say(`   (${apiAlarm} is OK again: the next reconcile — the schedule, or an operator — releases the wave)`);
+  dcp(["rollout", "reconcile", rot.rolloutId ?? ""], cliEnv);
+  const released = (await store.get(rot.rolloutId ?? ""))?.steps.filter((st) => st.state === "sent" && !st.closed);
+  if (!released?.length) throw new Error("the reconciler did not release the held wave");
+  await driveRollout(trackers, document, released, region);
   const final = await store.get(rot.rolloutId ?? "");
   const ecsCount = rot.plan.waves.filter((w) => w.kind === "ecs-service").length;
   say(
@@ -309,13 +351,6 @@ async function demo(server: MotoServer): Promise<void> {
     new PutSecretValueCommand({ SecretId: telproSecret, SecretString: JSON.stringify({ API_TOKEN: randomUUID() }) }),
   );
   say(`   (meanwhile ${telproSecret} was rotated and its event was lost: telpro hosts are stale)`);
-  const cliEnv: NodeJS.ProcessEnv = {
-    ...process.env,
-    DCP_NAMESPACE: ns,
-    DCP_ROLLOUT_TABLE: rolloutTable,
-    DCP_RESTART_DOCUMENT: document,
-    DCP_PROGRESS: "",
-  };
   say();
   dcp(["audit"], cliEnv);
   say();

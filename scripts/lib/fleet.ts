@@ -51,13 +51,18 @@ export interface ServiceSeed {
   /** Default "correct". */
   role?: "correct" | RoleSeed;
   extraGrants?: Grant[];
+  /** CloudWatch alarms gating the service's waves (manifest services[].alarms). */
+  alarms?: string[];
+  readsPerRestart?: number;
 }
 export interface FleetSpec {
   namespace: string;
   region?: string;
   configBucket?: string;
   services: ServiceSeed[];
-  sharedSecret?: { name?: string; bootstrapVar?: string; consumers: string[] };
+  sharedSecret?: { name?: string; bootstrapVar?: string; consumers: string[]; profile?: "fast" | "safe" };
+  /** Manifest `restart` fields; the seeded fleet rolls without a coalescing window unless it asks for one. */
+  restart?: Record<string, unknown>;
   extraHosts?: { tags: Record<string, string>; imds?: Partial<ImdsOptions> }[];
   /** A marker string placed inside every secret value: tests assert it never shows up anywhere else. */
   canary?: string;
@@ -266,11 +271,25 @@ export async function seedFleet(spec: FleetSpec, clients: SeedClients = createCl
   const manifest = validateManifest({
     namespace: ns,
     configBucket: spec.configBucket ?? `${sanitizeNamespace(ns)}-config`.toLowerCase(),
-    services: spec.services.map((s) => ({ name: s.name, wave: s.wave, extraGrants: s.extraGrants ?? [] })),
+    services: spec.services.map((s) => ({
+      name: s.name,
+      wave: s.wave,
+      extraGrants: s.extraGrants ?? [],
+      ...(s.alarms ? { alarms: s.alarms } : {}),
+      ...(s.readsPerRestart ? { readsPerRestart: s.readsPerRestart } : {}),
+    })),
     sharedSecrets:
       spec.sharedSecret && sharedSecretArn
-        ? [{ bootstrapVar, arn: sharedSecretArn, consumers: spec.sharedSecret.consumers }]
+        ? [
+            {
+              bootstrapVar,
+              arn: sharedSecretArn,
+              consumers: spec.sharedSecret.consumers,
+              ...(spec.sharedSecret.profile ? { profile: spec.sharedSecret.profile } : {}),
+            },
+          ]
         : [],
+    restart: { coalesceSeconds: 0, ...spec.restart },
   });
   const manifestParam = defaultManifestParam(ns);
 

@@ -2,7 +2,7 @@
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
-import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
+import { CreateTagsCommand, DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { ListCommandsCommand } from "@aws-sdk/client-ssm";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +17,7 @@ import type { WhoCanReport } from "#core/app/who-can";
 import { asArray } from "#core/domain/iam/policy";
 import type { Finding } from "#core/domain/model";
 import type { Rollout, RolloutPlan } from "#core/domain/rollout";
+import { versionTagKey } from "#core/domain/secrets";
 import { fleetDeps } from "#core/shell/fleet-deps";
 import {
   demoEcsSeeds,
@@ -256,6 +257,10 @@ describe("dcp against a seeded fleet with known drift", () => {
   });
 
   it("restart plan lists the consumers once each, in manifest wave order, and sends nothing", async () => {
+    // A new version: the seeded hosts booted after the first one (so they read it at boot: nothing to restart).
+    const put = await clients.secrets.send(
+      new PutSecretValueCommand({ SecretId: fleet.sharedSecretArn!, SecretString: '{"password":"rotated"}' }),
+    );
     const before = await listCommandCount();
     const r = await dcp(["restart", "plan", fleet.sharedSecretArn!, "--json"], env);
     expect(r.code, r.stderr).toBe(0);
@@ -277,8 +282,16 @@ describe("dcp against a seeded fleet with known drift", () => {
 
     const readable = await dcp(["restart", "plan", fleet.sharedSecretArn!], env);
     expect(readable.stdout).toContain("nothing was sent");
+    // The gates and the Parameter Store cap are part of the plan an operator reads.
+    expect(readable.stdout).toContain("Parameter Store budget 40 reads/s");
+    expect(readable.stdout).toMatch(/WAVE +SERVICE +TARGETS +CONCURRENCY +WAITS FOR/);
     expect(readable.stdout).toContain("1 ECS service(s)");
     expect(readable.stdout).toContain(ecs["pipecat-voice"]!.serviceArn);
+    // The consumers restart out of band here: record the version on them, as the tracker would.
+    const name = fleet.sharedSecretArn!.split(":secret:")[1]!.slice(0, -7);
+    await clients.ec2.send(
+      new CreateTagsCommand({ Resources: expectedHosts, Tags: [{ Key: versionTagKey(name), Value: put.VersionId! }] }),
+    );
   });
 
   it("guard --dry-run reports the IMDSv1 host but changes nothing", async () => {
@@ -389,5 +402,23 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(out.status).toBe("running");
     expect(out.sent.flatMap((c: { targetIds: string[] }) => c.targetIds)).toEqual([telpro[0]]);
     expect(await listCommandCount()).toBe(before + 1);
+
+    // The reconciler (dry run, then for real) finds the resumed step sent and its hosts' outcomes in SSM.
+    const dryReconcile = await dcp(["rollout", "reconcile", id, "--dry-run", "--json"], env);
+    expect(dryReconcile.code, dryReconcile.stderr).toBe(0);
+    const planned = JSON.parse(dryReconcile.stdout) as { rollouts: { rolloutId: string; actions: string[] }[] };
+    expect(planned.rollouts[0]?.actions.join("\n")).toMatch(new RegExp(`would record ${telpro[0]}: Success`));
+    expect(await listCommandCount()).toBe(before + 1);
+    const reconciled = await dcp(["rollout", "reconcile", "--json"], env);
+    expect(reconciled.code, reconciled.stderr).toBe(0);
+    const watched = await dcp(["rollout", "watch", id, "--json", "--interval", "0.1"], env);
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(JSON.parse(watched.stdout.trim().split("\n").at(-1)!)).toMatchObject({
+      status: "succeeded",
+      succeeded: telpro.length,
+      failed: 0,
+    });
+    const done = await dcp(["rollout", "status", id], env);
+    expect(done.stdout).toContain(`${telpro.length}/${telpro.length} done`);
   });
 });

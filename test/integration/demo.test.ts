@@ -31,6 +31,9 @@ it("npm run demo guards a launch, rolls a rotation through every wave and audits
   expect(out).toMatch(
     /ECS service pipecat-voice: deployment ecs-svc\/\d+ → ecs-svc\/\d+; records version [0-9a-f-]{36}/,
   );
+  // One gate holding and releasing a wave: api's alarm in ALARM holds wave 1 until it is OK and a reconcile runs.
+  expect(out).toMatch(/the next wave is held, durably, on the rollout: wave 1 held: alarm \S+-api-5xx ALARM/);
+  expect(out).toMatch(/release wave 1: gates open \(was held: alarm \S+-api-5xx ALARM\)\n\s+send step 1/);
 
   // (3) Three audits: stale + IMDS drift before, fixes applied, and neither left afterwards.
   const audits = out.split(/^\$ dcp /m).slice(1);

@@ -396,8 +396,9 @@ describe("drift audit", () => {
     expect(stale[0]!.detail).toContain(`${NS}/voice/secrets`);
     const excess = report.findings.filter((f) => f.kind === "iam-excess-grant" && f.resource === arn);
     expect(excess.length).toBeGreaterThan(0);
-    // Containment (domain/iam): the role reaches secrets beyond voice's own, e.g. another service's bundle.
-    expect(excess.some((f) => f.evidence?.["action"] === "secretsmanager:GetSecretValue")).toBe(true);
+    // Containment (issue 13): one finding per (statement, risk), with a witness secret outside voice's scope.
+    expect(excess.map((f) => f.evidence?.["risk"])).toContain("read-beyond-scope");
+    expect(excess.map((f) => String(f.evidence?.["action"]))).toContain("secretsmanager:GetSecretValue");
     // Catch-up: the stale voice hosts and the stale ECS service share wave 2: one new deployment for the service.
     const catchUp = report.remediation.restarts.find((r) => r.secretName === `${NS}/voice/secrets`)!;
     expect(ecsSteps(catchUp.plan.waves).map((t) => t.targetIds[0])).toEqual([arn]);

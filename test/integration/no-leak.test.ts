@@ -4,6 +4,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context } from "aws-lambda";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { MAX_IDS_PER_COMMAND } from "#core/domain/ssm";
 import { demoEcsSeeds, demoFleetSpec, type SeededFleet, seedEcsServices, seedFleet } from "../../scripts/lib/fleet.ts";
 import { handlerEnv, lambdaContext, ROLLOUT_TABLE, spawnCollect } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
@@ -82,7 +83,7 @@ async function rotate(secretArn: string): Promise<string> {
   return out.VersionId ?? "";
 }
 
-/** A sent step as the rotation and the trackers report it (SentStep): ECS steps' targets are service ARNs. */
+/** A plan step as the engine sent it: its hosts, ≤ 50 per command, in order (an ECS step: one service ARN). */
 interface Cmd {
   commandIds: string[];
   targetIds: string[];
@@ -95,10 +96,11 @@ async function trackToCompletion(first: Cmd[]): Promise<unknown[]> {
   for (let guard = 0; pending.length > 0 && guard < 10; guard++) {
     const next: Cmd[] = [];
     for (const c of pending)
-      for (const id of c.targetIds.filter((t) => t.startsWith("i-"))) {
+      for (const [i, id] of c.targetIds.entries()) {
+        if (!id.startsWith("i-")) continue; // an ECS step: its deployment event is another test's
         const r = (await tracker(
           envelope("aws.ssm", "EC2 Command Invocation Status-change Notification", {
-            "command-id": c.commandIds[0],
+            "command-id": c.commandIds[Math.floor(i / MAX_IDS_PER_COMMAND)],
             "document-name": fleet.documentName,
             "instance-id": id,
             status: "Success",

@@ -129,6 +129,10 @@ function requestsFor(action: string, fn: string): { resource: string; context?: 
     }
     case "ssm:PutParameter":
       return [{ resource: arn("ssm", `parameter/${NS}/control-plane/audit/summary`) }];
+    case "scheduler:CreateSchedule": // a held rollout's one-time wake-up, in the stack's wake-up group only
+      return [{ resource: arn("scheduler", "schedule/RolloutWakeupGroup/ro-0123456789abcdef-1764500000") }];
+    case "iam:PassRole": // only the wake-up role, only to EventBridge Scheduler
+      return [{ resource: "RolloutWakeupRole.Arn", context: { "iam:PassedToService": "scheduler.amazonaws.com" } }];
     case "secretsmanager:DescribeSecret":
       return [{ resource: arn("secretsmanager", `secret:${NS}/api/secrets-AbCdEf`) }];
     case "iam:GetInstanceProfile":
@@ -215,6 +219,7 @@ describe.each(FUNCTIONS)("%s", (fn) => {
       ["iam:PutRolePolicy", `arn:aws:iam::${ACCOUNT}:role/dcp-api`],
       ["iam:AttachRolePolicy", `arn:aws:iam::${ACCOUNT}:role/dcp-api`],
       ["iam:PassRole", `arn:aws:iam::${ACCOUNT}:role/dcp-api`],
+      ["scheduler:CreateSchedule", arn("scheduler", "schedule/default/anything")],
       ["ssm:PutParameter", arn("ssm", `parameter/${NS}/control-plane/manifest`)],
       ["ssm:GetParameter", arn("ssm", `parameter/${NS}/api/DATABASE_HOST`)],
       ["ssm:SendCommand", DOC],

@@ -30,7 +30,19 @@ describe("validateManifest defaults", () => {
     const m = validateManifest(minimal());
     expect(m.tags).toEqual({ namespace: "Namespace", service: "Service" });
     expect(m.imds).toEqual({ httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled" });
-    expect(m.restart).toEqual({ maxConcurrency: "1", maxErrors: "0" });
+    expect(m.restart).toEqual({
+      maxConcurrency: "1",
+      maxErrors: "0",
+      bakeSeconds: 0,
+      coalesceSeconds: 60,
+      profile: "safe",
+      parameterStoreTps: 40, // Parameter Store's default throughput
+      mode: "restart",
+    });
+    expect(m.services.map((s) => [s.alarms, s.readsPerRestart])).toEqual([
+      [[], 10],
+      [[], 10],
+    ]);
     expect(m.ecrRepositoryPrefix).toBe("voiceai-");
     expect(m.sharedSecrets).toEqual([]);
     expect(m.services.map((s) => s.extraGrants)).toEqual([[], []]);
@@ -47,7 +59,7 @@ describe("validateManifest defaults", () => {
     expect(m.tags).toEqual({ namespace: "Namespace", service: "App" });
     expect(m.imds).toEqual({ httpTokens: "required", hopLimit: 3, httpEndpoint: "enabled" });
     // SSM takes strings: a number in the manifest reaches SendCommand as its decimal text.
-    expect(m.restart).toEqual({ maxConcurrency: "5", maxErrors: "10%" });
+    expect(m.restart).toMatchObject({ maxConcurrency: "5", maxErrors: "10%", coalesceSeconds: 60 });
     expect(m.ecrRepositoryPrefix).toBe("acme/");
   });
 
@@ -157,11 +169,13 @@ describe("validateManifest refusals name the bad field", () => {
     expect(refusal({ ...minimal(), restart: { maxErrors: "-1" } })).toMatch(/restart\.maxErrors/);
     expect(refusal({ ...minimal(), restart: { maxErrors: "1.5" } })).toMatch(/restart\.maxErrors/);
     // …while the forms SSM accepts pass.
-    expect(validateManifest({ ...minimal(), restart: { maxConcurrency: "100%", maxErrors: "0%" } }).restart).toEqual({
+    expect(
+      validateManifest({ ...minimal(), restart: { maxConcurrency: "100%", maxErrors: "0%" } }).restart,
+    ).toMatchObject({
       maxConcurrency: "100%",
       maxErrors: "0%",
     });
-    expect(validateManifest({ ...minimal(), restart: { maxConcurrency: "5%", maxErrors: 0 } }).restart).toEqual({
+    expect(validateManifest({ ...minimal(), restart: { maxConcurrency: "5%", maxErrors: 0 } }).restart).toMatchObject({
       maxConcurrency: "5%",
       maxErrors: "0",
     });

@@ -1,10 +1,12 @@
 // SDK v3 clients. Endpoint and region come from the standard environment (AWS_ENDPOINT_URL, AWS_REGION):
 // no custom flags. Every @aws-sdk package is `sideEffects: false`, so a handler that imports only `ec2Client`
 // bundles only EC2; `createClients()` builds each client lazily on first access.
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { IAMClient } from "@aws-sdk/client-iam";
+import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import type { AbsoluteLocation, InitializeHandlerOptions, InitializeMiddleware } from "@smithy/types";
@@ -50,6 +52,8 @@ const SERVICE_LABEL: Record<string, string> = {
   SecretsManagerClient: "SecretsManager",
   DynamoDBClient: "DynamoDB",
   STSClient: "STS",
+  CloudWatchClient: "CloudWatch",
+  SchedulerClient: "Scheduler",
 };
 
 /** `EC2Client` + `DescribeInstancesCommand` → `EC2.DescribeInstances`. */
@@ -132,12 +136,19 @@ export const ecsClient = (opts: ClientOptions = {}): ECSClient => finish(new ECS
 export const dynamodbClient = (opts: ClientOptions = {}): DynamoDBClient =>
   finish(new DynamoDBClient(config(opts)), opts);
 
+export const cloudwatchClient = (opts: ClientOptions = {}): CloudWatchClient =>
+  finish(new CloudWatchClient(config(opts)), opts);
+
+export const schedulerClient = (opts: ClientOptions = {}): SchedulerClient =>
+  finish(new SchedulerClient(config(opts)), opts);
+
 export interface AwsClients {
   readonly ec2: EC2Client;
   readonly iam: IAMClient;
   readonly ssm: SSMClient;
   readonly secrets: SecretsManagerClient;
   readonly dynamodb: DynamoDBClient;
+  readonly cloudwatch: CloudWatchClient;
   readonly ecs: ECSClient;
 }
 
@@ -164,6 +175,10 @@ export function createClients(opts: ClientOptions = {}): AwsClients {
     get dynamodb() {
       cache.dynamodb ??= dynamodbClient(opts);
       return cache.dynamodb;
+    },
+    get cloudwatch() {
+      cache.cloudwatch ??= cloudwatchClient(opts);
+      return cache.cloudwatch;
     },
     get ecs() {
       cache.ecs ??= ecsClient(opts);

@@ -25,6 +25,10 @@ export const PERMISSIONS = {
   /** ListCommandInvocations; GetCommandInvocation per host where the API is missing (the local emulator). */
   "CommandRunner.invocations": ["ssm:ListCommandInvocations", "ssm:GetCommandInvocation"],
   "CommandRunner.commandsWithComment": ["ssm:ListCommands"],
+  "GateSignals.alarmStates": ["cloudwatch:DescribeAlarms"],
+  "GateSignals.calendarState": ["ssm:GetCalendarState"],
+  /** CreateSchedule in the wake-up group, passing the role Scheduler invokes the reconciler with. */
+  "Wakeups.wakeAt": ["scheduler:CreateSchedule", "iam:PassRole"],
   "ParameterStore.get": ["ssm:GetParameter"],
   "ParameterStore.put": ["ssm:PutParameter"],
   /** ParameterStore.get on the audit summary parameter: the previous audit's unmanaged-host check state. */
@@ -72,6 +76,9 @@ export const FUNCTION_USES = {
     "Idempotency",
   ],
   SecretRotationFunction: [
+    "Wakeups.wakeAt",
+    "GateSignals.alarmStates",
+    "GateSignals.calendarState",
     "FleetInventory.scanNamespace",
     "BulkPolicyStore.roleOfInstanceProfile",
     "BulkPolicyStore.rolePolicies",
@@ -86,6 +93,9 @@ export const FUNCTION_USES = {
     "Idempotency",
   ],
   RestartTrackerFunction: [
+    "Wakeups.wakeAt",
+    "GateSignals.alarmStates",
+    "GateSignals.calendarState",
     "FleetInventory.tagHosts",
     "CommandRunner.sendRestart",
     "CommandRunner.invocation",
@@ -96,6 +106,8 @@ export const FUNCTION_USES = {
     "RolloutStore.*",
   ],
   RolloutReconcilerFunction: [
+    "GateSignals.alarmStates",
+    "GateSignals.calendarState",
     "FleetInventory.tagHosts",
     "CommandRunner.sendRestart",
     "CommandRunner.invocations",
@@ -115,6 +127,9 @@ export const FUNCTION_USES = {
     "RolloutStore.*",
   ],
   DriftAuditFunction: [
+    "Wakeups.wakeAt",
+    "GateSignals.alarmStates",
+    "GateSignals.calendarState",
     "FleetInventory.scanNamespace",
     "FleetInventory.modifyImds",
     "FleetInventory.imdsDefaults",

@@ -4,10 +4,12 @@ import type {
   EcsDeployments,
   EcsInventory,
   FleetInventory,
+  GateSignals,
   ParameterStore,
   PolicyStore,
   RolloutStore,
   SecretCatalog,
+  Wakeups,
 } from "../ports/index.ts";
 import type { Config } from "./config.ts";
 
@@ -20,6 +22,10 @@ export interface Deps {
   commands: CommandRunner;
   rollouts: RolloutStore;
   params: ParameterStore;
+  /** Alarm and change-calendar facts for the rollout gates; a rollout that needs them and lacks them stays held. */
+  signals?: GateSignals;
+  /** One-time wake-ups that end short waits on time; without them the reconciler ends them on its next run. */
+  wakeups?: Wakeups;
   /**
    * ECS services as consumers (issue 16): discovery, the targets' dispatcher and their deployments' state; without it,
    * no ECS target is planned and a plan with ECS targets is refused.

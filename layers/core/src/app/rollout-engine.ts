@@ -3,6 +3,7 @@
 // point, recordTargetOutcome; the delivery that closes a wave's last step is the one that dispatches the next wave.
 
 import { ecsOutcome } from "../domain/ecs.ts";
+import { commandAlarm, type Hold } from "../domain/gates.ts";
 import {
   afterWaveCount,
   claimExpired,
@@ -13,6 +14,7 @@ import {
   judgeInvocation,
   type RolloutHead,
   type StepRecord,
+  type StepRef,
   stepIndices,
   toSend,
   type Verdict,
@@ -21,8 +23,15 @@ import { versionTags } from "../domain/secrets.ts";
 import { InvalidInstanceIdError } from "../ports/index.ts";
 import { mapLimit } from "./concurrency.ts";
 import type { Deps } from "./deps.ts";
+import { evaluateGate, wakeFor } from "./rollout-gates.ts";
 
-export type EngineDeps = Pick<Deps, "config" | "commands" | "rollouts" | "inventory" | "now" | "ecs" | "links">;
+/** The one CloudWatch alarm SSM watches while this step's command runs (the service wave's first). */
+const alarmOf = (head: RolloutHead, step: StepRecord) => commandAlarm(head, step.wave);
+
+export type EngineDeps = Pick<
+  Deps,
+  "config" | "commands" | "rollouts" | "inventory" | "now" | "ecs" | "links" | "signals" | "wakeups"
+>;
 
 /** Commands of one wave sent at once by one delivery. */
 const SEND_CONCURRENCY = 4;
@@ -36,18 +45,15 @@ export interface SentStep {
   unmanaged: string[];
 }
 
-/** Where an outcome belongs: the step (and attempt) the command's comment names. */
-export interface StepRef {
-  rolloutId: string;
-  step: number;
-  attempt: number;
-}
+export type { StepRef };
 
 export interface OutcomeResult {
   /** False for a duplicate (the target already had an outcome in this attempt). */
   applied: boolean;
   halted?: string;
   nextWave?: { wave: number; sent: SentStep[] };
+  /** The next wave waits for its gates (bake, alarms, calendar): held, not sent. */
+  held?: Hold;
   rolloutStatus?: RolloutHead["status"];
 }
 
@@ -65,14 +71,7 @@ export async function recordTargetOutcome(
   verdict: Verdict,
   why: string,
 ): Promise<OutcomeResult> {
-  const { applied, step } = await deps.rollouts.recordOutcome(
-    ref.rolloutId,
-    ref.step,
-    ref.attempt,
-    targetId,
-    verdict,
-    why,
-  );
+  const { applied, step } = await deps.rollouts.recordOutcome(ref, targetId, verdict, why);
   const out: OutcomeResult = { applied };
   if (!step) return out;
   if (
@@ -116,8 +115,16 @@ async function afterCount(
     await deps.rollouts.succeed(head.rolloutId, waveIndex, iso(deps));
     return { rolloutStatus: "succeeded" };
   }
-  if (next.kind !== "advance" || !(await deps.rollouts.advance(head.rolloutId, waveIndex, next.next, iso(deps))))
+  if (next.kind !== "advance") return { rolloutStatus: head.status };
+  // The gates sit here, where the next wave would go out: a held wave is advanced to with its hold in the same write.
+  const gate = await evaluateGate(deps, head, next.next);
+  const hold = gate.open ? undefined : gate.hold;
+  if (!(await deps.rollouts.advance(head.rolloutId, waveIndex, next.next, iso(deps), hold)))
     return { rolloutStatus: head.status };
+  if (hold) {
+    await wakeFor(deps, head.rolloutId, hold);
+    return { rolloutStatus: "running", held: hold };
+  }
   const sent = await dispatchWave(deps, { ...head, current: next.next });
   return { rolloutStatus: "running", nextWave: { wave: head.waves[next.next]?.wave ?? -1, sent } };
 }
@@ -132,7 +139,7 @@ async function tagStep(deps: EngineDeps, head: RolloutHead, step: StepRecord): P
 
 /** Sends every still-planned step of the head's current wave; each step is claimed first, so none is sent twice. */
 export async function dispatchWave(deps: EngineDeps, head: RolloutHead): Promise<SentStep[]> {
-  if (head.status !== "running") return [];
+  if (head.status !== "running" || head.hold) return [];
   const sent = await mapLimit(stepIndices(head, head.current), SEND_CONCURRENCY, async (index) => {
     const claimed = await deps.rollouts.claimStep(head.rolloutId, index, iso(deps));
     return claimed ? sendStep(deps, head, claimed) : undefined;
@@ -164,7 +171,8 @@ export async function sendStep(deps: EngineDeps, head: RolloutHead, step: StepRe
           documentName: deps.config.restartDocument,
           service: step.service,
           instanceIds,
-          maxConcurrency: head.maxConcurrency,
+          maxConcurrency: step.maxConcurrency ?? head.maxConcurrency,
+          ...(alarmOf(head, step) ? { alarm: alarmOf(head, step) } : {}),
           maxErrors: head.maxErrors,
           comment: commentFor(head, step),
         });
@@ -209,6 +217,8 @@ export interface ReconcileReport {
   actions: string[];
   recorded: number;
   sent: SentStep[];
+  /** The current wave is still held (what it waits for). */
+  held?: Hold;
 }
 
 /**
@@ -228,13 +238,18 @@ export async function reconcileRollout(
     return report;
   }
   report.wave = head.waves[head.current]?.wave;
+  if (head.status === "running" && head.hold) {
+    const released = await releaseIfOpen(deps, head, opts, (line) => report.actions.push(line));
+    if (released) delete head.hold;
+    else report.held = head.hold;
+  }
   const now = deps.now().getTime();
   const steps = await deps.rollouts.steps(rolloutId, stepIndices(head, head.current));
   const act = (line: string) => report.actions.push(opts.dryRun ? `would ${line}` : line);
   let open = 0;
   for (const step of steps) {
     if (step.state === "planned") {
-      if (head.status !== "running") continue;
+      if (head.status !== "running" || head.hold) continue;
       act(`send step ${step.index} (${toSend(step).length} target(s))`);
       if (opts.dryRun) continue;
       const claimed = await deps.rollouts.claimStep(rolloutId, step.index, new Date(now).toISOString());
@@ -262,6 +277,33 @@ export async function reconcileRollout(
   report.status = after.status;
   if (after.status === "halted" && open === 0 && !opts.dryRun) await deps.rollouts.forget(rolloutId);
   return report;
+}
+
+/**
+ * A held wave's gates asked again: if they opened (an overdue bake or coalescing window, alarms back to OK, the
+ * calendar OPEN), the hold is released (conditional on being this hold: one releaser) and the caller sends the wave;
+ * if a gate still holds, the hold's reason is brought up to date. True when the wave may go.
+ */
+async function releaseIfOpen(
+  deps: EngineDeps,
+  head: RolloutHead,
+  opts: { dryRun: boolean },
+  say: (line: string) => void,
+): Promise<boolean> {
+  const hold = head.hold;
+  if (!hold) return true;
+  const gate = await evaluateGate(deps, head, head.current);
+  if (!gate.open) {
+    say(gate.hold.reason);
+    if (!opts.dryRun && gate.hold.reason !== hold.reason)
+      await deps.rollouts.setHold(head.rolloutId, gate.hold, iso(deps));
+    if (!opts.dryRun) await wakeFor(deps, head.rolloutId, gate.hold);
+    return false;
+  }
+  const [wave, was] = hold.reason.split(" held: ");
+  say(`${opts.dryRun ? "would release" : "release"} ${wave}: gates open (was held: ${was})`);
+  if (opts.dryRun) return false;
+  return deps.rollouts.release(head.rolloutId, hold, iso(deps));
 }
 
 /** A claim older than the lease: if SSM has a command with the step's comment, it was sent; otherwise send it. */
@@ -319,7 +361,7 @@ async function collectOutcomes(
     const judged =
       ecsJudged.get(id) ??
       judgeInvocation(statuses.get(id)) ??
-      deadlineOutcome(step, head.maxConcurrency, deps.config.timings, now);
+      deadlineOutcome(step, step.maxConcurrency ?? head.maxConcurrency, deps.config.timings, now);
     if (!judged) continue;
     act(`record ${id}: ${judged.why}`);
     if (opts.dryRun) continue;

@@ -141,6 +141,8 @@ export const ReconcileRequest = z.object({
   source: z.optional(z.literal("dcp.schedule")),
   action: z._default(z.literal("reconcile"), "reconcile"),
   dryRun: z.optional(z.boolean()),
+  /** A one-time wake-up names the held rollout it is for (EventBridge Scheduler, adapters/wakeups.ts). */
+  rolloutId: z.optional(z.string().check(z.regex(/^ro-[0-9a-f]{16}$/, "a rollout id (ro- and 16 hex digits)"))),
 });
 
 /** One line per problem, for results and logs: never the input's values beyond the path. */

@@ -3,20 +3,24 @@ import { CachedParameterStore } from "../adapters/cached-parameters.ts";
 import {
   type ApiCallCounter,
   type AwsClients,
+  cloudwatchClient,
   createClients,
   dynamodbClient,
   ec2Client,
   ecsClient,
+  schedulerClient,
   ssmClient,
 } from "../adapters/clients.ts";
 import { DynamoDeploymentLinks } from "../adapters/deployment-links.ts";
 import { Ec2FleetInventory } from "../adapters/ec2.ts";
 import { EcsServiceAdapter } from "../adapters/ecs.ts";
+import { AwsGateSignals } from "../adapters/gates.ts";
 import { BulkPolicyStore, TargetedPolicyStore } from "../adapters/iam.ts";
 import { DynamoRolloutStore } from "../adapters/rollout-store.ts";
 import { SecretsManagerCatalog } from "../adapters/secrets.ts";
 import { SsmCommandRunner } from "../adapters/ssm.ts";
 import { SsmManagedInstances } from "../adapters/ssm-managed.ts";
+import { SchedulerWakeups } from "../adapters/wakeups.ts";
 import type { Config } from "../app/config.ts";
 import { type Deps, unavailable } from "../app/deps.ts";
 import type { ManagedInstances, ParameterStore, RolloutStore } from "../ports/index.ts";
@@ -50,6 +54,8 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
     rollouts,
     params: opts.params ?? new CachedParameterStore(clients.ssm),
     managed: new SsmManagedInstances(clients.ssm),
+    signals: new AwsGateSignals(clients.cloudwatch, clients.ssm),
+    ...wakeupsFor(config),
     now: () => new Date(),
     ...(opts.ecs === false ? {} : ecsDeps(clients, config)),
   };
@@ -68,19 +74,27 @@ export function ecsDeps(
   };
 }
 
+/** One-time wake-ups when the template configured them (EventBridge Scheduler); none otherwise. */
+function wakeupsFor(config: Config): Pick<Deps, "wakeups"> {
+  return config.wakeup ? { wakeups: new SchedulerWakeups(schedulerClient(), config.wakeup) } : {};
+}
+
 /**
  * The rollout engine's adapters (tracker, reconciler): EC2 for version tags, SSM Run Command, the rollout table.
  * Clients are built here once per cold start; the caller narrows them with portsFor.
  */
 export function rolloutAdapters(
   config: Config,
-): Pick<Deps, "inventory" | "commands" | "rollouts"> & Required<Pick<Deps, "ecs" | "links">> {
+): Pick<Deps, "inventory" | "commands" | "rollouts" | "signals" | "wakeups"> & Required<Pick<Deps, "ecs" | "links">> {
   if (!config.rolloutTable) throw new Error("configuration error: DCP_ROLLOUT_TABLE is not set");
   const dynamodb = dynamodbClient();
+  const ssm = ssmClient();
   return {
     inventory: new Ec2FleetInventory(ec2Client()),
-    commands: new SsmCommandRunner(ssmClient(), { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
+    commands: new SsmCommandRunner(ssm, { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
     rollouts: new DynamoRolloutStore(dynamodb, config.rolloutTable),
+    signals: new AwsGateSignals(cloudwatchClient(), ssm),
+    ...wakeupsFor(config),
     // ECS targets: the next wave's deployments, their state (events and reconciler), their version tags.
     ...ecsDeps({ ecs: ecsClient(), dynamodb }, config),
   };

@@ -29,6 +29,8 @@ const PORT_OF: Record<string, PortKey> = {
   RolloutStore: "rollouts",
   ManagedInstances: "managed",
   Idempotency: "idempotency",
+  GateSignals: "signals",
+  Wakeups: "wakeups",
   EcsInventory: "ecs",
   EcsDeployments: "ecs",
   DeploymentLinks: "links",
@@ -108,6 +110,7 @@ export function portsFor<F extends FunctionId>(
     "params",
     "managed",
     "idempotency",
+    "signals",
     "ecs",
     "links",
   ] as const) {
@@ -117,5 +120,8 @@ export function portsFor<F extends FunctionId>(
     if (!methods && OPTIONAL_PORTS.has(key)) continue; // absent means "not this function's job" (use cases test it)
     ports[key] = methods && adapter ? guarded(fn, key, adapter, methods) : absent(fn, key);
   }
+  // Optional: without wake-ups (not declared, or not configured) the reconciler's schedule ends every wait.
+  const wakeups = allowed.get("wakeups") && adapters.wakeups;
+  if (wakeups) ports.wakeups = guarded(fn, "wakeups", wakeups, allowed.get("wakeups")!);
   return { ...base, ...(ports as unknown as AllPorts) };
 }
