@@ -83,7 +83,7 @@ async function rotate(secretArn: string): Promise<string> {
   return out.VersionId ?? "";
 }
 
-/** A plan step as the engine sent it: its hosts, ≤ 50 per command, in order. */
+/** A plan step as the engine sent it: its hosts, ≤ 50 per command, in order (an ECS step: one service ARN). */
 interface Cmd {
   commandIds: string[];
   targetIds: string[];
@@ -97,6 +97,7 @@ async function trackToCompletion(first: Cmd[]): Promise<unknown[]> {
     const next: Cmd[] = [];
     for (const c of pending)
       for (const [i, id] of c.targetIds.entries()) {
+        if (!id.startsWith("i-")) continue; // an ECS step: its deployment event is another test's
         const r = (await tracker(
           envelope("aws.ssm", "EC2 Command Invocation Status-change Notification", {
             "command-id": c.commandIds[Math.floor(i / MAX_IDS_PER_COMMAND)],
@@ -105,7 +106,7 @@ async function trackToCompletion(first: Cmd[]): Promise<unknown[]> {
             status: "Success",
           }),
           ctx("RestartTrackerFunction"),
-        )) as { nextWave?: { commands: Cmd[] } };
+        )) as { nextWave?: { commands: Cmd[] } | null };
         results.push(r);
         next.push(...(r.nextWave?.commands ?? []));
       }
