@@ -76,7 +76,6 @@ export const FUNCTION_USES = {
     "Idempotency",
   ],
   SecretRotationFunction: [
-    "Wakeups.wakeAt",
     "GateSignals.alarmStates",
     "GateSignals.calendarState",
     "FleetInventory.scanNamespace",
@@ -127,7 +126,6 @@ export const FUNCTION_USES = {
     "RolloutStore.*",
   ],
   DriftAuditFunction: [
-    "Wakeups.wakeAt",
     "GateSignals.alarmStates",
     "GateSignals.calendarState",
     "FleetInventory.scanNamespace",

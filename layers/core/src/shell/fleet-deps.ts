@@ -55,7 +55,6 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
     params: opts.params ?? new CachedParameterStore(clients.ssm),
     managed: new SsmManagedInstances(clients.ssm),
     signals: new AwsGateSignals(clients.cloudwatch, clients.ssm),
-    ...wakeupsFor(config),
     now: () => new Date(),
     ...(opts.ecs === false ? {} : ecsDeps(clients, config)),
   };
@@ -74,7 +73,11 @@ export function ecsDeps(
   };
 }
 
-/** One-time wake-ups when the template configured them (EventBridge Scheduler); none otherwise. */
+/**
+ * One-time wake-ups when the template configured them (EventBridge Scheduler); none otherwise. Only the tracker sets
+ * them (a bake hold): the rotation's and the audit's bundles stay within budget without the Scheduler client, and a
+ * first wave's coalescing hold is ended by the reconciler's next run.
+ */
 function wakeupsFor(config: Config): Pick<Deps, "wakeups"> {
   return config.wakeup ? { wakeups: new SchedulerWakeups(schedulerClient(), config.wakeup) } : {};
 }
