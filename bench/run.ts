@@ -3,7 +3,7 @@
 // writes bench/RESULTS.md. Env: BENCH_SIZES=500,2000 (subset), BENCH_COLD_SAMPLES (default 10, min 10 for the
 // budget), BENCH_NAIVE_SAMPLE (hosts the naive baseline really describes per size, default 300), BENCH_SKIP_BUNDLES=1,
 // BENCH_MAX_PASS_S (default 300: a size whose first audit pass takes longer on moto gets no fix/re-audit/rotation).
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
@@ -15,6 +15,7 @@ import { type BundleRow, benchBundles } from "./lib/bundles.ts";
 import { runNode } from "./lib/child.ts";
 import { growFleet, redrift, seedBenchFleet } from "./lib/fleet.ts";
 import { auditVerdict, BUDGET, bundleVerdict, fmtCalls, fmtCold, renderTable, type TableRow } from "./lib/report.ts";
+import { benchRollout, renderRolloutSection } from "./lib/rollout.ts";
 import { type Job, WORKER_ERROR } from "./lib/worker.ts";
 
 const started = performance.now();
@@ -34,6 +35,13 @@ const COLD_SAMPLES = Math.max(1, Number(process.env.BENCH_COLD_SAMPLES ?? 10));
 const NAIVE_SAMPLE = Math.max(1, Number(process.env.BENCH_NAIVE_SAMPLE ?? 300));
 const MAX_PASS_S = Math.max(1, Number(process.env.BENCH_MAX_PASS_S ?? 300));
 const NAMESPACE = "bench/fleet";
+/** Rollout sizes (issue 12): BENCH_ROLLOUT_SIZES=2000 for one; BENCH_ONLY=rollout skips bundles and audits. */
+const ROLLOUT_SIZES = (process.env.BENCH_ROLLOUT_SIZES ?? "2000,10000")
+  .split(",")
+  .map((s) => Number.parseInt(s.trim(), 10))
+  .filter((n) => Number.isFinite(n) && n > 0);
+const ONLY_ROLLOUT = process.env.BENCH_ONLY === "rollout";
+let rolloutSection = "";
 const ROLLOUT_TABLE = "dcp-bench-rollouts";
 
 /** Runs one job in a fresh node process (its peak RSS is its own). */
@@ -69,7 +77,7 @@ const verdicts: string[] = [];
 
 // ---------------------------------------------------------------- bundles
 let bundles: BundleRow[] = [];
-if (process.env.BENCH_SKIP_BUNDLES !== "1") {
+if (process.env.BENCH_SKIP_BUNDLES !== "1" && !ONLY_ROLLOUT) {
   log(`bundling every function (3 variants) and measuring cold init over ${COLD_SAMPLES} fresh processes each`);
   bundles = await benchBundles({ samples: COLD_SAMPLES, workDir: "bench/.work/bundles", onProgress: log });
   for (const b of bundles) {
@@ -141,7 +149,7 @@ if (process.env.BENCH_SKIP_BUNDLES !== "1") {
 }
 
 // ---------------------------------------------------------------- audits on moto
-if (SIZES.length) {
+if (SIZES.length && !ONLY_ROLLOUT) {
   log("starting moto_server (indexed tag and instance lookups, scripts/lib/moto_indexed.py)");
   // Stock moto 5.2.1 is O(N²) here (every instance's tags come from a scan of the whole tag store); the patched
   // server gives the same answers with O(1) lookups per resource (test/integration/moto-indexed.test.ts).
@@ -300,7 +308,26 @@ if (SIZES.length) {
   }
 }
 
-writeResults(true);
+// ---------------------------------------------------------------- rollouts (issue 12)
+if (ROLLOUT_SIZES.length) {
+  log(`rollouts of ${ROLLOUT_SIZES.join(", ")} hosts through the built tracker and reconciler`);
+  const moto = await startMoto();
+  try {
+    Object.assign(process.env, localAwsEnv(moto.endpoint));
+    rolloutSection = renderRolloutSection(await benchRollout(moto.endpoint, ROLLOUT_SIZES, log));
+  } finally {
+    await moto.stop();
+  }
+}
+
+if (ONLY_ROLLOUT) {
+  // Replace only the rollout section of the existing results.
+  const old = existsSync("bench/RESULTS.md") ? readFileSync("bench/RESULTS.md", "utf8") : "# Benchmark results\n";
+  const block = /<!-- rollout -->[\s\S]*<!-- \/rollout -->/;
+  const md = block.test(old) ? old.replace(block, rolloutSection) : `${old.trimEnd()}\n\n${rolloutSection}\n`;
+  writeFileSync("bench/RESULTS.md", md);
+  process.stdout.write(`${rolloutSection}\n`);
+} else writeResults(true);
 log("done; wrote bench/RESULTS.md");
 
 // ---------------------------------------------------------------- output
@@ -338,6 +365,7 @@ function writeResults(final: boolean): void {
     "- Wall times are on a shared 2-core machine (other work may run concurrently); moto's own per-call cost dominates the audit wall time.",
     "",
   ].join("\n");
-  writeFileSync("bench/RESULTS.md", md);
-  if (final) process.stdout.write(`${md}\n`);
+  const full = rolloutSection ? `${md}\n${rolloutSection}\n` : md;
+  writeFileSync("bench/RESULTS.md", full);
+  if (final) process.stdout.write(`${full}\n`);
 }

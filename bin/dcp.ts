@@ -243,7 +243,10 @@ async function restartPlan(p: Parsed, io: Io): Promise<number> {
     return 1;
   }
   const plan = await planForFact(fact, manifest, deps);
-  io.out(p.values.json ? json({ ...plan, services: fact.services }) : planText(plan));
+  const reads = manifest.services
+    .filter((s) => fact.services.includes(s.name))
+    .map((s) => ({ service: s.name, readsPerRestart: s.readsPerRestart }));
+  io.out(p.values.json ? json({ ...plan, services: fact.services }) : planText(plan, reads));
   return 0;
 }
 
@@ -306,10 +309,15 @@ async function watch(p: Parsed, io: Io, store: ReturnType<typeof rolloutStore>, 
     const line = p.values.json
       ? JSON.stringify(progress)
       : progressLine(progress, { startedAt, startDone, now: Date.now() });
-    if (line !== last) io.out(tty ? `\r\x1b[K${line}` : line);
+    // On a terminal the line is redrawn in place (stderr, unbuffered); piped, one line per change on stdout.
+    if (line !== last && !tty) io.out(line);
+    if (line !== last && tty) io.err(`\r\x1b[K${line}`);
     last = line;
     if (current.status !== "running") {
-      if (tty) io.out("\n");
+      if (tty) {
+        io.err("\r\x1b[K");
+        io.out(line);
+      }
       return exitFor(current);
     }
     await new Promise((r) => setTimeout(r, seconds * 1000));

@@ -1,8 +1,11 @@
 // npm run demo: the whole control plane on a local moto_server, end to end, in about a minute.
 //   0. seed the voiceai/staging demo fleet (+ the tables and document the template names)
 //   1. a new IMDSv1 host is guarded by InstanceLaunchFunction
-//   2. the RDS master secret rotates: SecretRotationFunction plans and starts the rolling restart,
-//      RestartTrackerFunction follows it wave by wave (we play EventBridge, feeding SSM status events)
+//   2. the RDS master secret rotates: SecretRotationFunction plans and starts the rolling restart of the hosts and
+//      of the ECS service (the Pipecat voice agent, one new deployment in the voice wave); RestartTrackerFunction and
+//      EcsDeploymentTrackerFunction follow it wave by wave (we play EventBridge, feeding SSM status events and the
+//      ECS Deployment State Change events moto does not emit)
+//      — api's CloudWatch alarm is in ALARM, so the api wave is held until it is OK and `dcp rollout reconcile` runs
 //   3. `dcp audit`, `dcp audit --fix`, `dcp audit` again
 // The functions run through the docker-free invoker (bundled from template.yaml exactly as SAM would).
 // moto's Run Command traps: SendCommand with InstanceIds is recorded as targeting every instance, and every
@@ -10,16 +13,20 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
+import { PutMetricAlarmCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
+import { DescribeServicesCommand } from "@aws-sdk/client-ecs";
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
-import { createClients } from "#core/adapters/clients";
+import { type AwsClients, createClients } from "#core/adapters/clients";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import type { GuardResult } from "#core/app/guard-host";
 import type { SentStep } from "#core/app/rollout-engine";
 import type { RotationResult } from "#core/app/rotate-secret";
+import type { EcsTrackResult } from "#core/app/track-ecs-deployment";
 import type { TrackResult } from "#core/app/track-restart";
 import { progressOf } from "#core/domain/rollout";
+import { versionTagKey } from "#core/domain/secrets";
 import { imdsText, wavesTable } from "../bin/lib/render.ts";
-import { demoFleetSpec, launchHosts, type SeededFleet, seedFleet } from "./lib/fleet.ts";
+import { demoEcsSeeds, demoFleetSpec, launchHosts, type SeededFleet, seedEcsServices, seedFleet } from "./lib/fleet.ts";
 import { createStackResources } from "./lib/local-stack.ts";
 import { localAwsEnv, type MotoServer, startMoto } from "./lib/moto.ts";
 import { buildFunction, type FunctionConfig, functionConfig, invokeBundle } from "./lib/template.ts";
@@ -81,27 +88,38 @@ function eventOf(source: string, detailType: string, resources: string[], detail
   };
 }
 
+type Sent = Pick<SentStep, "commandIds" | "service" | "targetIds">;
+/** An ECS step's target is a service ARN (and its one command id the deployment); a host step's are instance ids. */
+const isEcsStep = (s: Sent) => s.targetIds[0]?.startsWith("arn:aws:ecs:") === true;
+
 /**
- * Plays EventBridge for the restart document: one Success per host of each command, wave after wave. The hosts
- * of a wave report concurrently, as SSM would; the tracker's conditional writes keep every result.
+ * Plays EventBridge for a rollout, wave after wave: one Success per host of each command (to RestartTrackerFunction)
+ * and one SERVICE_DEPLOYMENT_COMPLETED per ECS deployment (to EcsDeploymentTrackerFunction), all concurrently, as SSM
+ * and ECS would send them; the trackers' conditional writes keep every result and start the next wave once.
  */
-async function driveRollout(
-  tracker: Fn,
-  document: string,
-  first: Pick<SentStep, "commandIds" | "service" | "targetIds">[],
-  region: string,
-): Promise<void> {
-  let commands = first;
-  while (commands.length > 0) {
-    let next: typeof commands = [];
+async function driveRollout(trackers: { ssm: Fn; ecs: Fn }, document: string, first: Sent[], region: string) {
+  let steps = first;
+  while (steps.length > 0) {
+    let next: Sent[] = [];
+    const startNext = (nw: { wave: number; commands: SentStep[] } | null, by: string) => {
+      if (!nw || nw.commands.length === 0) return;
+      next = nw.commands;
+      say(`   wave ${nw.wave} starts (sent by the ${by}):`);
+      for (const n of next)
+        say(
+          isEcsStep(n)
+            ? `     ECS UpdateService(forceNewDeployment) ${n.targetIds[0]}: ${n.commandIds[0]}`
+            : `     command ${n.commandIds.join(",")} ${n.service}: ${n.targetIds.join(", ")}`,
+        );
+    };
     // A step split after InvalidInstanceId has one command per host; the demo's steps have one command each.
-    const reports = commands.flatMap((c) =>
-      c.targetIds.map((instanceId) => ({ c, commandId: c.commandIds[0]!, instanceId })),
-    );
-    await Promise.all(
-      reports.map(async ({ c, commandId, instanceId }) => {
+    const hosts = steps
+      .filter((s) => !isEcsStep(s))
+      .flatMap((c) => c.targetIds.map((instanceId) => ({ c, commandId: c.commandIds[0]!, instanceId })));
+    await Promise.all([
+      ...hosts.map(async ({ c, commandId, instanceId }) => {
         const r = await invoke<TrackResult>(
-          tracker,
+          trackers.ssm,
           eventOf(
             "aws.ssm",
             "EC2 Command Invocation Status-change Notification",
@@ -114,14 +132,28 @@ async function driveRollout(
         say(
           `     ${instanceId} (${c.service}): ${r.recorded.map((x) => x.status).join(",") || "already recorded"} → rollout ${r.rolloutStatus}`,
         );
-        if (r.nextWave && r.nextWave.commands.length > 0) {
-          next = r.nextWave.commands;
-          say(`   wave ${r.nextWave.wave} starts (sent by the tracker):`);
-          for (const n of next) say(`     command ${n.commandIds.join(",")} ${n.service}: ${n.targetIds.join(", ")}`);
-        }
+        startNext(r.nextWave, "SSM tracker");
       }),
-    );
-    commands = next;
+      ...steps.filter(isEcsStep).map(async (d) => {
+        const [serviceArn = "", deploymentId = ""] = [d.targetIds[0], d.commandIds[0]];
+        const r = await invoke<EcsTrackResult>(
+          trackers.ecs,
+          eventOf("aws.ecs", "ECS Deployment State Change", [serviceArn], {
+            eventType: "INFO",
+            eventName: "SERVICE_DEPLOYMENT_COMPLETED",
+            deploymentId,
+            reason: `ECS deployment ${deploymentId} completed.`,
+          }),
+        );
+        if (r.ignored) throw new Error(`ECS tracker ignored ${deploymentId}: ${r.ignored}`);
+        if (r.halted) throw new Error(`rollout halted: ${r.halted}`);
+        say(
+          `     ${serviceArn.split("/").slice(-1)[0]} (ECS ${deploymentId}): ${r.recorded.map((x) => x.status).join(",") || "already recorded"} → rollout ${r.rolloutStatus}`,
+        );
+        startNext(r.nextWave, "ECS tracker");
+      }),
+    ]);
+    steps = next;
   }
 }
 
@@ -137,6 +169,22 @@ function dcp(args: string[], env: NodeJS.ProcessEnv): number {
   return r.status;
 }
 
+/** The shared secret's ARN, shortened for display (name + suffix). */
+function secretIdOf(fleet: SeededFleet): string {
+  return `…:secret:${fleet.sharedSecretArn?.split(":secret:")[1] ?? ""}`;
+}
+
+async function primaryDeployment(clients: AwsClients, s: { clusterArn: string; serviceArn: string }) {
+  const out = await clients.ecs.send(
+    new DescribeServicesCommand({ cluster: s.clusterArn, services: [s.serviceArn], include: ["TAGS"] }),
+  );
+  const svc = out.services?.[0];
+  return {
+    id: svc?.deployments?.find((d) => d.status === "PRIMARY")?.id,
+    tags: Object.fromEntries((svc?.tags ?? []).map((t) => [t.key ?? "", t.value ?? ""])),
+  };
+}
+
 async function demo(server: MotoServer): Promise<void> {
   Object.assign(process.env, localAwsEnv(server.endpoint));
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -144,6 +192,9 @@ async function demo(server: MotoServer): Promise<void> {
   const clients = createClients();
   const spec = demoFleetSpec();
   const ns = spec.namespace;
+  // A health gate for the demo: api's waves wait while this CloudWatch alarm is in ALARM (manifest services[].alarms).
+  const apiAlarm = `${ns.replace(/\//g, "-")}-api-5xx`;
+  for (const s of spec.services) if (s.name === "api") s.alarms = [apiAlarm];
 
   section(`0. Setup: moto on ${server.endpoint}, fleet ${ns}`);
   const fleet: SeededFleet = await seedFleet(spec, clients);
@@ -152,11 +203,16 @@ async function demo(server: MotoServer): Promise<void> {
   say(`   ${fleet.hosts.length} hosts: ${[...counts].map(([s, n]) => `${s}×${n}`).join(", ")}`);
   say(`   shared secret ${fleet.sharedSecretArn}`);
   say(`   consumers: ${spec.sharedSecret?.consumers.join(", ")}; manifest in ${fleet.manifestParam}`);
-  const [launch, rotation, tracker] = await Promise.all([
+  const ecsServices = await seedEcsServices(fleet, demoEcsSeeds(fleet), clients);
+  const pipecat = ecsServices["pipecat-voice"]!;
+  say(`   ECS service ${pipecat.serviceArn} (Service=voice): DATABASE_PASSWORD from ${secretIdOf(fleet)}:password::`);
+  const [launch, rotation, tracker, ecsTracker] = await Promise.all([
     build("InstanceLaunchFunction", ns, region),
     build("SecretRotationFunction", ns, region),
     build("RestartTrackerFunction", ns, region),
+    build("EcsDeploymentTrackerFunction", ns, region),
   ]);
+  const trackers = { ssm: tracker, ecs: ecsTracker };
   // The invoker resolves !Ref of resources to their logical ids: create what the functions' environment names.
   const env = launch.cfg.environment;
   const { idempotencyTable: idemTable, rolloutTable, document } = await createStackResources(clients, env);
@@ -204,8 +260,11 @@ async function demo(server: MotoServer): Promise<void> {
   );
 
   // ------------------------------------------------------------------ 2
-  section("2. The RDS master secret rotates: SecretRotationFunction + RestartTrackerFunction");
+  section(
+    "2. The RDS master secret rotates: SecretRotationFunction + RestartTrackerFunction + EcsDeploymentTrackerFunction",
+  );
   const secretArn = fleet.sharedSecretArn!;
+  const deploymentBefore = await primaryDeployment(clients, pipecat);
   const put = await clients.secrets.send(
     new PutSecretValueCommand({
       SecretId: secretArn,
@@ -226,14 +285,63 @@ async function demo(server: MotoServer): Promise<void> {
   say(`   rollout ${rot.rolloutId}; plan (waves × hosts):`);
   say(indent(wavesTable(rot.plan.waves), "     "));
   for (const s of rot.plan.skipped) say(`     skipped ${s.targetId} (${s.service}): ${s.reason}`);
+  for (const t of rot.plan.waves.filter((w) => w.kind === "ecs-service"))
+    say(`     wave ${t.wave} also: ECS service ${t.targetIds[0]} (${t.service}), one new deployment`);
   if (rot.action !== "restart") throw new Error(`expected a restart, got ${rot.action}: ${rot.reason}`);
   say(`   wave ${rot.plan.waves[0]?.wave} starts (sent by the rotation):`);
   for (const c of rot.commands) say(`     command ${c.commandIds.join(",")} ${c.service}: ${c.targetIds.join(", ")}`);
-  say("   SSM reports each host (we feed RestartTrackerFunction the status events):");
-  await driveRollout(tracker, document, rot.commands, region);
+  // api's 5xx alarm fires while the database wave runs: the tracker will hold the api wave instead of sending it.
+  await clients.cloudwatch.send(
+    new PutMetricAlarmCommand({
+      AlarmName: apiAlarm,
+      Namespace: "VoiceAI",
+      MetricName: "5xx",
+      Dimensions: [{ Name: "Service", Value: "api" }],
+      Statistic: "Sum",
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 5,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+    }),
+  );
+  const setAlarm = (StateValue: "OK" | "ALARM") =>
+    clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: apiAlarm, StateValue, StateReason: "demo" }));
+  await setAlarm("ALARM");
+  say(`   (CloudWatch alarm ${apiAlarm} is in ALARM: the api wave must wait for it)`);
+  say("   SSM reports each host, ECS each deployment (we feed both trackers the events):");
+  await driveRollout(trackers, document, rot.commands, region);
+  const cliEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    DCP_NAMESPACE: ns,
+    DCP_ROLLOUT_TABLE: rolloutTable,
+    DCP_RESTART_DOCUMENT: document,
+    DCP_PROGRESS: "",
+  };
+  const held = await store.head(rot.rolloutId ?? "");
+  if (!held?.hold) throw new Error(`expected the api wave to be held by ${apiAlarm}`);
+  say(`   the next wave is held, durably, on the rollout: ${held.hold.reason}`);
+  say();
+  dcp(["rollout", "reconcile", rot.rolloutId ?? ""], cliEnv);
+  say();
+  await setAlarm("OK");
+  say(`   (${apiAlarm} is OK again: the next reconcile — the schedule, or an operator — releases the wave)`);
+  dcp(["rollout", "reconcile", rot.rolloutId ?? ""], cliEnv);
+  const released = (await store.get(rot.rolloutId ?? ""))?.steps.filter((st) => st.state === "sent" && !st.closed);
+  if (!released?.length) throw new Error("the reconciler did not release the held wave");
+  await driveRollout(trackers, document, released, region);
   const final = await store.get(rot.rolloutId ?? "");
-  say(`   rollout ${rot.rolloutId}: ${final?.status} (${final ? progressOf(final).succeeded : 0} hosts restarted)`);
+  const ecsCount = rot.plan.waves.filter((w) => w.kind === "ecs-service").length;
+  say(
+    `   rollout ${rot.rolloutId}: ${final?.status} (${final ? progressOf(final).succeeded - ecsCount : 0} hosts restarted, ${ecsCount} ECS service redeployed)`,
+  );
   if (final?.status !== "succeeded") throw new Error(`rollout ${rot.rolloutId} ended ${final?.status}`);
+  const deploymentAfter = await primaryDeployment(clients, pipecat);
+  const recorded = deploymentAfter.tags[versionTagKey(final.secretName)];
+  say(
+    `   ECS service pipecat-voice: deployment ${deploymentBefore.id} → ${deploymentAfter.id}; records version ${recorded}`,
+  );
+  if (deploymentAfter.id === deploymentBefore.id || recorded !== put.VersionId)
+    throw new Error("the ECS service was not redeployed for the new version");
 
   // ------------------------------------------------------------------ 3
   section("3. Drift audit from the CLI: dcp audit, dcp audit --fix, dcp audit");
@@ -243,13 +351,6 @@ async function demo(server: MotoServer): Promise<void> {
     new PutSecretValueCommand({ SecretId: telproSecret, SecretString: JSON.stringify({ API_TOKEN: randomUUID() }) }),
   );
   say(`   (meanwhile ${telproSecret} was rotated and its event was lost: telpro hosts are stale)`);
-  const cliEnv: NodeJS.ProcessEnv = {
-    ...process.env,
-    DCP_NAMESPACE: ns,
-    DCP_ROLLOUT_TABLE: rolloutTable,
-    DCP_RESTART_DOCUMENT: document,
-    DCP_PROGRESS: "",
-  };
   say();
   dcp(["audit"], cliEnv);
   say();
@@ -259,7 +360,7 @@ async function demo(server: MotoServer): Promise<void> {
     say();
     say(`   catch-up rollout ${r.rolloutId} (${r.secretName}): the tracker records each restart`);
     const sent = (await store.get(r.rolloutId))?.steps.filter((st) => st.state === "sent") ?? [];
-    await driveRollout(tracker, document, sent, region);
+    await driveRollout(trackers, document, sent, region);
     const done = await store.get(r.rolloutId);
     say(`   rollout ${r.rolloutId}: ${done?.status}`);
     if (done?.status !== "succeeded") throw new Error(`catch-up rollout ${r.rolloutId} ended ${done?.status}`);

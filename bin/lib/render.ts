@@ -4,6 +4,7 @@ import type { DrainReport, DriftReport } from "#core/app/audit-fleet";
 import type { GuardResult } from "#core/app/guard-host";
 import type { ReconcileReport } from "#core/app/rollout-engine";
 import type { WhoCanReport } from "#core/app/who-can";
+import { gatesBefore, policyLines, type RolloutPolicy } from "#core/domain/gates";
 import type { Finding, ImdsOptions, Severity } from "#core/domain/model";
 import type { RegistryReport } from "#core/domain/registry";
 import {
@@ -363,15 +364,34 @@ export function wavesTable(waves: WaveStep[]): string {
   );
 }
 
+/** The plan's steps with each command's MaxConcurrency and the gates its wave waits for. */
+function gatedWavesTable(waves: WaveStep[], policy: RolloutPolicy): string {
+  return table(
+    ["WAVE", "SERVICE", "TARGETS", "CONCURRENCY", "WAITS FOR", "IDS"],
+    waves.map((w, i) => [
+      `${w.wave}${w.part ? `.${w.part}` : ""}`,
+      w.service,
+      String(w.targetIds.length),
+      w.maxConcurrency ?? "-",
+      gatesBefore(policy, waves, i),
+      w.targetIds.join(", "),
+    ]),
+  );
+}
+
 export function planText(
-  plan: Pick<RolloutPlan, "rolloutId" | "secretName" | "versionId" | "waves" | "skipped">,
+  plan: Pick<RolloutPlan, "rolloutId" | "secretName" | "versionId" | "waves" | "skipped" | "policy">,
+  reads: { service: string; readsPerRestart: number }[] = [],
 ): string {
-  const hosts = plan.waves.reduce((n, w) => n + w.targetIds.length, 0);
+  const count = (kind: string) => plan.waves.filter((w) => w.kind === kind).reduce((n, w) => n + w.targetIds.length, 0);
+  const ecs = count("ecs-service");
+  const waves = plan.policy ? gatedWavesTable(plan.waves, plan.policy) : wavesTable(plan.waves);
   const out = [
     `Restart plan for ${plan.secretName} (AWSCURRENT ${plan.versionId}), rollout ${plan.rolloutId}:`,
-    `${hosts} target(s) in ${new Set(plan.waves.map((w) => w.wave)).size} wave(s); nothing was sent.`,
+    `${count("host")} host(s)${ecs ? ` and ${ecs} ECS service(s) (one new deployment each)` : ""} in ${new Set(plan.waves.map((w) => w.wave)).size} wave(s); nothing was sent.`,
+    ...(plan.policy ? policyLines(plan.policy, reads) : []),
     "",
-    plan.waves.length ? wavesTable(plan.waves) : "No consumer needs or can take the restart.",
+    plan.waves.length ? waves : "No consumer needs or can take the restart.",
   ];
   if (plan.skipped.length) {
     out.push("", "Skipped:");
@@ -422,6 +442,7 @@ export function rolloutText(r: Rollout): string {
     `Rollout ${r.rolloutId}: ${r.status}${r.haltReason ? ` (${r.haltReason})` : ""}`,
     `  secret ${r.secretName} version ${r.versionId}; updated ${r.updatedAt}`,
     `  ${progressLine(progressOf(r))}`,
+    ...(r.hold ? [`  ${r.hold.reason} (since ${r.hold.since})`] : []),
     ...(r.skippedCount > 0 ? [`  ${r.skippedCount} consumer(s) skipped at planning (dcp rollout status --json)`] : []),
     "",
     table(["TARGET", "SERVICE", "WAVE", "STATE", "COMMAND"], rows),

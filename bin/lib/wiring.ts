@@ -1,7 +1,7 @@
 // Wires the core's ports for the CLI the same way the Lambda handlers do: SDK v3 adapters over the standard
 // credential chain; the endpoint comes from AWS_ENDPOINT_URL (emulator) or the real AWS endpoints.
 
-import { ApiCallCounter, type AwsClients, cloudwatchClient, createClients } from "#core/adapters/clients";
+import { ApiCallCounter, type AwsClients, createClients } from "#core/adapters/clients";
 import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import { type Config, loadConfig } from "#core/app/config";
 import type { Deps } from "#core/app/deps";
@@ -93,8 +93,7 @@ export function rolloutStore(ctx: CliContext): RolloutStore {
  * commands, `targeted` (per role) for one host.
  */
 export function cliDeps(ctx: CliContext, policies: "bulk" | "targeted"): FullAuditDeps {
-  const cloudwatch = cloudwatchClient({ counter: ctx.counter });
-  return { ...auditDeps(ctx.config, { clients: ctx.clients, policies, cloudwatch }), rollouts: rolloutStore(ctx) };
+  return { ...auditDeps(ctx.config, { clients: ctx.clients, policies }), rollouts: rolloutStore(ctx) };
 }
 
 export function cliManifest(ctx: CliContext, deps: Pick<Deps, "params">): Promise<Manifest> {

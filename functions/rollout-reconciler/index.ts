@@ -17,7 +17,11 @@ type Result = Awaited<ReturnType<typeof reconcileRollouts>>;
 export const handler = middy(async (event: unknown): Promise<Result | Rejected> => {
   const parsed = ReconcileRequest.safeParse(event);
   if (!parsed.success) return reject(logger, metrics, `not a reconcile request: ${describeIssues(parsed.error)}`);
-  const result = await reconcileRollouts(deps, { dryRun: config.dryRun || parsed.data.dryRun === true });
+  const result = await reconcileRollouts(deps, {
+    dryRun: config.dryRun || parsed.data.dryRun === true,
+    // A one-time wake-up (EventBridge Scheduler) names its held rollout; the periodic schedule visits every open one.
+    ...(parsed.data.rolloutId ? { rolloutId: parsed.data.rolloutId } : {}),
+  });
   addCounts(metrics, { OutcomesReconciled: result.rollouts.reduce((n, r) => n + r.recorded, 0) });
   logger.info("rollouts reconciled", { rollouts: result.rollouts.map(({ sent: _s, ...r }) => r) });
   const failed = result.rollouts.filter((r) => r.error);

@@ -5,6 +5,12 @@ import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { type EC2Client, type Instance, RunInstancesCommand } from "@aws-sdk/client-ec2";
 import {
+  CreateClusterCommand,
+  CreateServiceCommand,
+  type DeploymentControllerType,
+  RegisterTaskDefinitionCommand,
+} from "@aws-sdk/client-ecs";
+import {
   AddRoleToInstanceProfileCommand,
   AttachRolePolicyCommand,
   CreateInstanceProfileCommand,
@@ -45,13 +51,18 @@ export interface ServiceSeed {
   /** Default "correct". */
   role?: "correct" | RoleSeed;
   extraGrants?: Grant[];
+  /** CloudWatch alarms gating the service's waves (manifest services[].alarms). */
+  alarms?: string[];
+  readsPerRestart?: number;
 }
 export interface FleetSpec {
   namespace: string;
   region?: string;
   configBucket?: string;
   services: ServiceSeed[];
-  sharedSecret?: { name?: string; bootstrapVar?: string; consumers: string[] };
+  sharedSecret?: { name?: string; bootstrapVar?: string; consumers: string[]; profile?: "fast" | "safe" };
+  /** Manifest `restart` fields; the seeded fleet rolls without a coalescing window unless it asks for one. */
+  restart?: Record<string, unknown>;
   extraHosts?: { tags: Record<string, string>; imds?: Partial<ImdsOptions> }[];
   /** A marker string placed inside every secret value: tests assert it never shows up anywhere else. */
   canary?: string;
@@ -260,11 +271,25 @@ export async function seedFleet(spec: FleetSpec, clients: SeedClients = createCl
   const manifest = validateManifest({
     namespace: ns,
     configBucket: spec.configBucket ?? `${sanitizeNamespace(ns)}-config`.toLowerCase(),
-    services: spec.services.map((s) => ({ name: s.name, wave: s.wave, extraGrants: s.extraGrants ?? [] })),
+    services: spec.services.map((s) => ({
+      name: s.name,
+      wave: s.wave,
+      extraGrants: s.extraGrants ?? [],
+      ...(s.alarms ? { alarms: s.alarms } : {}),
+      ...(s.readsPerRestart ? { readsPerRestart: s.readsPerRestart } : {}),
+    })),
     sharedSecrets:
       spec.sharedSecret && sharedSecretArn
-        ? [{ bootstrapVar, arn: sharedSecretArn, consumers: spec.sharedSecret.consumers }]
+        ? [
+            {
+              bootstrapVar,
+              arn: sharedSecretArn,
+              consumers: spec.sharedSecret.consumers,
+              ...(spec.sharedSecret.profile ? { profile: spec.sharedSecret.profile } : {}),
+            },
+          ]
         : [],
+    restart: { coalesceSeconds: 0, ...spec.restart },
   });
   const manifestParam = defaultManifestParam(ns);
 
@@ -440,4 +465,124 @@ export function demoFleetSpec(ns = "voiceai/staging"): FleetSpec {
     // A host in the namespace whose Service is not in the manifest.
     extraHosts: [{ tags: { Namespace: ns, Service: "legacy-cron", Name: "legacy-cron-1" } }],
   };
+}
+
+/** One ECS service of a seeded fleet: its task definition's `secrets[]`, execution role and deployment controller. */
+export interface EcsServiceSeed {
+  /** ECS service name (also the task definition family and container name unless `container` is given). */
+  name: string;
+  /** Manifest service named by the service tag; absent = no service tag. */
+  service?: string;
+  /** Namespace tag value; default the fleet's namespace. */
+  namespace?: string;
+  container?: string;
+  secrets: { name: string; valueFrom: string }[];
+  /** Plain environment values (the control plane must never read them). */
+  environment?: { name: string; value: string }[];
+  /** Secret ARNs the execution role may read (GetSecretValue); "none" = no execution role. */
+  executionRoleReads: string[] | "none";
+  controller?: DeploymentControllerType;
+}
+
+export interface SeededEcsService {
+  serviceArn: string;
+  clusterArn: string;
+  taskDefinitionArn: string;
+  executionRoleArn?: string;
+}
+
+const ASSUME_ECS_TASKS = JSON.stringify({
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }],
+});
+
+/** Creates the fleet's ECS cluster (named after the namespace) and one service per seed, keyed by seed name. */
+export async function seedEcsServices(
+  fleet: Pick<SeededFleet, "namespace" | "manifest">,
+  seeds: EcsServiceSeed[],
+  clients: Pick<AwsClients, "ecs" | "iam"> = createClients(),
+): Promise<Record<string, SeededEcsService>> {
+  const cluster = await clients.ecs.send(new CreateClusterCommand({ clusterName: sanitizeNamespace(fleet.namespace) }));
+  const clusterArn = cluster.cluster?.clusterArn ?? "";
+  const out: Record<string, SeededEcsService> = {};
+  for (const seed of seeds) {
+    let executionRoleArn: string | undefined;
+    if (seed.executionRoleReads !== "none") {
+      const roleName = `${sanitizeNamespace(fleet.namespace)}-${seed.name}-exec`.slice(0, 64);
+      const role = await clients.iam.send(
+        new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: ASSUME_ECS_TASKS }),
+      );
+      executionRoleArn = role.Role?.Arn;
+      if (seed.executionRoleReads.length > 0)
+        await clients.iam.send(
+          new PutRolePolicyCommand({
+            RoleName: roleName,
+            PolicyName: "task-secrets",
+            PolicyDocument: JSON.stringify({
+              Version: "2012-10-17",
+              Statement: [
+                { Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: seed.executionRoleReads },
+              ],
+            }),
+          }),
+        );
+    }
+    const td = await clients.ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: seed.name,
+        ...(executionRoleArn ? { executionRoleArn } : {}),
+        containerDefinitions: [
+          {
+            name: seed.container ?? seed.name,
+            image: "public.ecr.aws/docker/library/python:3.12-slim",
+            memory: 512,
+            secrets: seed.secrets,
+            environment: seed.environment ?? [],
+          },
+        ],
+      }),
+    );
+    const tags = [
+      { key: fleet.manifest.tags.namespace, value: seed.namespace ?? fleet.namespace },
+      ...(seed.service ? [{ key: fleet.manifest.tags.service, value: seed.service }] : []),
+    ];
+    const svc = await clients.ecs.send(
+      new CreateServiceCommand({
+        cluster: clusterArn,
+        serviceName: seed.name,
+        taskDefinition: td.taskDefinition?.taskDefinitionArn,
+        desiredCount: 2,
+        tags,
+        ...(seed.controller ? { deploymentController: { type: seed.controller } } : {}),
+      }),
+    );
+    out[seed.name] = {
+      serviceArn: svc.service?.serviceArn ?? "",
+      clusterArn,
+      taskDefinitionArn: td.taskDefinition?.taskDefinitionArn ?? "",
+      ...(executionRoleArn ? { executionRoleArn } : {}),
+    };
+  }
+  return out;
+}
+
+/**
+ * The demo fleet's ECS service, after the seed "AWS Secrets Manager Integration" (the Pipecat ECS deployment): the
+ * voice agent on ECS, reading the RDS master secret's password by ARN + JSON key through its task execution role.
+ */
+export function demoEcsSeeds(fleet: Pick<SeededFleet, "sharedSecretArn">): EcsServiceSeed[] {
+  const rds = fleet.sharedSecretArn;
+  if (!rds) throw new Error("the demo ECS service reads the shared database secret: seed the fleet with one");
+  return [
+    {
+      name: "pipecat-voice",
+      service: "voice",
+      secrets: [{ name: "DATABASE_PASSWORD", valueFrom: `${rds}:password::` }],
+      environment: [
+        { name: "HOST", value: "0.0.0.0" },
+        { name: "FAST_API_PORT", value: "7860" },
+      ],
+      executionRoleReads: [rds],
+    },
+  ];
 }

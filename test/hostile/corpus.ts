@@ -1,9 +1,14 @@
-// Malformed and hostile inputs for the four handlers. Every entry names its handler, the event (an object, or the
+// Malformed and hostile inputs for the five handlers. Every entry names its handler, the event (an object, or the
 // raw JSON text EventBridge would deliver when keys are duplicated) and the outcome an operator should see:
 // `rejected` (schema/origin: recorded with a reason, never retried), `ignored` (valid shape, nothing to do),
 // `flagged` (a launch guarded with findings and no change), or `throws` (EventBridge retries).
 
-export type HandlerName = "instance-launch" | "secret-rotation" | "restart-tracker" | "drift-audit";
+export type HandlerName =
+  | "instance-launch"
+  | "secret-rotation"
+  | "restart-tracker"
+  | "ecs-deployment-tracker"
+  | "drift-audit";
 
 export type Expected =
   | { outcome: "rejected" | "ignored" | "flagged"; reason: RegExp }
@@ -100,6 +105,20 @@ export function hostileCorpus(ctx: CorpusContext): CorpusEntry[] {
     event,
     expect,
   });
+  const et = (name: string, event: unknown, expect: Expected): CorpusEntry => ({
+    name,
+    handler: "ecs-deployment-tracker",
+    event,
+    expect,
+  });
+  const serviceArn = `arn:aws:ecs:${ctx.region}:${ctx.account}:service/${ns.replace("/", "-")}/voice`;
+  const ecsEvent = (
+    detail: Record<string, unknown>,
+    resources: unknown = [serviceArn],
+    extra?: Record<string, unknown>,
+  ) => envelope("aws.ecs", "ECS Deployment State Change", detail, { resources, ...extra });
+  const completed = { eventType: "INFO", eventName: "SERVICE_DEPLOYMENT_COMPLETED", deploymentId: "ecs-svc/123" };
+  const notEcs = /^not an ECS deployment state change: /;
   const da = (name: string, event: unknown, expect: Expected): CorpusEntry => ({
     name,
     handler: "drift-audit",
@@ -495,6 +514,37 @@ export function hostileCorpus(ctx: CorpusContext): CorpusEntry[] {
       ignored(/not part of a control-plane rollout/),
     ),
 
+    // ── ecs-deployment-tracker ──────────────────────────────────────────────────────────────────────────
+    et("empty object", {}, rejected(notEcs)),
+    et("an SSM event", ssm({ status: "Success" }), rejected(notEcs)),
+    et("service ARN with a shell chain", ecsEvent(completed, [`${serviceArn};reboot`]), rejected(/resources\.0: /)),
+    et("service ARN with a newline", ecsEvent(completed, [`${serviceArn}\nforged`]), rejected(/resources\.0: /)),
+    et("two services in one event", ecsEvent(completed, [serviceArn, serviceArn]), rejected(/resources: /)),
+    et("no service", ecsEvent(completed, []), rejected(/resources: /)),
+    et(
+      "deployment id with a subshell",
+      ecsEvent({ ...completed, deploymentId: "ecs-svc/$(reboot)" }),
+      rejected(/deploymentId: /),
+    ),
+    et(
+      "100 KB deployment id",
+      ecsEvent({ ...completed, deploymentId: `ecs-svc/${KB100}` }),
+      rejected(/deploymentId: /),
+    ),
+    et("100 KB reason", ecsEvent({ ...completed, reason: KB100 }), rejected(/reason: /)),
+    et("unknown event name", ecsEvent({ ...completed, eventName: "SERVICE_DEPLOYMENT_DONE" }), rejected(/eventName: /)),
+    et(
+      "another account",
+      ecsEvent(completed, [serviceArn], { account: OTHER_ACCOUNT }),
+      rejected(new RegExp(`account ${OTHER_ACCOUNT}`)),
+    ),
+    et("not final", ecsEvent({ ...completed, eventName: "SERVICE_DEPLOYMENT_IN_PROGRESS" }), ignored(/not final/)),
+    et(
+      "a deployment no rollout started",
+      ecsEvent({ ...completed, eventName: "SERVICE_DEPLOYMENT_FAILED" }),
+      ignored(/no rollout started deployment ecs-svc\/123/),
+    ),
+
     // ── drift-audit ─────────────────────────────────────────────────────────────────────────────────────
     da("array event", [], rejected(notAudit)),
     da("number event", 7, rejected(notAudit)),
@@ -513,8 +563,8 @@ export function outcomeOf(result: unknown): { outcome: string; reason: string } 
   if (r.action === "rejected") return { outcome: "rejected", reason: String(r.reason) };
   // secret-rotation
   if (typeof r.action === "string") return { outcome: r.action, reason: String(r.reason ?? "") };
-  // restart-tracker
-  if ("commandId" in r && "recorded" in r)
+  // restart-tracker, ecs-deployment-tracker
+  if (("commandId" in r || "deploymentId" in r) && "recorded" in r)
     return typeof r.ignored === "string"
       ? { outcome: "ignored", reason: r.ignored }
       : { outcome: "tracked", reason: String(r.halted ?? r.rolloutStatus ?? "") };

@@ -476,10 +476,13 @@ describe("clients and permissions", () => {
       ...methods(Ec2ImdsSources).map((m) => `ImdsSources.${m}`),
       ...methods(CloudWatchImdsUsage).map((m) => `ImdsUsage.${m}`),
       ...methods(SsmHostChecks).map((m) => `HostChecks.${m}`),
+      "EcsInventory.scanNamespace",
+      ...["forceNewDeployment", "deploymentState", "tagService"].map((m) => `EcsDeployments.${m}`),
+      "DeploymentLinks.*",
     ];
     for (const key of expected) expect(Object.keys(PERMISSIONS), key).toContain(key);
     for (const actions of Object.values(PERMISSIONS))
-      for (const a of actions) expect(a).toMatch(/^(ec2|iam|ssm|secretsmanager|dynamodb|cloudwatch):[A-Za-z]+$/);
+      for (const a of actions) expect(a).toMatch(/^(ec2|ecs|iam|ssm|secretsmanager|dynamodb|cloudwatch):[A-Za-z]+$/);
     expect(JSON.stringify(PERMISSIONS)).not.toContain("GetSecretValue");
   });
 });

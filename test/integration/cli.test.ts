@@ -2,7 +2,7 @@
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
-import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
+import { CreateTagsCommand, DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { ListCommandsCommand } from "@aws-sdk/client-ssm";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -17,8 +17,18 @@ import type { WhoCanReport } from "#core/app/who-can";
 import { asArray } from "#core/domain/iam/policy";
 import type { Finding } from "#core/domain/model";
 import type { Rollout, RolloutPlan } from "#core/domain/rollout";
+import { versionTagKey } from "#core/domain/secrets";
 import { fleetDeps } from "#core/shell/fleet-deps";
-import { demoFleetSpec, type HostSeed, launchHosts, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import {
+  demoEcsSeeds,
+  demoFleetSpec,
+  type HostSeed,
+  launchHosts,
+  type SeededEcsService,
+  type SeededFleet,
+  seedEcsServices,
+  seedFleet,
+} from "../../scripts/lib/fleet.ts";
 import { COMPLIANT_IMDS } from "../support/fixtures.ts";
 
 const { state: _state, ...COMPLIANT } = COMPLIANT_IMDS;
@@ -99,12 +109,14 @@ describe("dcp manifest validate", () => {
 describe("dcp against a seeded fleet with known drift", () => {
   const spec = demoFleetSpec();
   let fleet: SeededFleet;
+  let ecs: Record<string, SeededEcsService>;
   let clients: AwsClients;
   let env: Record<string, string>;
 
   beforeAll(async () => {
     clients = createClients();
     fleet = await seedFleet(spec, clients);
+    ecs = await seedEcsServices(fleet, demoEcsSeeds(fleet), clients);
     await clients.dynamodb.send(
       new CreateTableCommand({
         TableName: ROLLOUT_TABLE,
@@ -247,6 +259,10 @@ describe("dcp against a seeded fleet with known drift", () => {
   });
 
   it("restart plan lists the consumers once each, in manifest wave order, and sends nothing", async () => {
+    // A new version: the seeded hosts booted after the first one (so they read it at boot: nothing to restart).
+    const put = await clients.secrets.send(
+      new PutSecretValueCommand({ SecretId: fleet.sharedSecretArn!, SecretString: '{"password":"rotated"}' }),
+    );
     const before = await listCommandCount();
     const r = await dcp(["restart", "plan", fleet.sharedSecretArn!, "--json"], env);
     expect(r.code, r.stderr).toBe(0);
@@ -257,13 +273,27 @@ describe("dcp against a seeded fleet with known drift", () => {
     for (const w of plan.waves) expect(w.wave).toBe(waveOf.get(w.service));
     const consumers = new Set(spec.sharedSecret!.consumers);
     const expectedHosts = fleet.hosts.filter((h) => consumers.has(h.service)).map((h) => h.instanceId);
-    const planned = plan.waves.flatMap((w) => w.targetIds);
+    const planned = plan.waves.filter((w) => w.kind === "host").flatMap((w) => w.targetIds);
     expect(planned.sort()).toEqual(expectedHosts.sort());
     expect(new Set(planned).size).toBe(planned.length);
     expect(await listCommandCount()).toBe(before);
+    // The ECS service beside the hosts, in its service's wave: one step, one new deployment.
+    expect(
+      plan.waves.filter((w) => w.kind === "ecs-service").map((w) => [w.wave, w.service, w.targetIds, w.clusterArn]),
+    ).toEqual([[waveOf.get("voice"), "voice", [ecs["pipecat-voice"]!.serviceArn], ecs["pipecat-voice"]!.clusterArn]]);
 
     const readable = await dcp(["restart", "plan", fleet.sharedSecretArn!], env);
     expect(readable.stdout).toContain("nothing was sent");
+    // The gates and the Parameter Store cap are part of the plan an operator reads.
+    expect(readable.stdout).toContain("Parameter Store budget 40 reads/s");
+    expect(readable.stdout).toMatch(/WAVE +SERVICE +TARGETS +CONCURRENCY +WAITS FOR/);
+    expect(readable.stdout).toContain("1 ECS service(s)");
+    expect(readable.stdout).toContain(ecs["pipecat-voice"]!.serviceArn);
+    // The consumers restart out of band here: record the version on them, as the tracker would.
+    const name = fleet.sharedSecretArn!.split(":secret:")[1]!.slice(0, -7);
+    await clients.ec2.send(
+      new CreateTagsCommand({ Resources: expectedHosts, Tags: [{ Key: versionTagKey(name), Value: put.VersionId! }] }),
+    );
   });
 
   it("guard --dry-run reports the IMDSv1 host but changes nothing", async () => {
@@ -375,5 +405,23 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(out.status).toBe("running");
     expect(out.sent.flatMap((c: { targetIds: string[] }) => c.targetIds)).toEqual([telpro[0]]);
     expect(await listCommandCount()).toBe(before + 1);
+
+    // The reconciler (dry run, then for real) finds the resumed step sent and its hosts' outcomes in SSM.
+    const dryReconcile = await dcp(["rollout", "reconcile", id, "--dry-run", "--json"], env);
+    expect(dryReconcile.code, dryReconcile.stderr).toBe(0);
+    const planned = JSON.parse(dryReconcile.stdout) as { rollouts: { rolloutId: string; actions: string[] }[] };
+    expect(planned.rollouts[0]?.actions.join("\n")).toMatch(new RegExp(`would record ${telpro[0]}: Success`));
+    expect(await listCommandCount()).toBe(before + 1);
+    const reconciled = await dcp(["rollout", "reconcile", "--json"], env);
+    expect(reconciled.code, reconciled.stderr).toBe(0);
+    const watched = await dcp(["rollout", "watch", id, "--json", "--interval", "0.1"], env);
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(JSON.parse(watched.stdout.trim().split("\n").at(-1)!)).toMatchObject({
+      status: "succeeded",
+      succeeded: telpro.length,
+      failed: 0,
+    });
+    const done = await dcp(["rollout", "status", id], env);
+    expect(done.stdout).toContain(`${telpro.length}/${telpro.length} done`);
   });
 });

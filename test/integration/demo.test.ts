@@ -24,7 +24,16 @@ it("npm run demo guards a launch, rolls a rotation through every wave and audits
   // (2) Waves start in manifest order (database, api, web/voice, ops) and the rollout completes.
   const waveStarts = [...out.matchAll(/wave (\d+) starts/g)].map((m) => Number(m[1]));
   expect(waveStarts.slice(0, 4)).toEqual([0, 1, 2, 3]);
-  expect(out).toMatch(/rollout ro-[0-9a-f]{16}: succeeded \(13 hosts restarted\)/);
+  expect(out).toMatch(/rollout ro-[0-9a-f]{16}: succeeded \(13 hosts restarted, 1 ECS service redeployed\)/);
+  // …and the Pipecat ECS service took one new deployment in the voice wave, recording the version it runs.
+  expect(out).toMatch(/wave 2 also: ECS service arn:aws:ecs:[^ ]+\/pipecat-voice \(voice\)/);
+  expect(out).toMatch(/ECS UpdateService\(forceNewDeployment\) arn:aws:ecs:[^ ]+\/pipecat-voice: ecs-svc\//);
+  expect(out).toMatch(
+    /ECS service pipecat-voice: deployment ecs-svc\/\d+ → ecs-svc\/\d+; records version [0-9a-f-]{36}/,
+  );
+  // One gate holding and releasing a wave: api's alarm in ALARM holds wave 1 until it is OK and a reconcile runs.
+  expect(out).toMatch(/the next wave is held, durably, on the rollout: wave 1 held: alarm \S+-api-5xx ALARM/);
+  expect(out).toMatch(/release wave 1: gates open \(was held: alarm \S+-api-5xx ALARM\)\n\s+send step 1/);
 
   // (3) Three audits: stale + IMDS drift before, fixes applied, and neither left afterwards.
   const audits = out.split(/^\$ dcp /m).slice(1);

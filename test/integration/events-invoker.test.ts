@@ -40,6 +40,10 @@ const EXPECT: Record<string, RegExp> = {
   "command-status-success.json": /^tracked$/,
   "command-invocation-success.json": /^tracked$/,
   "command-invocation-failed.json": /^tracked$/,
+  // The samples name a deployment no rollout started: looked up, and ignored (the tracked path: test/integration/ecs.test.ts).
+  "ecs-deployment-completed.json": /^ignored$/,
+  "ecs-deployment-failed.json": /^ignored$/,
+  "ecs-deployment-in-progress.json": /^ignored$/,
   "drift-audit-schedule.json": /^audited$/,
   "rollout-reconcile-schedule.json": /^reconciled$/,
 };
@@ -51,9 +55,11 @@ const FUNCTION_OF = (file: string) =>
       ? "RestartTrackerFunction"
       : file.startsWith("drift-audit")
         ? "DriftAuditFunction"
-        : file.startsWith("rollout-reconcile")
-          ? "RolloutReconcilerFunction"
-          : "SecretRotationFunction";
+        : file.startsWith("ecs-deployment")
+          ? "EcsDeploymentTrackerFunction"
+          : file.startsWith("rollout-reconcile")
+            ? "RolloutReconcilerFunction"
+            : "SecretRotationFunction";
 
 function envVars(): Record<string, Record<string, string>> {
   const common = {
@@ -67,6 +73,7 @@ function envVars(): Record<string, Record<string, string>> {
       "InstanceLaunchFunction",
       "SecretRotationFunction",
       "RestartTrackerFunction",
+      "EcsDeploymentTrackerFunction",
       "DriftAuditFunction",
       "RolloutReconcilerFunction",
     ].map((f) => [f, common]),
@@ -104,6 +111,8 @@ function outcome(file: string, result: Record<string, unknown>): string {
     return typeof result["rolloutId"] === "string" && Array.isArray(result["recorded"])
       ? "tracked"
       : `untracked: ${result["ignored"]}`;
+  if (file.startsWith("ecs-deployment"))
+    return "ignored" in result ? "ignored" : "rolloutId" in result ? "tracked" : "?";
   if (file.startsWith("rollout-reconcile")) return Array.isArray(result["rollouts"]) ? "reconciled" : "not reconciled";
   if (file.startsWith("drift-audit"))
     return typeof result["scannedHosts"] === "number" && result["scannedHosts"] > 0 ? "audited" : "empty";

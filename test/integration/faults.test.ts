@@ -5,7 +5,6 @@ import { createServer, type IncomingMessage, request, type Server, type ServerRe
 import type { AddressInfo } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { ListCommandsCommand, SSMClient } from "@aws-sdk/client-ssm";
 import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -23,7 +22,7 @@ import { trackRestart } from "#core/app/track-restart";
 import { classifyRotationEvent } from "#core/domain/rotation";
 import type { ManagedInstances } from "#core/ports/index";
 import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
-import { handlerEnv, lambdaContext, ROLLOUT_TABLE, secretLabelEvent } from "../support/fixtures.ts";
+import { handlerEnv, lambdaContext, putNewVersion, ROLLOUT_TABLE, secretLabelEvent } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
 import { createTables, wire } from "../support/wiring.ts";
 
@@ -166,12 +165,7 @@ const commandCount = async () => ((await direct.ssm().send(new ListCommandsComma
 
 const labelEvent = (arn: string, versionId: string) => secretLabelEvent(arn, versionId, fleet);
 
-async function rotate(arn: string): Promise<string> {
-  const out = await new SecretsManagerClient({}).send(
-    new PutSecretValueCommand({ SecretId: arn, SecretString: JSON.stringify({ v: Date.now() }) }),
-  );
-  return out.VersionId ?? "";
-}
+const rotate = putNewVersion;
 
 beforeAll(async () => {
   motoEndpoint = moto.endpoint();

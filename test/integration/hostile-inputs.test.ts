@@ -70,6 +70,8 @@ beforeAll(async () => {
   handlers["instance-launch"] = (await import("../../functions/instance-launch/index.ts")).handler as Handler;
   handlers["secret-rotation"] = (await import("../../functions/secret-rotation/index.ts")).handler as Handler;
   handlers["restart-tracker"] = (await import("../../functions/restart-tracker/index.ts")).handler as Handler;
+  handlers["ecs-deployment-tracker"] = (await import("../../functions/ecs-deployment-tracker/index.ts"))
+    .handler as Handler;
   handlers["drift-audit"] = (await import("../../functions/drift-audit/index.ts")).handler as Handler;
 }, 120_000);
 
@@ -85,7 +87,13 @@ describe("hostile and malformed events", () => {
   it("the corpus covers every handler with at least 40 entries, the hostile hosts exist", () => {
     const entries = corpus();
     expect(entries.length).toBeGreaterThanOrEqual(40);
-    for (const h of ["instance-launch", "secret-rotation", "restart-tracker", "drift-audit"] as const)
+    for (const h of [
+      "instance-launch",
+      "secret-rotation",
+      "restart-tracker",
+      "ecs-deployment-tracker",
+      "drift-audit",
+    ] as const)
       expect(entries.filter((e) => e.handler === h).length, h).toBeGreaterThanOrEqual(5);
     expect(Object.values(ctx.hostileHosts).every((id) => /^i-[0-9a-f]+$/.test(id))).toBe(true);
     expect(ctx.fleetSecretArn).toMatch(/^arn:aws:secretsmanager:/);

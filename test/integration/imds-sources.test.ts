@@ -30,9 +30,8 @@ let fixRun: DriftReport;
 
 function deps() {
   const w = wire(fleet);
-  const cloudwatch = cloudwatchClient({ counter: w.counter });
   const { clients } = w.deps as FleetDeps;
-  return { w, deps: auditDeps(w.deps.config, { clients, params: w.deps.params, cloudwatch }) };
+  return { w, deps: auditDeps(w.deps.config, { clients, params: w.deps.params }) };
 }
 
 const audit = (remediation: "none" | "imds", dryRun = false): Promise<DriftReport> => {

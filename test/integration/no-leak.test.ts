@@ -4,7 +4,8 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context } from "aws-lambda";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { demoFleetSpec, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { MAX_IDS_PER_COMMAND } from "#core/domain/ssm";
+import { demoEcsSeeds, demoFleetSpec, type SeededFleet, seedEcsServices, seedFleet } from "../../scripts/lib/fleet.ts";
 import { handlerEnv, lambdaContext, ROLLOUT_TABLE, spawnCollect } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
 import { createTables } from "../support/wiring.ts";
@@ -22,6 +23,9 @@ let launch: Handler;
 let rotation: Handler;
 let tracker: Handler;
 let audit: Handler;
+let ecsTracker: Handler;
+/** The shared-secret rollout (its ECS service's deployment is followed by the ECS tracker). */
+let sharedRolloutId = "";
 
 /** Everything written, in order, from any channel. */
 let captured: string[] = [];
@@ -79,9 +83,10 @@ async function rotate(secretArn: string): Promise<string> {
   return out.VersionId ?? "";
 }
 
+/** A plan step as the engine sent it: its hosts, ≤ 50 per command, in order (an ECS step: one service ARN). */
 interface Cmd {
-  commandId: string;
-  instanceIds: string[];
+  commandIds: string[];
+  targetIds: string[];
 }
 
 /** Feeds the tracker a Success per host of each command, wave after wave, until no new command is sent. */
@@ -91,16 +96,17 @@ async function trackToCompletion(first: Cmd[]): Promise<unknown[]> {
   for (let guard = 0; pending.length > 0 && guard < 10; guard++) {
     const next: Cmd[] = [];
     for (const c of pending)
-      for (const id of c.instanceIds) {
+      for (const [i, id] of c.targetIds.entries()) {
+        if (!id.startsWith("i-")) continue; // an ECS step: its deployment event is another test's
         const r = (await tracker(
           envelope("aws.ssm", "EC2 Command Invocation Status-change Notification", {
-            "command-id": c.commandId,
+            "command-id": c.commandIds[Math.floor(i / MAX_IDS_PER_COMMAND)],
             "document-name": fleet.documentName,
             "instance-id": id,
             status: "Success",
           }),
           ctx("RestartTrackerFunction"),
-        )) as { nextWave?: { commands: Cmd[] } };
+        )) as { nextWave?: { commands: Cmd[] } | null };
         results.push(r);
         next.push(...(r.nextWave?.commands ?? []));
       }
@@ -114,6 +120,11 @@ beforeAll(async () => {
   process.env.AWS_SECRET_ACCESS_KEY = SECRET_KEY;
   process.env.AWS_SESSION_TOKEN = SESSION_TOKEN;
   fleet = await seedFleet(SPEC);
+  // The demo's ECS service, with the canary in a plain environment value too: the control plane must never read it.
+  await seedEcsServices(
+    fleet,
+    demoEcsSeeds(fleet).map((s) => ({ ...s, environment: [...(s.environment ?? []), { name: "X", value: CANARY }] })),
+  );
   await createTables(new DynamoDBClient({}));
   Object.assign(process.env, {
     ...handlerEnv(fleet),
@@ -128,6 +139,7 @@ beforeAll(async () => {
   rotation = (await import("../../functions/secret-rotation/index.ts")).handler as Handler;
   tracker = (await import("../../functions/restart-tracker/index.ts")).handler as Handler;
   audit = (await import("../../functions/drift-audit/index.ts")).handler as Handler;
+  ecsTracker = (await import("../../functions/ecs-deployment-tracker/index.ts")).handler as Handler;
 }, 120_000);
 
 describe("no secret value, key or token in any output", () => {
@@ -178,11 +190,33 @@ describe("no secret value, key or token in any output", () => {
         responseElements: { arn, versionId: version },
       }),
       ctx("SecretRotationFunction"),
-    )) as { action: string; commands: Cmd[] };
+    )) as { action: string; commands: Cmd[]; rolloutId: string };
     expect(r.action).toBe("restart");
+    sharedRolloutId = r.rolloutId;
     const tracked = (await trackToCompletion(r.commands)) as { nextWave?: unknown }[];
     expect(tracked.some((t) => t.nextWave)).toBe(true); // the rollout really moved past wave 0
     assertClean([...captured, text(r), text(tracked)].join("\n"), "shared-secret rotation");
+  });
+
+  it("ecs-deployment-tracker completing the ECS service's deployment of that rollout", async () => {
+    const { DynamoRolloutStore } = await import("#core/adapters/rollout-store");
+    const rollout = await new DynamoRolloutStore(new DynamoDBClient({}), ROLLOUT_TABLE).get(sharedRolloutId);
+    const step = rollout?.steps.find((x) => x.kind === "ecs-service");
+    const [serviceArn, deploymentId] = [step?.targetIds[0], step?.commandIds[0]];
+    expect(deploymentId).toMatch(/^ecs-svc\//); // dispatched with the voice wave
+    const r = await ecsTracker(
+      envelope(
+        "aws.ecs",
+        "ECS Deployment State Change",
+        { eventType: "INFO", eventName: "SERVICE_DEPLOYMENT_COMPLETED", deploymentId },
+        [serviceArn ?? ""],
+      ),
+      ctx("EcsDeploymentTrackerFunction"),
+    );
+    expect(r).toMatchObject({ recorded: [{ serviceArn, status: "Success" }] });
+    const out = [...captured, text(r)].join("\n");
+    expect(out).toContain("ECS deployment tracked");
+    assertClean(out, "ecs-deployment-tracker");
   });
 
   it("drift-audit with imds+restart remediation (the full report is logged)", async () => {

@@ -3,7 +3,6 @@
 // freshness rule, and an impossible event field — each as an operator would see it.
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { reconcileRollouts } from "#core/app/rollout-engine";
 import { confirmRotation, isFact, type RotationResult, startRollout } from "#core/app/rotate-secret";
@@ -12,6 +11,7 @@ import type { SecretEvent } from "#core/domain/events";
 import { classifyRotationEvent } from "#core/domain/rotation";
 import { versionTagKey } from "#core/domain/secrets";
 import { launchHosts, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { putNewVersion, secretLabelEvent } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
 import { createTables, type Wired, wire } from "../support/wiring.ts";
 
@@ -21,24 +21,8 @@ let fleet: SeededFleet;
 
 const hostsOf = (service: string) => fleet.hosts.filter((h) => h.service === service).map((h) => h.instanceId);
 
-const labelEvent = (arn: string, versionId: string): SecretEvent => ({
-  version: "0",
-  id: `ev-${Math.random()}`,
-  "detail-type": "Secret Label Updated",
-  source: "aws.secretsmanager",
-  account: fleet.account,
-  time: new Date().toISOString(),
-  region: fleet.region,
-  resources: [arn],
-  detail: { labelUpdated: "AWSCURRENT", versionId },
-});
-
-async function rotate(secretId: string): Promise<string> {
-  const out = await new SecretsManagerClient({}).send(
-    new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify({ rotated: Math.random() }) }),
-  );
-  return out.VersionId!;
-}
+const labelEvent = (arn: string, versionId: string): SecretEvent => secretLabelEvent(arn, versionId, fleet);
+const rotate = putNewVersion;
 
 async function start(w: Wired, secret: string): Promise<RotationResult> {
   const version = await rotate(secret);

@@ -1,6 +1,7 @@
 // The rollout store against moto's DynamoDB (which enforces the 400 KB item limit and evaluates conditions): no item
 // grows with the rollout, so a planned 50,000-host rollout is stored; concurrent writers never overwrite each other.
 import { randomBytes, randomUUID } from "node:crypto";
+import { Agent } from "node:http";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -34,6 +35,17 @@ function rolloutOf(n: number) {
 
 const dynamo = new DynamoDBClient({});
 const store = () => new DynamoRolloutStore(dynamo, ROLLOUT_TABLE);
+/**
+ * moto applies concurrent UpdateItems to one item without a lock (an ADD can be lost); DynamoDB applies each update
+ * atomically. For the concurrency test the requests go to moto one at a time (one socket), the callers still race.
+ */
+const serialStore = () =>
+  new DynamoRolloutStore(
+    new DynamoDBClient({
+      requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: 1 }) },
+    }),
+    ROLLOUT_TABLE,
+  );
 
 beforeAll(async () => {
   await createTables(dynamo);
@@ -58,7 +70,7 @@ describe("DynamoRolloutStore", () => {
   }, 180_000);
 
   it("outcomes: once per target per attempt, concurrent writers all land, exactly one sees the step complete", async () => {
-    const s = store();
+    const s = serialStore();
     const { head, steps } = rolloutOf(50);
     const step = steps[0]!;
     await s.create(head, steps);
@@ -69,12 +81,26 @@ describe("DynamoRolloutStore", () => {
     // every target once, plus a duplicate of each, all in flight together
     const ids = [...step.targetIds, ...step.targetIds];
     const results = await Promise.all(
-      ids.map((t, i) => s.recordOutcome(head.rolloutId, step.index, 1, t, i % 7 === 0 ? "bad" : "ok", "x")),
+      ids.map((t, i) =>
+        s.recordOutcome(
+          { rolloutId: head.rolloutId, step: step.index, attempt: 1 },
+          t,
+          i % 7 === 0 ? "bad" : "ok",
+          "x",
+        ),
+      ),
     );
     expect(results.filter((r) => r.applied)).toHaveLength(step.targetIds.length);
     const sawComplete = results.filter((r) => r.applied && r.step?.done === step.targetIds.length);
     expect(sawComplete).toHaveLength(1);
-    expect(await s.recordOutcome(head.rolloutId, step.index, 2, step.targetIds[0]!, "ok", "Success")).toMatchObject({
+    expect(
+      await s.recordOutcome(
+        { rolloutId: head.rolloutId, step: step.index, attempt: 2 },
+        step.targetIds[0]!,
+        "ok",
+        "Success",
+      ),
+    ).toMatchObject({
       applied: false,
     }); // another attempt's outcome is not this one's
     const closes = await Promise.all([1, 2, 3].map(() => s.closeStep(head.rolloutId, step.index, 1, NOW)));

@@ -3,8 +3,16 @@
 import { type Config, loadConfig } from "#core/app/config";
 import type { Deps } from "#core/app/deps";
 import { NotFoundError } from "#core/domain/errors";
+import type { Hold } from "#core/domain/gates";
 import type { Host, ImdsOptions } from "#core/domain/model";
-import { type Rollout, type RolloutHead, resetForResume, type StepRecord, type Verdict } from "#core/domain/rollout";
+import {
+  type Rollout,
+  type RolloutHead,
+  resetForResume,
+  type StepRecord,
+  type StepRef,
+  type Verdict,
+} from "#core/domain/rollout";
 import { secretIdMatches } from "#core/domain/secrets";
 import type {
   CommandRunner,
@@ -212,7 +220,7 @@ export class FakeRolloutStore implements RolloutStore {
       delete s.claimedAt;
     }
   }
-  async recordOutcome(id: string, i: number, attempt: number, targetId: string, verdict: Verdict, why: string) {
+  async recordOutcome({ rolloutId: id, step: i, attempt }: StepRef, targetId: string, verdict: Verdict, why: string) {
     this.writes++;
     const s = this.step(id, i);
     const seen = s && [...s.ok, ...s.bad, ...s.skip].includes(targetId);
@@ -249,11 +257,27 @@ export class FakeRolloutStore implements RolloutStore {
     h.done[wi] = value;
     return true;
   }
-  async advance(id: string, from: number, to: number, now: string): Promise<boolean> {
+  async advance(id: string, from: number, to: number, now: string, hold?: Hold): Promise<boolean> {
     this.writes++;
     const h = this.heads.get(id);
     if (!h || h.current !== from || h.status !== "running") return false;
-    Object.assign(h, { current: to, updatedAt: now });
+    Object.assign(h, { current: to, updatedAt: now }, hold ? { hold: clone(hold) } : {});
+    return true;
+  }
+  async setHold(id: string, hold: Hold, now: string): Promise<boolean> {
+    this.writes++;
+    const h = this.heads.get(id);
+    if (!h || h.current !== hold.wave || h.status !== "running" || (h.hold && h.hold.since !== hold.since))
+      return false;
+    Object.assign(h, { hold: clone(hold), updatedAt: now });
+    return true;
+  }
+  async release(id: string, hold: Hold, now: string): Promise<boolean> {
+    this.writes++;
+    const h = this.heads.get(id);
+    if (!h?.hold || h.hold.since !== hold.since || h.hold.wave !== hold.wave) return false;
+    Object.assign(h, { lastHold: { ...clone(h.hold), releasedAt: now }, updatedAt: now });
+    delete h.hold;
     return true;
   }
   async succeed(id: string, wi: number, now: string): Promise<boolean> {

@@ -4,7 +4,7 @@ import { type SpawnOptions, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { ListSecretsCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { ListSecretsCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetParametersByPathCommand, ListCommandsCommand, SSMClient } from "@aws-sdk/client-ssm";
 import type { Context } from "aws-lambda";
 import type { RotationFact } from "#core/app/rotate-secret";
@@ -169,6 +169,7 @@ export const ROTATION = {
       { name: "web", wave: 2 },
     ],
     sharedSecrets: [{ bootstrapVar: "DB_MASTER_SECRET_ARN", arn: DB_SECRET.arn, consumers: ["api", "web"] }],
+    restart: { coalesceSeconds: 0 }, // the engine's own behaviour; the gates are tested in rollout-gates tests
   }),
   fact: {
     secretArn: DB_SECRET.arn,
@@ -225,6 +226,14 @@ export function secretLabelEvent(
     { name, labelUpdated: label, versionId },
     { ...where, resources: [arn] },
   ) as SecretEvent;
+}
+
+/** A new AWSCURRENT version of a secret (PutSecretValue with a fresh value); its version id. */
+export async function putNewVersion(arn: string): Promise<string> {
+  const out = await new SecretsManagerClient({}).send(
+    new PutSecretValueCommand({ SecretId: arn, SecretString: JSON.stringify({ v: randomUUID() }) }),
+  );
+  return out.VersionId ?? "";
 }
 
 export interface Collected {

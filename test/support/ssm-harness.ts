@@ -22,6 +22,8 @@ export interface SentCommand {
   maxConcurrency?: string;
   maxErrors?: string;
   comment?: string;
+  /** AlarmConfiguration's alarm (SSM stops the command when it fires). */
+  alarm?: string;
 }
 
 export interface SsmHarness {
@@ -58,6 +60,7 @@ export function attachSsmHarness(ssm: SSMClient): SsmHarness {
           maxConcurrency: input.MaxConcurrency,
           maxErrors: input.MaxErrors,
           comment: input.Comment,
+          ...(input.AlarmConfiguration?.Alarms?.[0]?.Name ? { alarm: input.AlarmConfiguration.Alarms[0].Name } : {}),
         };
         sent.push(rec);
         byId.set(commandId, rec);

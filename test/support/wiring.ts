@@ -3,9 +3,7 @@ import { CreateTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamod
 import { ApiCallCounter, createClients } from "#core/adapters/clients";
 import { SsmParameterStore } from "#core/adapters/ssm";
 import { loadConfig } from "#core/app/config";
-import type { Deps } from "#core/app/deps";
-import type { ManagedInstances } from "#core/ports/index";
-import { fleetDeps } from "#core/shell/fleet-deps";
+import { type FleetDeps, fleetDeps } from "#core/shell/fleet-deps";
 import type { SeededFleet } from "../../scripts/lib/fleet.ts";
 import { handlerEnv, IDEMPOTENCY_TABLE, ROLLOUT_TABLE } from "./fixtures.ts";
 import { attachSsmHarness, type SsmHarness } from "./ssm-harness.ts";
@@ -33,7 +31,7 @@ export async function createTables(dynamo: DynamoDBClient): Promise<void> {
 }
 
 export interface Wired {
-  deps: Deps & { managed: ManagedInstances };
+  deps: FleetDeps;
   counter: ApiCallCounter;
   harness: SsmHarness;
 }
@@ -41,9 +39,15 @@ export interface Wired {
 /** Fresh adapters (fresh memo caches) with one call counter across every client. */
 export function wire(
   fleet: SeededFleet,
-  opts: { iam?: "bulk" | "targeted"; dryRun?: boolean; iamMode?: "report" | "quarantine" } = {},
+  opts: {
+    iam?: "bulk" | "targeted";
+    dryRun?: boolean;
+    iamMode?: "report" | "quarantine";
+    /** Share one counter across several wirings (concurrent deliveries). */
+    counter?: ApiCallCounter;
+  } = {},
 ): Wired {
-  const counter = new ApiCallCounter();
+  const counter = opts.counter ?? new ApiCallCounter();
   const clients = createClients({ counter });
   const harness = attachSsmHarness(clients.ssm);
   const config = loadConfig(

@@ -34,7 +34,7 @@ beforeAll(async () => {
       });
     }),
   );
-}, 240_000); // five bundles; minutes on a loaded 2-core machine
+}, 240_000); // six bundles; minutes on a loaded 2-core machine
 
 const get = (id: string): Built => {
   const b = built.get(id);

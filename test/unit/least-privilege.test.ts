@@ -102,6 +102,7 @@ const INSTANCE = arn("ec2", "instance/i-0123456789abcdef0");
 const HOST_CHECK_DOC = arn("ssm", "document/HostCredentialCheckDocument");
 const LAUNCH_TEMPLATE = arn("ec2", "launch-template/lt-0123456789abcdef0");
 const nsTag = (key: string, value = NS) => ({ [`${key}/Namespace`]: value });
+const ECS_SERVICE = arn("ecs", "service/voiceai-prod/voice");
 
 /** A representative request for each action a function declares. */
 function requestsFor(action: string, fn: string): { resource: string; context?: Record<string, string> }[] {
@@ -120,6 +121,14 @@ function requestsFor(action: string, fn: string): { resource: string; context?: 
     case "ec2:CreateLaunchTemplateVersion":
     case "ec2:ModifyLaunchTemplate":
       return [{ resource: LAUNCH_TEMPLATE, context: nsTag("aws:ResourceTag") }];
+    case "ecs:UpdateService":
+      return [{ resource: ECS_SERVICE, context: nsTag("aws:ResourceTag") }];
+    case "ecs:TagResource":
+      return [
+        { resource: ECS_SERVICE, context: { ...nsTag("aws:ResourceTag"), "aws:TagKeys": "dcp:sv:0123456789abcdef" } },
+      ];
+    case "ecs:DescribeServices":
+      return [{ resource: ECS_SERVICE }];
     case "ssm:GetParameter": {
       const uses = FUNCTION_USES[fn as keyof typeof FUNCTION_USES] as readonly string[];
       return [
@@ -131,6 +140,10 @@ function requestsFor(action: string, fn: string): { resource: string; context?: 
     }
     case "ssm:PutParameter":
       return [{ resource: arn("ssm", `parameter/${NS}/control-plane/audit/summary`) }];
+    case "scheduler:CreateSchedule": // a held rollout's one-time wake-up, in the stack's wake-up group only
+      return [{ resource: arn("scheduler", "schedule/RolloutWakeupGroup/ro-0123456789abcdef-1764500000") }];
+    case "iam:PassRole": // only the wake-up role, only to EventBridge Scheduler
+      return [{ resource: "RolloutWakeupRole.Arn", context: { "iam:PassedToService": "scheduler.amazonaws.com" } }];
     case "secretsmanager:DescribeSecret":
       return [{ resource: arn("secretsmanager", `secret:${NS}/api/secrets-AbCdEf`) }];
     case "iam:GetInstanceProfile":
@@ -204,6 +217,15 @@ describe.each(FUNCTIONS)("%s", (fn) => {
     }
   });
 
+  it("deploys and tags only ECS services carrying the namespace tag, and only dcp:* tags", () => {
+    for (const action of ["ecs:UpdateService", "ecs:TagResource"]) {
+      expect(decide(action, ECS_SERVICE, nsTag("aws:ResourceTag", "voiceai/other"))).not.toBe("allow");
+      expect(decide(action, ECS_SERVICE, {})).not.toBe("allow");
+    }
+    const foreignTag = { ...nsTag("aws:ResourceTag"), "aws:TagKeys": "Namespace" };
+    expect(decide("ecs:TagResource", ECS_SERVICE, foreignTag)).not.toBe("allow");
+  });
+
   it("holds nothing of consequence beyond its declared calls", () => {
     const declared = new Set<string>(actionsFor(FUNCTION_USES[fn]));
     const probes: [string, string, Record<string, string>?][] = [
@@ -221,6 +243,7 @@ describe.each(FUNCTIONS)("%s", (fn) => {
       ["iam:PutRolePolicy", `arn:aws:iam::${ACCOUNT}:role/dcp-api`],
       ["iam:AttachRolePolicy", `arn:aws:iam::${ACCOUNT}:role/dcp-api`],
       ["iam:PassRole", `arn:aws:iam::${ACCOUNT}:role/dcp-api`],
+      ["scheduler:CreateSchedule", arn("scheduler", "schedule/default/anything")],
       ["ssm:PutParameter", arn("ssm", `parameter/${NS}/control-plane/manifest`)],
       ["ssm:GetParameter", arn("ssm", `parameter/${NS}/api/DATABASE_HOST`)],
       ["ssm:SendCommand", DOC],
@@ -230,6 +253,12 @@ describe.each(FUNCTIONS)("%s", (fn) => {
       ["dynamodb:Scan", TABLE.Rollout],
       ["kms:Decrypt", arn("kms", "key/1234")],
       ["lambda:InvokeFunction", arn("lambda", "function:x")],
+      ["ecs:UpdateService", ECS_SERVICE, nsTag("aws:ResourceTag")],
+      ["ecs:TagResource", ECS_SERVICE, nsTag("aws:ResourceTag")],
+      ["ecs:DeleteService", ECS_SERVICE, nsTag("aws:ResourceTag")],
+      ["ecs:RunTask", arn("ecs", "task-definition/voice:1")],
+      ["ecs:RegisterTaskDefinition", "*"],
+      ["ecs:ExecuteCommand", arn("ecs", "task/voiceai-prod/abc")],
     ];
     const excess = probes
       .filter(([action]) => !declared.has(action))

@@ -37,7 +37,19 @@ describe("validateManifest defaults", () => {
       false,
     ]);
     expect(m.imds.drain).toEqual({ burst: 80, refillPerSecond: 4 });
-    expect(m.restart).toEqual({ maxConcurrency: "1", maxErrors: "0" });
+    expect(m.restart).toEqual({
+      maxConcurrency: "1",
+      maxErrors: "0",
+      bakeSeconds: 0,
+      coalesceSeconds: 60,
+      profile: "safe",
+      parameterStoreTps: 40, // Parameter Store's default throughput
+      mode: "restart",
+    });
+    expect(m.services.map((s) => [s.alarms, s.readsPerRestart])).toEqual([
+      [[], 10],
+      [[], 10],
+    ]);
     expect(m.ecrRepositoryPrefix).toBe("voiceai-");
     expect(m.sharedSecrets).toEqual([]);
     expect(m.services.map((s) => s.extraGrants)).toEqual([[], []]);
@@ -54,7 +66,7 @@ describe("validateManifest defaults", () => {
     expect(m.tags).toEqual({ namespace: "Namespace", service: "App" });
     expect(m.imds).toMatchObject({ httpTokens: "required", hopLimit: 3, httpEndpoint: "enabled", readinessDays: 14 });
     // SSM takes strings: a number in the manifest reaches SendCommand as its decimal text.
-    expect(m.restart).toEqual({ maxConcurrency: "5", maxErrors: "10%" });
+    expect(m.restart).toMatchObject({ maxConcurrency: "5", maxErrors: "10%", coalesceSeconds: 60 });
     expect(m.ecrRepositoryPrefix).toBe("acme/");
   });
 
@@ -164,11 +176,13 @@ describe("validateManifest refusals name the bad field", () => {
     expect(refusal({ ...minimal(), restart: { maxErrors: "-1" } })).toMatch(/restart\.maxErrors/);
     expect(refusal({ ...minimal(), restart: { maxErrors: "1.5" } })).toMatch(/restart\.maxErrors/);
     // …while the forms SSM accepts pass.
-    expect(validateManifest({ ...minimal(), restart: { maxConcurrency: "100%", maxErrors: "0%" } }).restart).toEqual({
+    expect(
+      validateManifest({ ...minimal(), restart: { maxConcurrency: "100%", maxErrors: "0%" } }).restart,
+    ).toMatchObject({
       maxConcurrency: "100%",
       maxErrors: "0%",
     });
-    expect(validateManifest({ ...minimal(), restart: { maxConcurrency: "5%", maxErrors: 0 } }).restart).toEqual({
+    expect(validateManifest({ ...minimal(), restart: { maxConcurrency: "5%", maxErrors: 0 } }).restart).toMatchObject({
       maxConcurrency: "5%",
       maxErrors: "0",
     });

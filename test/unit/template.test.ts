@@ -95,6 +95,7 @@ const FUNCTIONS = {
   InstanceLaunchFunction: "instance-launch",
   SecretRotationFunction: "secret-rotation",
   RestartTrackerFunction: "restart-tracker",
+  EcsDeploymentTrackerFunction: "ecs-deployment-tracker",
   DriftAuditFunction: "drift-audit",
   RolloutReconcilerFunction: "rollout-reconciler",
 } as const;
@@ -113,7 +114,7 @@ describe("template.yaml validity", () => {
     expect(r.status).toBe(0);
   }, 60_000);
 
-  it("transforms with samtranslator into five arm64 nodejs22.x functions", () => {
+  it("transforms with samtranslator into six arm64 nodejs22.x functions", () => {
     const fns = byType("AWS::Lambda::Function");
     expect(fns.map(([id]) => id).sort()).toEqual(Object.keys(FUNCTIONS).sort());
     for (const [id, fn] of fns) {
@@ -188,6 +189,9 @@ describe("triggers", () => {
       "command-status-success.json": "RestartTrackerFunction",
       "command-invocation-success.json": "RestartTrackerFunction",
       "command-invocation-failed.json": "RestartTrackerFunction",
+      "ecs-deployment-completed.json": "EcsDeploymentTrackerFunction",
+      "ecs-deployment-failed.json": "EcsDeploymentTrackerFunction",
+      "ecs-deployment-in-progress.json": null,
     };
     const files = readdirSync(join(ROOT, "events")).filter((f) => f.endsWith(".json") && !f.endsWith("-schedule.json"));
     expect(files.sort()).toEqual(Object.keys(expected).sort());
@@ -245,6 +249,15 @@ describe("triggers", () => {
     expect((p["detail"] as Json)["document-name"]).toEqual([{ Ref: "RestartServiceDocument" }]);
   });
 
+  it("the ECS deployment tracker follows final ECS deployment state changes only", () => {
+    const [[, rule]] = rulesOf("EcsDeploymentTrackerFunction") as [[string, Resource]];
+    expect(rule.Properties["EventPattern"]).toEqual({
+      source: ["aws.ecs"],
+      "detail-type": ["ECS Deployment State Change"],
+      detail: { eventName: ["SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"] },
+    });
+  });
+
   it("the reconciler runs every few minutes with the constant input of events/rollout-reconcile-schedule.json", () => {
     const [[, rule]] = rulesOf("RolloutReconcilerFunction") as [[string, Resource]];
     expect(rule.Properties["ScheduleExpression"]).toEqual({ Ref: "ReconcileSchedule" });
@@ -264,7 +277,7 @@ describe("triggers", () => {
 
   it("every rule target retries, dead-letters to EventDeadLetterQueue, and the queue admits only our rules", () => {
     const rules = byType("AWS::Events::Rule");
-    expect(rules).toHaveLength(7);
+    expect(rules).toHaveLength(8);
     for (const [id, rule] of rules) {
       for (const t of rule.Properties["Targets"] as Json[]) {
         const retry = t["RetryPolicy"] as Json;
@@ -331,6 +344,7 @@ describe("restart document", () => {
 
 describe("least privilege", () => {
   const READ_ONLY_STAR = new Set([
+    "cloudwatch:DescribeAlarms",
     "ec2:DescribeInstances",
     "ec2:GetInstanceMetadataDefaults",
     "ec2:DescribeLaunchTemplates",
@@ -340,10 +354,14 @@ describe("least privilege", () => {
     "ssm:ListCommandInvocations",
     "iam:GetAccountAuthorizationDetails",
     "ssm:DescribeInstanceInformation",
+    "ssm:GetCalendarState",
     "ssm:GetCommandInvocation",
     "ssm:ListCommandInvocations",
     "ssm:ListCommands",
     "secretsmanager:ListSecrets",
+    "ecs:ListClusters",
+    "ecs:ListServices",
+    "ecs:DescribeTaskDefinition",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
   ]);
@@ -398,6 +416,22 @@ describe("least privilege", () => {
       }
     }
     expect(scoped).toBeGreaterThanOrEqual(5);
+  });
+
+  it.each([
+    [{}, "Namespace", "voiceai/prod"],
+    [{ NamespaceTagKey: "Env", Namespace: "voiceai/staging" }, "Env", "voiceai/staging"],
+  ])("ECS writes are scoped to services carrying the namespace tag (%o)", (overrides, tagKey, namespace) => {
+    let scoped = 0;
+    for (const [role, statements] of statementsByRole(context(overrides)))
+      for (const s of statements) {
+        if (!actions(s).some((a) => a.startsWith("ecs:") && !/^ecs:(List|Describe)/.test(a))) continue;
+        expect(resources(s), role).toEqual(["arn:aws:ecs:eu-central-1:123456789012:service/*"]);
+        expect(s.Condition?.["StringEquals"]?.[`aws:ResourceTag/${tagKey}`], role).toBe(namespace);
+        scoped++;
+      }
+    // UpdateService in rotation, both trackers, the reconciler and the audit; TagResource in the ECS tracker and reconciler.
+    expect(scoped).toBe(7);
   });
 
   it("each function gets the writes its job needs and no others", () => {
@@ -474,11 +508,9 @@ describe("blocks repeated per function stay identical where they must", () => {
     // One Sid, one statement: a grant repeated for several functions is the same grant in each.
     for (const [sid, copies] of statements)
       for (const c of copies) expect(c.s, `${sid} in ${c.fn}`).toEqual(copies[0]!.s);
-    expect(statements.get("SendCommandToNamespaceInstances")?.map((c) => c.fn)).toEqual([
-      "SecretRotationFunction",
-      "RestartTrackerFunction",
-      "DriftAuditFunction",
-    ]);
+    expect(statements.get("SendCommandToNamespaceInstances")?.map((c) => c.fn)).toEqual(
+      expect.arrayContaining(["SecretRotationFunction", "RestartTrackerFunction", "DriftAuditFunction"]),
+    );
   });
 
   it("inline statements with the same Sid in several functions grant the same thing", () => {
@@ -530,6 +562,7 @@ describe("state and alarms", () => {
       expect(watched("Throttles", "FunctionName", { Ref: fn }), fn).toBe(true);
     }
     expect(watched("RolloutHalted", "service", "restart-tracker")).toBe(true);
+    expect(watched("RolloutHalted", "service", "ecs-deployment-tracker")).toBe(true);
     expect(watched("IamScopeViolation", "service", "instance-launch")).toBe(true);
     for (const a of alarms) {
       expect(a["Threshold"]).toBe(0);

@@ -4,7 +4,9 @@
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import { ECSClient } from "@aws-sdk/client-ecs";
 import { IAMClient } from "@aws-sdk/client-iam";
+import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import type { AbsoluteLocation, InitializeHandlerOptions, InitializeMiddleware } from "@smithy/types";
@@ -44,12 +46,14 @@ export interface ClientOptions {
 
 const SERVICE_LABEL: Record<string, string> = {
   EC2Client: "EC2",
+  ECSClient: "ECS",
   IAMClient: "IAM",
   SSMClient: "SSM",
   SecretsManagerClient: "SecretsManager",
   DynamoDBClient: "DynamoDB",
   STSClient: "STS",
   CloudWatchClient: "CloudWatch",
+  SchedulerClient: "Scheduler",
 };
 
 /** `EC2Client` + `DescribeInstancesCommand` → `EC2.DescribeInstances`. */
@@ -128,11 +132,18 @@ export const iamClient = (opts: ClientOptions = {}): IAMClient => finish(new IAM
 export const ssmClient = (opts: ClientOptions = {}): SSMClient => finish(new SSMClient(config(opts)), opts);
 export const secretsClient = (opts: ClientOptions = {}): SecretsManagerClient =>
   finish(new SecretsManagerClient(config(opts)), opts);
+export const ecsClient = (opts: ClientOptions = {}): ECSClient => finish(new ECSClient(config(opts)), opts);
 export const dynamodbClient = (opts: ClientOptions = {}): DynamoDBClient =>
   finish(new DynamoDBClient(config(opts)), opts);
-/** Not in `createClients`: only the audit and the launch guard read CloudWatch, and the client weighs ≈ 60 KB. */
+/**
+ * One CloudWatch client serves both readers: the rollout gates (DescribeAlarms) and the IMDS readiness
+ * (MetadataNoToken). `createClients` builds it lazily, so a function that never reads CloudWatch never constructs it.
+ */
 export const cloudwatchClient = (opts: ClientOptions = {}): CloudWatchClient =>
   finish(new CloudWatchClient(config(opts)), opts);
+
+export const schedulerClient = (opts: ClientOptions = {}): SchedulerClient =>
+  finish(new SchedulerClient(config(opts)), opts);
 
 export interface AwsClients {
   readonly ec2: EC2Client;
@@ -140,6 +151,8 @@ export interface AwsClients {
   readonly ssm: SSMClient;
   readonly secrets: SecretsManagerClient;
   readonly dynamodb: DynamoDBClient;
+  readonly cloudwatch: CloudWatchClient;
+  readonly ecs: ECSClient;
 }
 
 /** Every client, each constructed on first access only. */
@@ -165,6 +178,14 @@ export function createClients(opts: ClientOptions = {}): AwsClients {
     get dynamodb() {
       cache.dynamodb ??= dynamodbClient(opts);
       return cache.dynamodb;
+    },
+    get cloudwatch() {
+      cache.cloudwatch ??= cloudwatchClient(opts);
+      return cache.cloudwatch;
+    },
+    get ecs() {
+      cache.ecs ??= ecsClient(opts);
+      return cache.ecs;
     },
   };
 }

@@ -36,6 +36,10 @@ export const PERMISSIONS = {
   /** ListCommandInvocations; GetCommandInvocation per host where the API is missing (the local emulator). */
   "CommandRunner.invocations": ["ssm:ListCommandInvocations", "ssm:GetCommandInvocation"],
   "CommandRunner.commandsWithComment": ["ssm:ListCommands"],
+  "GateSignals.alarmStates": ["cloudwatch:DescribeAlarms"],
+  "GateSignals.calendarState": ["ssm:GetCalendarState"],
+  /** CreateSchedule in the wake-up group, passing the role Scheduler invokes the reconciler with. */
+  "Wakeups.wakeAt": ["scheduler:CreateSchedule", "iam:PassRole"],
   "ParameterStore.get": ["ssm:GetParameter"],
   "ParameterStore.put": ["ssm:PutParameter"],
   /** ParameterStore.get on the audit summary parameter: the previous audit's unmanaged-host check state. */
@@ -46,6 +50,19 @@ export const PERMISSIONS = {
   /** Operator listing (CLI only, operator credentials): not granted to any function. */
   "RolloutStore.list": ["dynamodb:Scan"],
   Idempotency: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+  "EcsInventory.scanNamespace": [
+    "ecs:ListClusters",
+    "ecs:ListServices",
+    "ecs:DescribeServices",
+    "ecs:DescribeTaskDefinition",
+  ],
+  /** Only on services carrying the namespace tag (template: tag-scoped policies). */
+  "EcsDeployments.forceNewDeployment": ["ecs:UpdateService"],
+  "EcsDeployments.deploymentState": ["ecs:DescribeServices"],
+  /** Only `dcp:*` tag keys, only on services carrying the namespace tag. */
+  "EcsDeployments.tagService": ["ecs:TagResource"],
+  /** On the rollout table. */
+  "DeploymentLinks.*": ["dynamodb:GetItem", "dynamodb:PutItem"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type AdapterMethod = keyof typeof PERMISSIONS;
@@ -71,32 +88,58 @@ export const FUNCTION_USES = {
     "Idempotency",
   ],
   SecretRotationFunction: [
+    "GateSignals.alarmStates",
+    "GateSignals.calendarState",
     "FleetInventory.scanNamespace",
     "BulkPolicyStore.roleOfInstanceProfile",
     "BulkPolicyStore.rolePolicies",
     "SecretCatalog.describe",
     "CommandRunner.sendRestart",
+    "EcsInventory.scanNamespace",
+    "EcsDeployments.forceNewDeployment",
+    "DeploymentLinks.*",
     "ParameterStore.get",
     "AuditState.read",
     "RolloutStore.*",
     "Idempotency",
   ],
   RestartTrackerFunction: [
+    "Wakeups.wakeAt",
+    "GateSignals.alarmStates",
+    "GateSignals.calendarState",
     "FleetInventory.tagHosts",
     "CommandRunner.sendRestart",
     "CommandRunner.invocation",
     "CommandRunner.commandComment",
     "CommandRunner.invocations",
+    "EcsDeployments.forceNewDeployment",
+    "DeploymentLinks.*",
     "RolloutStore.*",
   ],
   RolloutReconcilerFunction: [
+    "GateSignals.alarmStates",
+    "GateSignals.calendarState",
     "FleetInventory.tagHosts",
     "CommandRunner.sendRestart",
     "CommandRunner.invocations",
     "CommandRunner.commandsWithComment",
+    "EcsDeployments.forceNewDeployment",
+    "EcsDeployments.deploymentState",
+    "EcsDeployments.tagService",
+    "DeploymentLinks.*",
+    "RolloutStore.*",
+  ],
+  EcsDeploymentTrackerFunction: [
+    "EcsDeployments.deploymentState",
+    "EcsDeployments.forceNewDeployment",
+    "EcsDeployments.tagService",
+    "DeploymentLinks.*",
+    "CommandRunner.sendRestart",
     "RolloutStore.*",
   ],
   DriftAuditFunction: [
+    "GateSignals.alarmStates",
+    "GateSignals.calendarState",
     "FleetInventory.scanNamespace",
     "FleetInventory.modifyImds",
     "FleetInventory.imdsDefaults",
@@ -112,6 +155,9 @@ export const FUNCTION_USES = {
     "SecretCatalog.describe",
     "SecretCatalog.describeMany",
     "CommandRunner.sendRestart",
+    "EcsInventory.scanNamespace",
+    "EcsDeployments.forceNewDeployment",
+    "DeploymentLinks.*",
     "ManagedInstances.pingStatus",
     "ManagedInstances.unreachable",
     "ParameterStore.get",

@@ -10,7 +10,15 @@ import {
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import { mapLimit } from "../app/concurrency.ts";
-import { type Rollout, type RolloutHead, resetForResume, type StepRecord, type Verdict } from "../domain/rollout.ts";
+import type { Hold, RolloutPolicy } from "../domain/gates.ts";
+import {
+  type Rollout,
+  type RolloutHead,
+  resetForResume,
+  type StepRecord,
+  type StepRef,
+  type Verdict,
+} from "../domain/rollout.ts";
 import type { RolloutStore } from "../ports/index.ts";
 
 const HEAD = "rollout#";
@@ -175,9 +183,7 @@ export class DynamoRolloutStore implements RolloutStore {
   }
 
   async recordOutcome(
-    rolloutId: string,
-    index: number,
-    attempt: number,
+    { rolloutId, step: index, attempt }: StepRef,
     targetId: string,
     verdict: Verdict,
     why: string,
@@ -245,13 +251,52 @@ export class DynamoRolloutStore implements RolloutStore {
     return out !== false;
   }
 
-  async advance(rolloutId: string, from: number, to: number, now: string): Promise<boolean> {
+  async advance(rolloutId: string, from: number, to: number, now: string, hold?: Hold): Promise<boolean> {
     const out = await this.update({
       Key: headKey(rolloutId),
-      UpdateExpression: "SET #cur = :to, updatedAt = :now",
+      UpdateExpression: `SET #cur = :to, updatedAt = :now${hold ? ", #hold = :hold" : ""}`,
       ConditionExpression: "#cur = :from AND #st = :running",
-      ExpressionAttributeNames: { "#cur": "current", "#st": "status" },
-      ExpressionAttributeValues: { ":to": to, ":from": from, ":now": now, ":running": "running" },
+      ExpressionAttributeNames: { "#cur": "current", "#st": "status", ...(hold ? { "#hold": "hold" } : {}) },
+      ExpressionAttributeValues: {
+        ":to": to,
+        ":from": from,
+        ":now": now,
+        ":running": "running",
+        ...(hold ? { ":hold": hold } : {}),
+      },
+    });
+    return out !== false;
+  }
+
+  async setHold(rolloutId: string, hold: Hold, now: string): Promise<boolean> {
+    const out = await this.update({
+      Key: headKey(rolloutId),
+      UpdateExpression: "SET #hold = :hold, updatedAt = :now",
+      ConditionExpression: "#cur = :w AND #st = :running AND (attribute_not_exists(#hold) OR #hold.since = :since)",
+      ExpressionAttributeNames: { "#cur": "current", "#st": "status", "#hold": "hold" },
+      ExpressionAttributeValues: {
+        ":hold": hold,
+        ":w": hold.wave,
+        ":running": "running",
+        ":since": hold.since,
+        ":now": now,
+      },
+    });
+    return out !== false;
+  }
+
+  async release(rolloutId: string, hold: Hold, now: string): Promise<boolean> {
+    const out = await this.update({
+      Key: headKey(rolloutId),
+      UpdateExpression: "SET updatedAt = :now, lastHold = :hold REMOVE #hold",
+      ConditionExpression: "#hold.since = :since AND #hold.wave = :w",
+      ExpressionAttributeNames: { "#hold": "hold" },
+      ExpressionAttributeValues: {
+        ":since": hold.since,
+        ":w": hold.wave,
+        ":hold": { ...hold, releasedAt: now },
+        ":now": now,
+      },
     });
     return out !== false;
   }
@@ -356,6 +401,7 @@ function toStepItem(s: StepRecord): Record<string, unknown> {
     service: s.service,
     targetKind: s.kind,
     ...(s.clusterArn ? { clusterArn: s.clusterArn } : {}),
+    ...(s.maxConcurrency ? { mc: s.maxConcurrency } : {}),
     tids: s.targetIds,
     st: s.state,
     att: s.attempt,
@@ -378,6 +424,7 @@ function fromStepItem(it: Record<string, unknown>): StepRecord {
     service: String(it.service),
     kind: it.targetKind === "ecs-service" ? "ecs-service" : "host",
     ...(typeof it.clusterArn === "string" ? { clusterArn: it.clusterArn } : {}),
+    ...(typeof it.mc === "string" ? { maxConcurrency: it.mc } : {}),
     targetIds: (it.tids as string[]) ?? [],
     state: it.st as StepRecord["state"],
     attempt: Number(it.att),
@@ -407,6 +454,7 @@ function fromHeadItem(it: Record<string, unknown>): RolloutHead {
     maxErrors: String(it.maxErrors),
     waves: waves.map((w) => ({
       wave: Number(w.wave),
+      ...(w.part ? { part: Number(w.part) } : {}),
       first: Number(w.first),
       steps: Number(w.steps),
       targets: Number(w.targets),
@@ -416,6 +464,9 @@ function fromHeadItem(it: Record<string, unknown>): RolloutHead {
     skipped: (it.skipped as RolloutHead["skipped"]) ?? [],
     skippedCount: Number(it.skippedCount ?? 0),
     ...(typeof it.haltReason === "string" ? { haltReason: it.haltReason } : {}),
+    ...(it.policy ? { policy: it.policy as RolloutPolicy } : {}),
+    ...(it.hold ? { hold: it.hold as Hold } : {}),
+    ...(it.lastHold ? { lastHold: it.lastHold as Hold & { releasedAt: string } } : {}),
     createdAt: String(it.createdAt),
     updatedAt: String(it.updatedAt),
   };

@@ -19,9 +19,10 @@ function describe(
   stages: Record<string, string[]> | undefined,
   changed: Date | undefined,
   deleted: Date | undefined,
+  owningService?: string,
 ): SecretDescription | undefined {
   if (!arn || !name) return undefined;
-  const desc: SecretDescription = { arn, name };
+  const desc: SecretDescription = { arn, name, ...(owningService ? { owningService } : {}) };
   const current = Object.entries(stages ?? {}).find(([, s]) => s.includes("AWSCURRENT"));
   if (current) desc.currentVersionId = current[0];
   const c = iso(changed);
@@ -66,7 +67,14 @@ export class SecretsManagerCatalog implements SecretCatalog {
   async describe(secretId: string): Promise<SecretDescription | undefined> {
     try {
       const out = await this.sm.send(new DescribeSecretCommand({ SecretId: secretId }));
-      return describe(out.ARN, out.Name, out.VersionIdsToStages, out.LastChangedDate, out.DeletedDate);
+      return describe(
+        out.ARN,
+        out.Name,
+        out.VersionIdsToStages,
+        out.LastChangedDate,
+        out.DeletedDate,
+        out.OwningService,
+      );
     } catch (err) {
       if (err instanceof Error && err.name === "ResourceNotFoundException") return undefined;
       throw err;
@@ -97,7 +105,9 @@ export class SecretsManagerCatalog implements SecretCatalog {
       const e = entries.find((x) => x.ARN && x.Name && secretIdMatches(id, { arn: x.ARN, name: x.Name }));
       found.set(
         id,
-        e ? describe(e.ARN, e.Name, e.SecretVersionsToStages, e.LastChangedDate, e.DeletedDate) : undefined,
+        e
+          ? describe(e.ARN, e.Name, e.SecretVersionsToStages, e.LastChangedDate, e.DeletedDate, e.OwningService)
+          : undefined,
       );
     }
     return found;

@@ -56,6 +56,9 @@ export class SsmCommandRunner implements CommandRunner {
           MaxErrors: req.maxErrors,
           Comment: [...req.comment].slice(0, MAX_COMMENT_CHARS).join(""),
           TimeoutSeconds: this.timeoutSeconds,
+          ...(req.alarm
+            ? { AlarmConfiguration: { Alarms: [{ Name: req.alarm }], IgnorePollAlarmFailure: false } }
+            : {}),
         }),
       )
       .catch((err: unknown) => {

@@ -25,6 +25,7 @@ import {
 import { consumedSecretIds } from "../domain/secrets.ts";
 import { type BucketConfig, etaSeconds, fullBucket, take } from "../domain/token-bucket.ts";
 import type { HostChecks, ImdsSources, ImdsUsage, ManagedInstances, ParameterStore } from "../ports/index.ts";
+import { loadEcsFacts } from "./audit-ecs.ts";
 import { mapLimit } from "./concurrency.ts";
 import type { Deps } from "./deps.ts";
 import { assessRole } from "./guard-host.ts";
@@ -180,6 +181,9 @@ export async function loadFleetFacts(m: Manifest, deps: AuditDeps, opts: AuditOp
     return secret ? { ...c, secret } : c;
   });
   progress("secrets", consumed.length);
+  // ECS services: one scan, one ListSecrets page for the referenced secrets, each task/execution role once.
+  const ecs = await loadEcsFacts(m, deps);
+  progress("ecs", ecs?.services.length ?? 0);
   const registry = await loadRegistryAnswers(live, deps.managed, opts.registry ?? {}, now);
   progress("registry", registry.plan?.candidates.length ?? 0);
   const collect = opts.hostChecks?.collect;
@@ -193,6 +197,7 @@ export async function loadFleetFacts(m: Manifest, deps: AuditDeps, opts: AuditOp
     readiness,
     iam,
     secrets,
+    ...(ecs ? { ecs } : {}),
     registry,
     ...(collect && invocations ? { hostChecks: { commandId: collect.commandId, invocations } } : {}),
   };

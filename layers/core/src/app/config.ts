@@ -41,6 +41,10 @@ const EnvSchema = z.object({
   DCP_DELIVERY_TIMEOUT_SECONDS: z.optional(seconds),
   DCP_DEADLINE_MARGIN_SECONDS: z.optional(seconds),
   DCP_CLAIM_LEASE_SECONDS: z.optional(seconds),
+  /** One-time wake-ups of held rollouts (EventBridge Scheduler): the reconciler, the role that invokes it, the group. */
+  DCP_WAKEUP_FUNCTION_ARN: z.optional(z.string()),
+  DCP_WAKEUP_ROLE_ARN: z.optional(z.string()),
+  DCP_WAKEUP_GROUP: z.optional(z.string()),
 });
 
 /** Every environment variable the configuration reads (the template must set each DCP_ one; test/unit/config). */
@@ -57,6 +61,8 @@ export interface Config {
   hostCheckDocument: string;
   idempotencyTable?: string;
   rolloutTable?: string;
+  /** Where held rollouts' one-time wake-ups go; absent: the reconciler's schedule ends every wait. */
+  wakeup?: { functionArn: string; roleArn: string; group: string };
   iamMode: "report" | "quarantine";
   auditRemediation: "none" | "imds" | "imds+restart";
   auditSummaryParam: string;
@@ -107,6 +113,15 @@ export function loadConfig(
     },
     ...(e.DCP_IDEMPOTENCY_TABLE ? { idempotencyTable: e.DCP_IDEMPOTENCY_TABLE } : {}),
     ...(e.DCP_ROLLOUT_TABLE ? { rolloutTable: e.DCP_ROLLOUT_TABLE } : {}),
+    ...(e.DCP_WAKEUP_FUNCTION_ARN && e.DCP_WAKEUP_ROLE_ARN && e.DCP_WAKEUP_GROUP
+      ? {
+          wakeup: {
+            functionArn: e.DCP_WAKEUP_FUNCTION_ARN,
+            roleArn: e.DCP_WAKEUP_ROLE_ARN,
+            group: e.DCP_WAKEUP_GROUP,
+          },
+        }
+      : {}),
   };
   const merged = { ...base, ...overrides };
   if (overrides.namespace && !env.DCP_MANIFEST_PARAM && !overrides.manifestParam)

@@ -49,7 +49,14 @@ export const GuardResultContract = z.strictObject({
 });
 export const LaunchResultContract = z.strictObject({ ...GuardResultContract.shape, duplicate: z.boolean() });
 
-const CommandContract = z.strictObject({ commandId: str, service: str, instanceIds: z.array(str) });
+/** One plan step as the engine sent it (app/rollout-engine.ts SentStep). */
+const SentStepContract = z.strictObject({
+  step: z.number(),
+  commandIds: z.array(str),
+  service: str,
+  targetIds: z.array(str),
+  unmanaged: z.array(str),
+});
 
 /** RestartTrackerFunction. */
 export const TrackResultContract = z.strictObject({
@@ -58,7 +65,8 @@ export const TrackResultContract = z.strictObject({
   instanceId: nullableStr,
   status: str,
   recorded: z.array(z.strictObject({ instanceId: str, status: str })),
-  nextWave: z.nullable(z.strictObject({ wave: z.number(), commands: z.array(CommandContract) })),
+  duplicate: z.boolean(),
+  nextWave: z.nullable(z.strictObject({ wave: z.number(), commands: z.array(SentStepContract) })),
   rolloutStatus: z.nullable(z.enum(["running", "succeeded", "halted"])),
   halted: nullableStr,
   ignored: nullableStr,

@@ -1,11 +1,15 @@
 import type {
   CommandRunner,
-  EcsDispatch,
+  DeploymentLinks,
+  EcsDeployments,
+  EcsInventory,
   FleetInventory,
+  GateSignals,
   ParameterStore,
   PolicyStore,
   RolloutStore,
   SecretCatalog,
+  Wakeups,
 } from "../ports/index.ts";
 import type { Config } from "./config.ts";
 
@@ -18,8 +22,17 @@ export interface Deps {
   commands: CommandRunner;
   rollouts: RolloutStore;
   params: ParameterStore;
-  /** ECS targets' dispatcher (issue 16); without it, a plan with ECS targets is refused. */
-  ecs?: EcsDispatch;
+  /** Alarm and change-calendar facts for the rollout gates; a rollout that needs them and lacks them stays held. */
+  signals?: GateSignals;
+  /** One-time wake-ups that end short waits on time; without them the reconciler ends them on its next run. */
+  wakeups?: Wakeups;
+  /**
+   * ECS services as consumers (issue 16): discovery, the targets' dispatcher and their deployments' state; without it,
+   * no ECS target is planned and a plan with ECS targets is refused.
+   */
+  ecs?: EcsInventory & EcsDeployments;
+  /** deploymentId → the rollout step that started it (ECS events name the deployment); wired wherever `ecs` is. */
+  links?: DeploymentLinks;
   now: () => Date;
 }
 

@@ -1,6 +1,9 @@
 // The rollout engine: orchestrates the pure transitions of domain/rollout.ts over the RolloutStore's conditional
 // writes. Every event source (SSM events, the reconciler, ECS deployment events) records outcomes through ONE entry
 // point, recordTargetOutcome; the delivery that closes a wave's last step is the one that dispatches the next wave.
+
+import { ecsOutcome } from "../domain/ecs.ts";
+import { commandAlarm, type Hold } from "../domain/gates.ts";
 import {
   afterWaveCount,
   claimExpired,
@@ -11,16 +14,24 @@ import {
   judgeInvocation,
   type RolloutHead,
   type StepRecord,
+  type StepRef,
   stepIndices,
   toSend,
   type Verdict,
 } from "../domain/rollout.ts";
-import { RESTARTED_AT_TAG, versionTagKey } from "../domain/secrets.ts";
+import { versionTags } from "../domain/secrets.ts";
 import { InvalidInstanceIdError } from "../ports/index.ts";
 import { mapLimit } from "./concurrency.ts";
 import type { Deps } from "./deps.ts";
+import { evaluateGate, wakeFor } from "./rollout-gates.ts";
 
-export type EngineDeps = Pick<Deps, "config" | "commands" | "rollouts" | "inventory" | "now" | "ecs">;
+/** The one CloudWatch alarm SSM watches while this step's command runs (the service wave's first). */
+const alarmOf = (head: RolloutHead, step: StepRecord) => commandAlarm(head, step.wave);
+
+export type EngineDeps = Pick<
+  Deps,
+  "config" | "commands" | "rollouts" | "inventory" | "now" | "ecs" | "links" | "signals" | "wakeups"
+>;
 
 /** Commands of one wave sent at once by one delivery. */
 const SEND_CONCURRENCY = 4;
@@ -34,18 +45,15 @@ export interface SentStep {
   unmanaged: string[];
 }
 
-/** Where an outcome belongs: the step (and attempt) the command's comment names. */
-export interface StepRef {
-  rolloutId: string;
-  step: number;
-  attempt: number;
-}
+export type { StepRef };
 
 export interface OutcomeResult {
   /** False for a duplicate (the target already had an outcome in this attempt). */
   applied: boolean;
   halted?: string;
   nextWave?: { wave: number; sent: SentStep[] };
+  /** The next wave waits for its gates (bake, alarms, calendar): held, not sent. */
+  held?: Hold;
   rolloutStatus?: RolloutHead["status"];
 }
 
@@ -63,14 +71,7 @@ export async function recordTargetOutcome(
   verdict: Verdict,
   why: string,
 ): Promise<OutcomeResult> {
-  const { applied, step } = await deps.rollouts.recordOutcome(
-    ref.rolloutId,
-    ref.step,
-    ref.attempt,
-    targetId,
-    verdict,
-    why,
-  );
+  const { applied, step } = await deps.rollouts.recordOutcome(ref, targetId, verdict, why);
   const out: OutcomeResult = { applied };
   if (!step) return out;
   if (
@@ -96,7 +97,7 @@ export async function settleStep(deps: EngineDeps, step: StepRecord): Promise<Om
     head = await deps.rollouts.addDone(step.rolloutId, step.waveIndex, step.targetIds.length);
     Object.assign(out, await afterCount(deps, head, step.waveIndex));
   }
-  if (!step.tagged && step.kind === "host") {
+  if (!step.tagged) {
     head ??= await deps.rollouts.head(step.rolloutId);
     if (head) await tagStep(deps, head, step);
   }
@@ -114,25 +115,31 @@ async function afterCount(
     await deps.rollouts.succeed(head.rolloutId, waveIndex, iso(deps));
     return { rolloutStatus: "succeeded" };
   }
-  if (next.kind !== "advance" || !(await deps.rollouts.advance(head.rolloutId, waveIndex, next.next, iso(deps))))
+  if (next.kind !== "advance") return { rolloutStatus: head.status };
+  // The gates sit here, where the next wave would go out: a held wave is advanced to with its hold in the same write.
+  const gate = await evaluateGate(deps, head, next.next);
+  const hold = gate.open ? undefined : gate.hold;
+  if (!(await deps.rollouts.advance(head.rolloutId, waveIndex, next.next, iso(deps), hold)))
     return { rolloutStatus: head.status };
+  if (hold) {
+    await wakeFor(deps, head.rolloutId, hold);
+    return { rolloutStatus: "running", held: hold };
+  }
   const sent = await dispatchWave(deps, { ...head, current: next.next });
   return { rolloutStatus: "running", nextWave: { wave: head.waves[next.next]?.wave ?? -1, sent } };
 }
 
 async function tagStep(deps: EngineDeps, head: RolloutHead, step: StepRecord): Promise<void> {
-  // One CreateTags per step (≤ 50 ids), not per host: EC2 refills CreateTags at 10/s.
-  if (step.ok.length > 0)
-    await deps.inventory.tagHosts(step.ok, {
-      [versionTagKey(head.secretName)]: head.versionId,
-      [RESTARTED_AT_TAG]: iso(deps),
-    });
+  const tags = versionTags(head.secretName, head.versionId, iso(deps));
+  // One CreateTags per step (≤ 50 ids), not per host: EC2 refills CreateTags at 10/s. An ECS step is one service.
+  if (step.ok.length > 0 && step.kind === "host") await deps.inventory.tagHosts(step.ok, tags);
+  if (step.kind === "ecs-service") for (const arn of step.ok) await deps.ecs?.tagService(arn, tags);
   await deps.rollouts.markTagged(step.rolloutId, step.index);
 }
 
 /** Sends every still-planned step of the head's current wave; each step is claimed first, so none is sent twice. */
 export async function dispatchWave(deps: EngineDeps, head: RolloutHead): Promise<SentStep[]> {
-  if (head.status !== "running") return [];
+  if (head.status !== "running" || head.hold) return [];
   const sent = await mapLimit(stepIndices(head, head.current), SEND_CONCURRENCY, async (index) => {
     const claimed = await deps.rollouts.claimStep(head.rolloutId, index, iso(deps));
     return claimed ? sendStep(deps, head, claimed) : undefined;
@@ -150,15 +157,22 @@ export async function sendStep(deps: EngineDeps, head: RolloutHead, step: StepRe
   const unmanaged: string[] = [];
   try {
     if (step.kind === "ecs-service") {
-      if (!deps.ecs || !step.clusterArn) throw new Error(`no ECS dispatcher wired for ${ids.join(", ")}`);
-      for (const id of ids) commandIds.push((await deps.ecs.forceNewDeployment(step.clusterArn, id)).deploymentId);
+      if (!deps.ecs || !deps.links || !step.clusterArn)
+        throw new Error(`no ECS dispatcher wired for ${ids.join(", ")}`);
+      for (const id of ids) {
+        const { deploymentId } = await deps.ecs.forceNewDeployment(step.clusterArn, id);
+        commandIds.push(deploymentId);
+        // ECS events name the deployment: the link leads them back to this step and attempt.
+        await deps.links.link(deploymentId, { rolloutId: head.rolloutId, step: step.index, attempt: step.attempt });
+      }
     } else {
       const send = (instanceIds: string[]) =>
         deps.commands.sendRestart({
           documentName: deps.config.restartDocument,
           service: step.service,
           instanceIds,
-          maxConcurrency: head.maxConcurrency,
+          maxConcurrency: step.maxConcurrency ?? head.maxConcurrency,
+          ...(alarmOf(head, step) ? { alarm: alarmOf(head, step) } : {}),
           maxErrors: head.maxErrors,
           comment: commentFor(head, step),
         });
@@ -203,6 +217,8 @@ export interface ReconcileReport {
   actions: string[];
   recorded: number;
   sent: SentStep[];
+  /** The current wave is still held (what it waits for). */
+  held?: Hold;
 }
 
 /**
@@ -222,13 +238,18 @@ export async function reconcileRollout(
     return report;
   }
   report.wave = head.waves[head.current]?.wave;
+  if (head.status === "running" && head.hold) {
+    const released = await releaseIfOpen(deps, head, opts, (line) => report.actions.push(line));
+    if (released) delete head.hold;
+    else report.held = head.hold;
+  }
   const now = deps.now().getTime();
   const steps = await deps.rollouts.steps(rolloutId, stepIndices(head, head.current));
   const act = (line: string) => report.actions.push(opts.dryRun ? `would ${line}` : line);
   let open = 0;
   for (const step of steps) {
     if (step.state === "planned") {
-      if (head.status !== "running") continue;
+      if (head.status !== "running" || head.hold) continue;
       act(`send step ${step.index} (${toSend(step).length} target(s))`);
       if (opts.dryRun) continue;
       const claimed = await deps.rollouts.claimStep(rolloutId, step.index, new Date(now).toISOString());
@@ -256,6 +277,33 @@ export async function reconcileRollout(
   report.status = after.status;
   if (after.status === "halted" && open === 0 && !opts.dryRun) await deps.rollouts.forget(rolloutId);
   return report;
+}
+
+/**
+ * A held wave's gates asked again: if they opened (an overdue bake or coalescing window, alarms back to OK, the
+ * calendar OPEN), the hold is released (conditional on being this hold: one releaser) and the caller sends the wave;
+ * if a gate still holds, the hold's reason is brought up to date. True when the wave may go.
+ */
+async function releaseIfOpen(
+  deps: EngineDeps,
+  head: RolloutHead,
+  opts: { dryRun: boolean },
+  say: (line: string) => void,
+): Promise<boolean> {
+  const hold = head.hold;
+  if (!hold) return true;
+  const gate = await evaluateGate(deps, head, head.current);
+  if (!gate.open) {
+    say(gate.hold.reason);
+    if (!opts.dryRun && gate.hold.reason !== hold.reason)
+      await deps.rollouts.setHold(head.rolloutId, gate.hold, iso(deps));
+    if (!opts.dryRun) await wakeFor(deps, head.rolloutId, gate.hold);
+    return false;
+  }
+  const [wave, was] = hold.reason.split(" held: ");
+  say(`${opts.dryRun ? "would release" : "release"} ${wave}: gates open (was held: ${was})`);
+  if (opts.dryRun) return false;
+  return deps.rollouts.release(head.rolloutId, hold, iso(deps));
 }
 
 /** A claim older than the lease: if SSM has a command with the step's comment, it was sent; otherwise send it. */
@@ -297,13 +345,23 @@ async function collectOutcomes(
   if (step.kind === "host")
     for (const cmd of step.commandIds)
       for (const [id, st] of await deps.commands.invocations(cmd, silent)) statuses.set(id, st);
+  // ECS: the deployment this attempt started (the step's last command id), as DescribeServices sees it.
+  const deployment = step.commandIds[step.commandIds.length - 1];
+  const ecsJudged = new Map<string, { verdict: Verdict; why: string }>();
+  if (step.kind === "ecs-service" && deps.ecs && step.clusterArn && deployment)
+    for (const id of silent) {
+      const judged = ecsOutcome(await deps.ecs.deploymentState(step.clusterArn, id, deployment));
+      if (judged) ecsJudged.set(id, judged);
+    }
   const ref = { rolloutId: head.rolloutId, step: step.index, attempt: step.attempt };
   const out: Omit<OutcomeResult, "applied"> & { recorded: { instanceId: string; status: string }[] } = {
     recorded: [],
   };
   for (const id of silent) {
     const judged =
-      judgeInvocation(statuses.get(id)) ?? deadlineOutcome(step, head.maxConcurrency, deps.config.timings, now);
+      ecsJudged.get(id) ??
+      judgeInvocation(statuses.get(id)) ??
+      deadlineOutcome(step, step.maxConcurrency ?? head.maxConcurrency, deps.config.timings, now);
     if (!judged) continue;
     act(`record ${id}: ${judged.why}`);
     if (opts.dryRun) continue;

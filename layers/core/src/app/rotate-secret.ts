@@ -1,4 +1,6 @@
+import { mayBeReferenced } from "../domain/ecs.ts";
 import type { SecretEvent } from "../domain/events.ts";
+import { baseConcurrency, type Hold, type Profile, policyFor } from "../domain/gates.ts";
 import { canReadSecret } from "../domain/iam/scope.ts";
 import type { Manifest } from "../domain/manifest.ts";
 import type { Host } from "../domain/model.ts";
@@ -13,11 +15,13 @@ import {
 } from "../domain/rollout.ts";
 import type { RotationIntent } from "../domain/rotation.ts";
 import { classifyRotationEvent } from "../domain/rotation.ts";
-import { consumersOf, mayBeFleetSecret, rolloutIdFor, runsCurrentVersion } from "../domain/secrets.ts";
+import { consumersOf, mayBeFleetSecret, rolloutIdFor, runsCurrentVersion, secretIdMatches } from "../domain/secrets.ts";
 import type { Idempotency } from "../ports/index.ts";
 import type { Deps } from "./deps.ts";
+import { ecsConsumersOf } from "./ecs-consumers.ts";
 import { loadManifest } from "./manifest-source.ts";
 import { dispatchWave, type SentStep } from "./rollout-engine.ts";
+import { evaluateGate, wakeFor } from "./rollout-gates.ts";
 
 export type RotationAction = "restart" | "ignored" | "duplicate" | "planned" | "rejected";
 
@@ -31,6 +35,8 @@ export interface RotationResult {
   rolloutId?: string;
   plan: { waves: RolloutPlan["waves"]; skipped: SkippedTarget[] };
   commands: SentStep[];
+  /** The first wave waits for its gates (coalescing window, calendar, alarms): held, nothing sent yet. */
+  held?: Hold;
   /** Set when a large plan's ids were left out of this result (they are in the rollout store). */
   plannedHosts?: number;
 }
@@ -47,13 +53,21 @@ export interface RotationFact {
   services: string[];
   trigger: string;
   note?: string;
+  /** DescribeSecret OwningService: AWS manages the secret (the fast profile's default). */
+  owningService?: string;
+  /** The shared-secret entry's profile, when the manifest names one. */
+  profile?: Profile;
 }
 
-/** Turns an intent into a confirmed fact with ONE DescribeSecret (metadata only, never the value), or a reason to ignore. */
+/**
+ * Turns an intent into a confirmed fact with ONE DescribeSecret (metadata only, never the value), or a reason to
+ * ignore. A secret the manifest does not list is still in scope when a fleet ECS service's task definition
+ * references it (issue 16): with an ECS port, such a secret costs the ECS scan too.
+ */
 export async function confirmRotation(
   intent: RotationIntent,
   m: Manifest,
-  deps: Pick<Deps, "secrets">,
+  deps: Pick<Deps, "secrets"> & Partial<Pick<Deps, "ecs" | "policies">>,
 ): Promise<RotationFact | RotationResult> {
   const ignored = (reason: string, extra: Partial<RotationResult> = {}): RotationResult => ({
     action: "ignored",
@@ -65,11 +79,15 @@ export async function confirmRotation(
   });
   if (intent.kind === "reject") return { ...ignored(intent.reason), action: "rejected" };
   if (intent.kind === "ignore") return ignored(intent.reason);
-  if (!mayBeFleetSecret(m, intent.secretId)) return ignored(`secret is outside fleet ${m.namespace}`);
+  // Foreign ids cost no Secrets Manager call: neither the manifest nor a fleet ECS service's task definition names them.
+  const ecsServices = deps.ecs ? await deps.ecs.scanNamespace(m.tags.namespace, m.namespace) : [];
+  if (!mayBeFleetSecret(m, intent.secretId) && !mayBeReferenced(ecsServices, intent.secretId))
+    return ignored(`secret is outside fleet ${m.namespace}`);
   const secret = await deps.secrets.describe(intent.secretId);
   if (!secret) return ignored("secret does not exist (deleted, or another account/region)");
   const consumers = consumersOf(m, secret);
-  if (!consumers) return ignored(`secret ${secret.name} is outside fleet ${m.namespace}`, { secretArn: secret.arn });
+  if (!consumers && !(await referencedByEcs(secret, m, deps)))
+    return ignored(`secret ${secret.name} is outside fleet ${m.namespace}`, { secretArn: secret.arn });
   if (!secret.currentVersionId) return ignored("secret has no AWSCURRENT version", { secretArn: secret.arn });
   const note =
     intent.versionHint && intent.versionHint !== secret.currentVersionId
@@ -80,10 +98,28 @@ export async function confirmRotation(
     secretName: secret.name,
     versionId: secret.currentVersionId,
     ...(secret.lastChangedDate ? { changedAt: secret.lastChangedDate } : {}),
-    services: consumers.services,
+    services: consumers?.services ?? [],
     trigger: intent.trigger,
+    ...(secret.owningService ? { owningService: secret.owningService } : {}),
+    ...(sharedProfile(m, secret) ? { profile: sharedProfile(m, secret) } : {}),
     ...(note ? { note } : {}),
   };
+}
+
+/** The profile the manifest gives a shared secret, if any. */
+function sharedProfile(m: Manifest, secret: { arn: string; name: string }): Profile | undefined {
+  return m.sharedSecrets.find((s) => secretIdMatches(s.arn, secret))?.profile;
+}
+
+/** Does a fleet ECS service reference the secret (any reference, even a pinned one or one not restarted)? */
+async function referencedByEcs(
+  secret: { arn: string; name: string },
+  m: Manifest,
+  deps: Pick<Deps, "secrets"> & Partial<Pick<Deps, "ecs" | "policies">>,
+): Promise<boolean> {
+  if (!deps.ecs || !deps.policies) return false;
+  const { targets, skipped } = await ecsConsumersOf(secret, m, { ...deps, policies: deps.policies });
+  return targets.length + skipped.length > 0;
 }
 
 export function isFact(x: RotationFact | RotationResult): x is RotationFact {
@@ -168,7 +204,7 @@ export interface RolloutOptions {
   dryRun: boolean;
   /** A scan already made (the drift audit shares its one scan). */
   hosts?: Host[];
-  /** Restrict targets to these hosts (audit catch-up of stale hosts only). */
+  /** Restrict targets to these hosts and ECS service ARNs (audit catch-up of stale consumers only). */
   only?: ReadonlySet<string>;
   /** Distinguishes a catch-up rollout from the rotation's own rollout of the same version. */
   rolloutKey?: string;
@@ -194,13 +230,18 @@ export async function planForFact(
     deps,
     await knownUnmanaged(deps),
   );
+  const policy = policyFor(m, fact, fact.services);
+  // ECS services whose task definition references the secret: targets in their service's wave, beside the hosts.
+  const ecs = await ecsConsumersOf({ arn: fact.secretArn, name: fact.secretName }, m, deps, fact);
   return planRollout({
     rolloutId: rolloutIdOf(fact, opts),
     secret: { arn: fact.secretArn, name: fact.secretName },
     versionId: fact.versionId,
     manifest: m,
-    targets,
-    skipped,
+    targets: [...targets, ...(only ? ecs.targets.filter((t) => only.has(t.serviceArn)) : ecs.targets)],
+    skipped: [...skipped, ...(only ? [] : ecs.skipped)],
+    policy,
+    maxConcurrency: baseConcurrency(m, policy.profile),
   });
 }
 
@@ -247,19 +288,28 @@ export async function startRollout(
     commands,
   });
   if (opts.dryRun) return result("planned", `dry run: nothing sent${why}`);
+  if (plan.policy?.mode === "notify")
+    return result("planned", `notify mode (restart.mode): planned and reported, nothing restarted${why}`);
   if (plan.waves.length === 0) return result("ignored", `no running consumer needs or can take the restart${why}`);
   if (!deps.ecs && plan.waves.some((s) => s.kind === "ecs-service"))
     return result("ignored", "plan has ECS services but no ECS dispatcher is wired: refused, nothing sent");
   const { head, steps } = newRollout(plan, deps.now().toISOString());
+  const gate = await evaluateGate(deps, head, 0);
+  if (!gate.open) head.hold = gate.hold;
   if (!(await deps.rollouts.create(head, steps)))
     return result("duplicate", "another delivery created this rollout first");
   const sent = await dispatchWave(deps, head);
+  if (head.hold) await wakeFor(deps, rolloutId, head.hold);
   const targets = plan.waves.reduce((n, s) => n + s.targetIds.length, 0);
-  return result(
-    "restart",
-    `${fact.trigger}: restarting ${targets} target(s) in ${head.waves.length} wave(s)${why}`,
-    sent,
-  );
+  const held = head.hold ? `; ${head.hold.reason}` : "";
+  return {
+    ...result(
+      "restart",
+      `${fact.trigger}: restarting ${targets} target(s) in ${head.waves.length} wave(s)${held}${why}`,
+      sent,
+    ),
+    ...(head.hold ? { held: head.hold } : {}),
+  };
 }
 
 /** Above this many planned targets the result names waves and commands without their ids (see asRecord). */

@@ -1,6 +1,9 @@
 // The drift audit's judgements: pure functions from the facts the audit loaded to findings and a remediation plan.
 // No AWS call, no clock read: `now` is passed in. The app layer (app/audit-fleet.ts) loads the facts and applies
 // the plan.
+import type { SecretDescription } from "../ports/index.ts";
+import type { EcsService } from "./ecs.ts";
+import { judgeEcsServices, type StaleEcsService } from "./ecs-audit.ts";
 import { type HostCheckSummary, judgeHostChecks } from "./host-check.ts";
 import { type DesiredImds, desiredImds, type HostReadiness, planImds } from "./imds.ts";
 import {
@@ -22,7 +25,7 @@ import {
   type RegistryReport,
   type RegistryState,
 } from "./registry.ts";
-import { type ConsumerVia, runsCurrentVersion, versionTagKey } from "./secrets.ts";
+import { type ConsumerVia, consumersOf, runsCurrentVersion, versionTagKey } from "./secrets.ts";
 
 /** Instance states the audit judges: stopped hosts keep their options but cannot be fixed or restarted. */
 export const LIVE_STATES = new Set(["pending", "running"]);
@@ -86,6 +89,15 @@ export interface FleetFacts {
   /** The IAM judgement per host (one call, see app/audit-fleet.ts `assessRoles`) and the roles it read. */
   iam: { findings: Finding[]; roles: number };
   secrets: SecretFact[];
+  /**
+   * The namespace's ECS services, the secrets they reference (referencedSecretIds → description; undefined: none),
+   * and the IAM judgement of their task and execution roles (app/audit-fleet.ts `assessEcsRoles`). Absent: no ECS port.
+   */
+  ecs?: {
+    services: EcsService[];
+    secrets: ReadonlyMap<string, SecretDescription | undefined>;
+    roleFindings: Finding[];
+  };
   /** Unmanaged-host check: the plan and SSM's answers, or why SSM could not answer. */
   registry:
     | { plan: RegistryPlan; answers: RegistryAnswers; previous?: RegistryState }
@@ -341,6 +353,9 @@ export function judgeFleet(m: Manifest, facts: FleetFacts, now: Date): FleetJudg
   });
   const imds = judgeImdsHosts(m, facts.placed, { now, readiness: facts.readiness });
   const secrets = judgeSecrets(facts.placed, facts.secrets, now);
+  const ecs = facts.ecs
+    ? judgeEcsServices({ manifest: m, services: facts.ecs.services, secrets: facts.ecs.secrets, now })
+    : { findings: [], stale: [] };
   const unmanaged = judgeUnmanaged(facts.placed, facts.registry, now);
   const hostChecks = facts.hostChecks
     ? judgeHostChecks(
@@ -357,6 +372,8 @@ export function judgeFleet(m: Manifest, facts: FleetFacts, now: Date): FleetJudg
     ...judgeServicesWithoutHosts(m, facts.placed),
     ...facts.iam.findings,
     ...secrets.findings,
+    ...ecs.findings,
+    ...(facts.ecs?.roleFindings ?? []),
     ...unmanaged.findings,
     ...(hostChecks?.findings ?? []),
   ];
@@ -368,8 +385,30 @@ export function judgeFleet(m: Manifest, facts: FleetFacts, now: Date): FleetJudg
     imdsInFlight: imds.inFlight,
     readiness: readinessByService(facts.placed, facts.readiness),
     ...(hostChecks ? { hostChecks: hostChecks.summary } : {}),
-    catchUps: secrets.catchUps,
+    catchUps: withEcsCatchUps(m, secrets.catchUps, ecs.stale),
     registry: unmanaged.report,
     summary: summarise(findings),
   };
+}
+
+/**
+ * The hosts' catch-ups plus the stale ECS services: a service joins its secret's catch-up (one rollout per secret,
+ * hosts and services together), or opens one when no host of that secret is stale.
+ */
+export function withEcsCatchUps(m: Manifest, catchUps: CatchUp[], stale: readonly StaleEcsService[]): CatchUp[] {
+  const out = catchUps.map((c) => ({ ...c, stale: new Set(c.stale) }));
+  for (const st of stale) {
+    const known = out.find((c) => c.secretArn === st.secret.arn);
+    if (known) known.stale.add(st.serviceArn);
+    else
+      out.push({
+        secretArn: st.secret.arn,
+        secretName: st.secret.name,
+        versionId: st.secret.currentVersionId,
+        ...(st.secret.lastChangedDate ? { changedAt: st.secret.lastChangedDate } : {}),
+        services: consumersOf(m, st.secret)?.services ?? [],
+        stale: new Set([st.serviceArn]),
+      });
+  }
+  return out;
 }

@@ -106,6 +106,28 @@ export const SsmStatusEvent = z.object({
 });
 export type SsmStatusEvent = z.infer<typeof SsmStatusEvent>;
 
+/** An ECS service ARN (long format, `service/<cluster>/<name>`, or the old `service/<name>`). */
+export const ECS_SERVICE_ARN =
+  /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service\/[A-Za-z0-9_-]{1,255}(\/[A-Za-z0-9_-]{1,255})?$/;
+
+/** `ECS Deployment State Change` (ECS developer guide, "Amazon ECS service deployment state change events"). */
+export const EcsDeploymentEvent = z.object({
+  ...envelope,
+  source: z.literal("aws.ecs"),
+  "detail-type": z.literal("ECS Deployment State Change"),
+  resources: z
+    .array(z.string().check(z.regex(ECS_SERVICE_ARN, "an ECS service ARN")))
+    .check(z.minLength(1), z.maxLength(1)),
+  detail: z.object({
+    eventType: z.optional(z.enum(["INFO", "ERROR"])),
+    eventName: z.enum(["SERVICE_DEPLOYMENT_IN_PROGRESS", "SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"]),
+    deploymentId: z.string().check(z.regex(/^ecs-svc\/[0-9A-Za-z]{1,64}$/, "an ECS deployment id (ecs-svc/…)")),
+    updatedAt: z.optional(bounded(64)),
+    reason: z.optional(bounded(2048)),
+  }),
+});
+export type EcsDeploymentEvent = z.infer<typeof EcsDeploymentEvent>;
+
 /** The schedule's constant input (and what the CLI sends). */
 export const AuditRequest = z.object({
   source: z.optional(z.literal("dcp.schedule")),
@@ -119,6 +141,8 @@ export const ReconcileRequest = z.object({
   source: z.optional(z.literal("dcp.schedule")),
   action: z._default(z.literal("reconcile"), "reconcile"),
   dryRun: z.optional(z.boolean()),
+  /** A one-time wake-up names the held rollout it is for (EventBridge Scheduler, adapters/wakeups.ts). */
+  rolloutId: z.optional(z.string().check(z.regex(/^ro-[0-9a-f]{16}$/, "a rollout id (ro- and 16 hex digits)"))),
 });
 
 /** One line per problem, for results and logs: never the input's values beyond the path. */

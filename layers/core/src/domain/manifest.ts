@@ -30,6 +30,12 @@ const matching = (pattern: RegExp, what?: string) => z.string().check(z.regex(pa
 const int = (min: number, max?: number) =>
   z.number().check(z.int(), z.gte(min), ...(max === undefined ? [] : [z.lte(max)]));
 
+/** CloudWatch alarm names: 1–255 characters, no control characters. */
+const ALARM_NAME = /^[^\p{Cc}]{1,255}$/u;
+/** An SSM Change Calendar: a document name or ARN. */
+const CALENDAR = /^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:document\/)?[a-zA-Z0-9_.-]{3,128}$/;
+const profileSchema = z.enum(["fast", "safe"]);
+
 const grantSchema = z.object({
   actions: z.array(nonEmpty()).check(z.minLength(1)),
   resources: z.array(nonEmpty()).check(z.minLength(1)),
@@ -39,6 +45,10 @@ const serviceSchema = z.object({
   name: matching(SERVICE_NAME_PATTERN, "lower-case letters, digits and '-', starting with a letter"),
   wave: int(0, 100),
   extraGrants: z._default(z.array(grantSchema), []),
+  /** CloudWatch alarms checked before each next wave (any in ALARM holds the rollout); the first rides on SendCommand. */
+  alarms: z._default(z.array(matching(ALARM_NAME, "a CloudWatch alarm name")).check(z.maxLength(10)), []),
+  /** Parameter Store reads one restart of this service makes (GetParameter/GetParameters/GetParametersByPath). */
+  readsPerRestart: z._default(int(1, 1000), 10),
   /** Narrows the seed's image pulls (`repository/<ecrRepositoryPrefix>*`) to these repository names (globs). */
   ecrRepositories: z.optional(z.array(matching(/^[a-z0-9*?][a-z0-9._/*?-]*$/, "a repository name (glob)"))),
   /** Narrows the seed's `s3:GetObject` on `<configBucket>/*` to these object keys (globs). */
@@ -49,6 +59,8 @@ const sharedSecretSchema = z.object({
   bootstrapVar: matching(/^[A-Z][A-Z0-9_]*$/, "an upper-case environment variable name"),
   arn: matching(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, "a Secrets Manager secret ARN"),
   consumers: z.array(matching(SERVICE_NAME_PATTERN)).check(z.minLength(1)),
+  /** `fast` or `safe`; default: `fast` for a secret AWS manages (DescribeSecret OwningService), else `safe`. */
+  profile: z.optional(profileSchema),
 });
 
 /**
@@ -62,6 +74,16 @@ const ssmRate = (pattern: RegExp, what: string) =>
   );
 const maxConcurrency = ssmRate(/^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/, "a number ≥ 1 or a percentage 1%–100%");
 const maxErrors = ssmRate(/^([1-9][0-9]*|0|[1-9][0-9]%|[0-9]%|100%)$/, "a number ≥ 0 or a percentage 0%–100%");
+
+const RESTART_DEFAULTS = {
+  maxConcurrency: "1",
+  maxErrors: "0",
+  bakeSeconds: 0,
+  coalesceSeconds: 60,
+  profile: "safe" as const,
+  parameterStoreTps: 40,
+  mode: "restart" as const,
+};
 
 export const manifestSchema = z
   .object({
@@ -110,8 +132,23 @@ export const manifestSchema = z
       },
     ),
     restart: z._default(
-      z.object({ maxConcurrency: z._default(maxConcurrency, "1"), maxErrors: z._default(maxErrors, "0") }),
-      { maxConcurrency: "1", maxErrors: "0" },
+      z.object({
+        maxConcurrency: z._default(maxConcurrency, "1"),
+        maxErrors: z._default(maxErrors, "0"),
+        /** Seconds between a wave's completion and the next wave (safe profile). */
+        bakeSeconds: z._default(int(0, 86_400), 0),
+        /** Secrets changing within this window with shared consumers restart each host once (safe profile). */
+        coalesceSeconds: z._default(int(0, 900), 60),
+        /** SSM Change Calendar (name or ARN): while CLOSED, the next wave waits (safe profile). */
+        changeCalendar: z.optional(matching(CALENDAR, "an SSM Change Calendar document name or ARN")),
+        /** Profile of service bundles (shared secrets carry their own). */
+        profile: z._default(profileSchema, "safe"),
+        /** Parameter Store throughput the restarting hosts share (default quota 40 TPS). */
+        parameterStoreTps: z._default(int(1, 10_000), 40),
+        /** `notify`: plan and report every rotation, restart nothing. */
+        mode: z._default(z.enum(["restart", "notify"]), "restart"),
+      }),
+      RESTART_DEFAULTS,
     ),
   })
   .check(

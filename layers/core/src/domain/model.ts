@@ -54,6 +54,8 @@ export interface Finding {
   kind: FindingKind;
   severity: Severity;
   instanceId?: string;
+  /** The resource a finding is about when it is not a host (an ECS service ARN). */
+  resource?: string;
   service?: string;
   /** One sentence an operator can act on. */
   detail: string;

@@ -1,5 +1,6 @@
 // The rollout state machine, whole and pure: the plan, the per-step (per-command) and per-wave state, and every
 // transition the engine (app/rollout-engine.ts) applies through conditional DynamoDB writes. No I/O, no clock.
+import { applyBudget, type Hold, type RolloutPolicy } from "./gates.ts";
 import type { Manifest } from "./manifest.ts";
 import { SERVICE_NAME_PATTERN } from "./manifest.ts";
 import { MAX_IDS_PER_COMMAND, parseMaxConcurrency, verdictOf } from "./ssm.ts";
@@ -35,6 +36,10 @@ export interface WaveStep {
   targetIds: string[];
   /** ECS steps only: the cluster of the (single) service. */
   clusterArn?: string;
+  /** This command's MaxConcurrency when the Parameter Store budget set it (else the rollout's). */
+  maxConcurrency?: string;
+  /** Sub-wave of a wave split to fit the Parameter Store budget (0 when not split). */
+  part?: number;
 }
 
 export interface RolloutPlan {
@@ -47,6 +52,8 @@ export interface RolloutPlan {
   skipped: SkippedTarget[];
   maxConcurrency: string;
   maxErrors: string;
+  /** Gates, profile and budget (domain/gates.ts); absent in plans made without one. */
+  policy?: RolloutPolicy;
 }
 
 /** Builds the rolling-restart plan: waves from the manifest (lower first), each target exactly once. */
@@ -57,6 +64,9 @@ export function planRollout(input: {
   manifest: Manifest;
   targets: RolloutTarget[];
   skipped?: SkippedTarget[];
+  policy?: RolloutPolicy;
+  /** MaxConcurrency of the rollout's commands (the profile's); default the manifest's. */
+  maxConcurrency?: string;
 }): RolloutPlan {
   const { manifest: m } = input;
   const waveOf = new Map(m.services.map((s) => [s.name, s.wave]));
@@ -119,15 +129,17 @@ export function planRollout(input: {
       a.kind.localeCompare(b.kind) ||
       (a.targetIds[0] ?? "").localeCompare(b.targetIds[0] ?? ""),
   );
+  const maxConcurrency = input.maxConcurrency ?? m.restart.maxConcurrency;
   return {
     rolloutId: input.rolloutId,
     secretArn: input.secret.arn,
     secretName: input.secret.name,
     versionId: input.versionId,
-    waves: steps,
+    waves: input.policy ? applyBudget(steps, m, maxConcurrency, input.policy.parameterStoreTps) : steps,
     skipped,
-    maxConcurrency: m.restart.maxConcurrency,
+    maxConcurrency,
     maxErrors: m.restart.maxErrors,
+    ...(input.policy ? { policy: input.policy } : {}),
   };
 }
 
@@ -138,6 +150,8 @@ export type RolloutStatus = "running" | "halted" | "succeeded";
 /** One wave of the plan as the head item keeps it: steps [first, first + steps), `targets` targets in all. */
 export interface WaveInfo {
   wave: number;
+  /** Sub-wave of a wave split to fit the Parameter Store budget. */
+  part?: number;
   first: number;
   steps: number;
   targets: number;
@@ -166,6 +180,12 @@ export interface RolloutHead {
   skipped: SkippedTarget[];
   skippedCount: number;
   haltReason?: string;
+  /** Gates and profile fixed at plan time (domain/gates.ts). */
+  policy?: RolloutPolicy;
+  /** The current wave waits for its gates (bake, alarms, calendar, coalescing): durable, released by the reconciler. */
+  hold?: Hold;
+  /** The last hold released, with when (operators see what a wave waited for). */
+  lastHold?: Hold & { releasedAt: string };
   createdAt: string;
   updatedAt: string;
 }
@@ -198,6 +218,13 @@ export interface StepRecord extends WaveStep {
   tagged: boolean;
 }
 
+/** Where an outcome belongs: the step, and the attempt its command was sent for (from the command's comment). */
+export interface StepRef {
+  rolloutId: string;
+  step: number;
+  attempt: number;
+}
+
 /** The whole rollout for operators (CLI status/watch): the head and its steps. */
 export interface Rollout extends RolloutHead {
   steps: StepRecord[];
@@ -206,12 +233,22 @@ export interface Rollout extends RolloutHead {
 /** The head and the step records a new rollout starts from. */
 export function newRollout(plan: RolloutPlan, now: string): { head: RolloutHead; steps: StepRecord[] } {
   const waves: WaveInfo[] = [];
+  /** Wave index of each step: a wave split into parts (Parameter Store budget) is several entries of one number. */
+  const waveIndexOf: number[] = [];
   plan.waves.forEach((s, i) => {
     const last = waves[waves.length - 1];
-    if (last && last.wave === s.wave) {
+    if (last && last.wave === s.wave && (last.part ?? 0) === (s.part ?? 0)) {
       last.steps++;
       last.targets += s.targetIds.length;
-    } else waves.push({ wave: s.wave, first: i, steps: 1, targets: s.targetIds.length });
+    } else
+      waves.push({
+        wave: s.wave,
+        ...(s.part ? { part: s.part } : {}),
+        first: i,
+        steps: 1,
+        targets: s.targetIds.length,
+      });
+    waveIndexOf.push(waves.length - 1);
   });
   const head: RolloutHead = {
     rolloutId: plan.rolloutId,
@@ -226,6 +263,7 @@ export function newRollout(plan: RolloutPlan, now: string): { head: RolloutHead;
     done: waves.map(() => 0),
     skipped: plan.skipped.slice(0, MAX_SKIPPED_KEPT),
     skippedCount: plan.skipped.length,
+    ...(plan.policy ? { policy: plan.policy } : {}),
     createdAt: now,
     updatedAt: now,
   };
@@ -234,7 +272,7 @@ export function newRollout(plan: RolloutPlan, now: string): { head: RolloutHead;
       ...s,
       rolloutId: plan.rolloutId,
       index,
-      waveIndex: waves.findIndex((w) => w.wave === s.wave),
+      waveIndex: waveIndexOf[index]!,
       state: "planned",
       attempt: 1,
       commandIds: [],

@@ -29,7 +29,7 @@ export function secretIdMatches(id: string, secret: SecretRef): boolean {
 }
 
 /** The name part of an id: a name as is; an ARN's resource part (which may still carry the suffix). */
-function nameCandidates(id: string): string[] {
+export function nameCandidates(id: string): string[] {
   if (!isSecretArn(id)) return [id];
   const rest = id.replace(ARN_PREFIX, "");
   const withoutSuffix = /-[A-Za-z0-9]{6}$/.test(rest) ? rest.slice(0, -7) : rest;
@@ -87,6 +87,11 @@ export function versionTagKey(secretName: string): string {
 }
 
 export const RESTARTED_AT_TAG = "dcp:restarted-at";
+
+/** The tags recording that a consumer (host or ECS service) now runs `versionId` of the secret, since `at` (ISO). */
+export function versionTags(secretName: string, versionId: string, at: string): Record<string, string> {
+  return { [versionTagKey(secretName)]: versionId, [RESTARTED_AT_TAG]: at };
+}
 
 export function rolloutIdFor(secretArn: string, versionId: string): string {
   return `ro-${createHash("sha256").update(`${secretArn}|${versionId}`).digest("hex").slice(0, 16)}`;

@@ -1,10 +1,13 @@
 // Ports: the only way the core talks to AWS. Adapters in ../adapters implement them with SDK v3;
 // tests may implement them with plain objects. Nothing here imports the SDK.
+
+import type { EcsService } from "../domain/ecs.ts";
+import type { Hold } from "../domain/gates.ts";
 import type { PolicyDocument } from "../domain/iam/policy.ts";
 import type { DesiredImds } from "../domain/imds.ts";
 import type { AccountImdsDefaults, LaunchTemplateFact } from "../domain/imds-sources.ts";
 import type { Host, ImdsOptions } from "../domain/model.ts";
-import type { Rollout, RolloutHead, StepRecord, Verdict } from "../domain/rollout.ts";
+import type { Rollout, RolloutHead, StepRecord, StepRef, Verdict } from "../domain/rollout.ts";
 import type { InvocationStatus } from "../domain/ssm.ts";
 
 /** EC2: the fleet's hosts. */
@@ -96,6 +99,8 @@ export interface SecretDescription {
   /** Last change of the secret (value or metadata): at or after the current version's creation. */
   lastChangedDate?: string;
   deletedDate?: string;
+  /** The AWS service that manages the secret (e.g. `rds` for an RDS master user secret); absent for our own. */
+  owningService?: string;
 }
 
 /** Secrets Manager: metadata only. There is deliberately no way to read a value through this port. */
@@ -118,6 +123,8 @@ export interface RestartRequest {
   maxConcurrency: string;
   maxErrors: string;
   comment: string;
+  /** SendCommand AlarmConfiguration: SSM stops the command when this CloudWatch alarm fires (exactly one). */
+  alarm?: string;
 }
 
 /** SendCommand refused the batch because SSM does not consider one of its instances registered and online. */
@@ -148,10 +155,8 @@ export interface CommandRunner {
   commandsWithComment(instanceId: string, documentName: string, comment: string): Promise<string[]>;
 }
 
-/** ECS: a new deployment of one service (CONTRACT-consumers.md; the ECS engineer's port provides it). */
-export interface EcsDispatch {
-  forceNewDeployment(clusterArn: string, serviceArn: string): Promise<{ deploymentId: string }>;
-}
+/** ECS: a new deployment of one service (CONTRACT-consumers.md): the part of EcsDeployments the engine sends with. */
+export type EcsDispatch = Pick<EcsDeployments, "forceNewDeployment">;
 
 /** SSM Parameter Store: where the manifest and audit summaries live. */
 export interface ParameterStore {
@@ -182,9 +187,7 @@ export interface RolloutStore {
    * target already had an outcome this attempt (a duplicate) or the attempt is not the step's.
    */
   recordOutcome(
-    rolloutId: string,
-    index: number,
-    attempt: number,
+    ref: StepRef,
     targetId: string,
     verdict: Verdict,
     why: string,
@@ -196,8 +199,12 @@ export interface RolloutStore {
   addDone(rolloutId: string, waveIndex: number, n: number): Promise<RolloutHead>;
   /** SET the wave's done counter to a recount, if it still holds `expected`. */
   setDone(rolloutId: string, waveIndex: number, expected: number, value: number): Promise<boolean>;
-  /** current = to, if current = from and the rollout runs. */
-  advance(rolloutId: string, from: number, to: number, now: string): Promise<boolean>;
+  /** current = to (held by `hold` when given, in the same write), if current = from and the rollout runs. */
+  advance(rolloutId: string, from: number, to: number, now: string, hold?: Hold): Promise<boolean>;
+  /** Sets (or updates) the current wave's hold, if the rollout runs that wave and any hold it has is this one. */
+  setHold(rolloutId: string, hold: Hold, now: string): Promise<boolean>;
+  /** Removes the hold, if it is still this one; true for the one caller that released it (it dispatches). */
+  release(rolloutId: string, hold: Hold, now: string): Promise<boolean>;
   /** running → succeeded (and out of the running set), if current = waveIndex. */
   succeed(rolloutId: string, waveIndex: number, now: string): Promise<boolean>;
   /** running → halted with a reason; true for the one caller that halted it. */
@@ -234,4 +241,56 @@ export interface ManagedInstances {
  */
 export interface Idempotency {
   once<T>(key: Record<string, string>, work: () => Promise<T>): Promise<{ result: T; duplicate: boolean }>;
+}
+
+/** What the rollout gates are judged on (domain/gates.ts): CloudWatch alarm states and an SSM Change Calendar. */
+export interface GateSignals {
+  /** DescribeAlarms by name (≤ 100 names per call): StateValue per alarm that exists; missing ones are absent. */
+  alarmStates(names: string[]): Promise<Map<string, string>>;
+  /** GetCalendarState now: OPEN or CLOSED, and when it next changes. */
+  calendarState(calendar: string): Promise<{ state: string; nextTransition?: string }>;
+}
+
+/**
+ * A one-time wake-up of the reconciler for one rollout at `at` (ISO time): ends a short wait (bake, coalescing window)
+ * on time instead of at the next scheduled reconcile. Best effort: the reconciler ends any overdue wait anyway.
+ */
+export interface Wakeups {
+  wakeAt(rolloutId: string, at: string): Promise<void>;
+}
+
+/** What ECS says about one deployment of a service (DescribeServices). */
+export interface EcsDeploymentState {
+  /**
+   * `IN_PROGRESS` / `COMPLETED` / `FAILED`: the deployment's rolloutState; `superseded`: gone from the service, and a
+   * later deployment (which reads the secret afresh too) has completed; `gone`: neither the deployment nor a later
+   * completed one is there (e.g. rolled back); `service-missing`: the service no longer exists.
+   */
+  state: "IN_PROGRESS" | "COMPLETED" | "FAILED" | "superseded" | "gone" | "service-missing";
+  reason?: string;
+}
+
+/** ECS services of the fleet: read-only discovery. */
+export interface EcsInventory {
+  /**
+   * Every ACTIVE service carrying tag `tagKey=namespace`, with its current task definition's `secrets[]` (names and
+   * valueFrom only). ListClusters → ListServices → DescribeServices (≤ 10 per call, tags included) →
+   * DescribeTaskDefinition once per distinct task definition. Memoised per adapter instance (one invocation).
+   */
+  scanNamespace(tagKey: string, namespace: string): Promise<EcsService[]>;
+}
+
+/** ECS deployments: the contract's dispatcher port (CONTRACT-consumers.md). */
+export interface EcsDeployments {
+  /** UpdateService(forceNewDeployment): the PRIMARY deployment ECS answers is the one we started. */
+  forceNewDeployment(clusterArn: string, serviceArn: string): Promise<{ deploymentId: string }>;
+  deploymentState(clusterArn: string, serviceArn: string, deploymentId: string): Promise<EcsDeploymentState>;
+  /** TagResource on one service (the secret version it now runs). */
+  tagService(serviceArn: string, tags: Record<string, string>): Promise<void>;
+}
+
+/** Which rollout step (and attempt) started an ECS deployment: ECS events name the deployment, not our rollout. */
+export interface DeploymentLinks {
+  link(deploymentId: string, ref: { rolloutId: string; step: number; attempt: number }): Promise<void>;
+  stepOf(deploymentId: string): Promise<{ rolloutId: string; step: number; attempt: number } | undefined>;
 }

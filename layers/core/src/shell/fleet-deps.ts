@@ -1,6 +1,5 @@
 // Fleet-wide wiring shared by the functions that touch every port (rotation, audit), the CLI, the bench and the tests.
 
-import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { CachedParameterStore } from "../adapters/cached-parameters.ts";
 import {
   type ApiCallCounter,
@@ -9,15 +8,21 @@ import {
   createClients,
   dynamodbClient,
   ec2Client,
+  ecsClient,
+  schedulerClient,
   ssmClient,
 } from "../adapters/clients.ts";
 import { CloudWatchImdsUsage } from "../adapters/cloudwatch.ts";
+import { DynamoDeploymentLinks } from "../adapters/deployment-links.ts";
 import { Ec2FleetInventory, Ec2ImdsSources } from "../adapters/ec2.ts";
+import { EcsServiceAdapter } from "../adapters/ecs.ts";
+import { AwsGateSignals } from "../adapters/gates.ts";
 import { BulkPolicyStore, TargetedPolicyStore } from "../adapters/iam.ts";
 import { DynamoRolloutStore } from "../adapters/rollout-store.ts";
 import { SecretsManagerCatalog } from "../adapters/secrets.ts";
 import { SsmCommandRunner, SsmHostChecks } from "../adapters/ssm.ts";
 import { SsmManagedInstances } from "../adapters/ssm-managed.ts";
+import { SchedulerWakeups } from "../adapters/wakeups.ts";
 import type { AuditDeps } from "../app/audit-fleet.ts";
 import type { Config } from "../app/config.ts";
 import type { Deps } from "../app/deps.ts";
@@ -32,6 +37,8 @@ export interface FleetDepsOptions {
   /** Existing clients (e.g. with a test harness attached); created lazily otherwise. */
   clients?: AwsClients;
   params?: ParameterStore;
+  /** ECS services as consumers (default on): off for callers that see hosts only. */
+  ecs?: boolean;
 }
 
 export type FleetDeps = Deps & { managed: ManagedInstances; clients: AwsClients };
@@ -51,7 +58,9 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
     rollouts,
     params: opts.params ?? new CachedParameterStore(clients.ssm),
     managed: new SsmManagedInstances(clients.ssm),
+    signals: new AwsGateSignals(clients.cloudwatch, clients.ssm),
     now: () => new Date(),
+    ...(opts.ecs === false ? {} : ecsDeps(clients, config)),
   };
 }
 
@@ -59,31 +68,57 @@ export type FullAuditDeps = FleetDeps & Required<Pick<AuditDeps, "sources" | "us
 
 /**
  * The audit's wiring: every fleet port plus the IMDS sources, CloudWatch readiness and the host credential check.
- * Separate from `fleetDeps` so the rotation's bundle carries no CloudWatch client.
+ * Readiness reads CloudWatch through the same (lazily built) client as the rollout gates: `clients.cloudwatch`.
  */
-export function auditDeps(
-  config: Config,
-  opts: FleetDepsOptions & { cloudwatch?: CloudWatchClient } = {},
-): FullAuditDeps {
+export function auditDeps(config: Config, opts: FleetDepsOptions = {}): FullAuditDeps {
   const base = fleetDeps(config, opts);
-  const cloudwatch = opts.cloudwatch ?? cloudwatchClient(opts.counter ? { counter: opts.counter } : {});
   return {
     ...base,
     sources: new Ec2ImdsSources(base.clients.ec2),
-    usage: new CloudWatchImdsUsage(cloudwatch),
+    usage: new CloudWatchImdsUsage(base.clients.cloudwatch),
     hostChecks: new SsmHostChecks(base.clients.ssm, config.hostCheckDocument),
   };
+}
+
+/** The ECS port and the deployment links (on the rollout table) for the functions that dispatch or track ECS targets. */
+export function ecsDeps(
+  clients: Pick<AwsClients, "ecs" | "dynamodb">,
+  config: Config,
+): Required<Pick<Deps, "ecs" | "links">> {
+  return {
+    ecs: new EcsServiceAdapter(clients.ecs),
+    links: config.rolloutTable
+      ? new DynamoDeploymentLinks(clients.dynamodb, config.rolloutTable)
+      : unavailable("DeploymentLinks (no rollout table configured)"),
+  };
+}
+
+/**
+ * One-time wake-ups when the template configured them (EventBridge Scheduler); none otherwise. Only the tracker sets
+ * them (a bake hold): the rotation's and the audit's bundles stay within budget without the Scheduler client, and a
+ * first wave's coalescing hold is ended by the reconciler's next run.
+ */
+function wakeupsFor(config: Config): Pick<Deps, "wakeups"> {
+  return config.wakeup ? { wakeups: new SchedulerWakeups(schedulerClient(), config.wakeup) } : {};
 }
 
 /**
  * The rollout engine's adapters (tracker, reconciler): EC2 for version tags, SSM Run Command, the rollout table.
  * Clients are built here once per cold start; the caller narrows them with portsFor.
  */
-export function rolloutAdapters(config: Config): Pick<Deps, "inventory" | "commands" | "rollouts"> {
+export function rolloutAdapters(
+  config: Config,
+): Pick<Deps, "inventory" | "commands" | "rollouts" | "signals" | "wakeups"> & Required<Pick<Deps, "ecs" | "links">> {
   if (!config.rolloutTable) throw new Error("configuration error: DCP_ROLLOUT_TABLE is not set");
+  const dynamodb = dynamodbClient();
+  const ssm = ssmClient();
   return {
     inventory: new Ec2FleetInventory(ec2Client()),
-    commands: new SsmCommandRunner(ssmClient(), { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
-    rollouts: new DynamoRolloutStore(dynamodbClient(), config.rolloutTable),
+    commands: new SsmCommandRunner(ssm, { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
+    rollouts: new DynamoRolloutStore(dynamodb, config.rolloutTable),
+    signals: new AwsGateSignals(cloudwatchClient(), ssm),
+    ...wakeupsFor(config),
+    // ECS targets: the next wave's deployments, their state (events and reconciler), their version tags.
+    ...ecsDeps({ ecs: ecsClient(), dynamodb }, config),
   };
 }

@@ -9,12 +9,14 @@ import type { HostChecks, Idempotency, ImdsSources, ImdsUsage, ManagedInstances 
 export type FunctionId = keyof typeof FUNCTION_USES;
 
 /** Every port a function may be wired with, by its key in the use cases' dependencies. */
-export interface AllPorts extends Omit<Deps, "config" | "now"> {
+export interface AllPorts extends Omit<Deps, "config" | "now" | "ecs" | "links"> {
   managed: ManagedInstances;
   idempotency: Idempotency;
   sources: ImdsSources;
   usage: ImdsUsage;
   hostChecks: HostChecks;
+  ecs: NonNullable<Deps["ecs"]>;
+  links: NonNullable<Deps["links"]>;
 }
 export type PortKey = keyof AllPorts;
 
@@ -33,6 +35,11 @@ const PORT_OF: Record<string, PortKey> = {
   ImdsSources: "sources",
   ImdsUsage: "usage",
   HostChecks: "hostChecks",
+  GateSignals: "signals",
+  Wakeups: "wakeups",
+  EcsInventory: "ecs",
+  EcsDeployments: "ecs",
+  DeploymentLinks: "links",
 };
 /** Declarations whose method name differs from the port's (AuditState.read is ParameterStore.get on one name). */
 const METHOD_OF: Partial<Record<AdapterMethod, string>> = { "AuditState.read": "get", Idempotency: "once" };
@@ -77,6 +84,9 @@ function guarded<T extends object>(fn: FunctionId, port: PortKey, adapter: T, al
   });
 }
 
+/** Ports the use cases treat as optional (`deps.ecs?`): left undefined, not refused, where undeclared. */
+const OPTIONAL_PORTS = new Set<PortKey>(["ecs", "links"]);
+
 /** A port the function does not use at all: any call is a wiring bug, loudly. */
 function absent<T extends object>(fn: FunctionId, port: PortKey): T {
   return new Proxy({} as T, {
@@ -109,11 +119,18 @@ export function portsFor<F extends FunctionId>(
     "sources",
     "usage",
     "hostChecks",
+    "signals",
+    "ecs",
+    "links",
   ] as const) {
     const methods = allowed.get(key);
     const adapter = adapters[key] as object | undefined;
     if (methods && !adapter) throw new Error(`${fn} declares ${key} in adapters/permissions.ts but none is wired`);
+    if (!methods && OPTIONAL_PORTS.has(key)) continue; // absent means "not this function's job" (use cases test it)
     ports[key] = methods && adapter ? guarded(fn, key, adapter, methods) : absent(fn, key);
   }
+  // Optional: without wake-ups (not declared, or not configured) the reconciler's schedule ends every wait.
+  const wakeups = allowed.get("wakeups") && adapters.wakeups;
+  if (wakeups) ports.wakeups = guarded(fn, "wakeups", wakeups, allowed.get("wakeups")!);
   return { ...base, ...(ports as unknown as AllPorts) };
 }

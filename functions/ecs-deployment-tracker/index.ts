@@ -1,0 +1,35 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import middy from "@middy/core";
+import type { Context } from "aws-lambda";
+import { loadConfig } from "#core/app/config";
+import { type EcsTrackResult, trackEcsDeployment } from "#core/app/track-ecs-deployment";
+import { EcsDeploymentEvent } from "#core/domain/events";
+import { rolloutAdapters } from "#core/shell/fleet-deps";
+import { accept, addCounts, powertools, type Rejected, reject } from "#core/shell/lambda";
+import { portsFor } from "#core/shell/ports-for";
+
+const { logger, metrics } = powertools("ecs-deployment-tracker");
+const config = loadConfig();
+// No idempotency table: a duplicate is answered by the rollout store's conditional write on the service's step.
+const deps = portsFor("EcsDeploymentTrackerFunction", rolloutAdapters(config), { config, now: () => new Date() });
+
+/** Parse → trackEcsDeployment → report. */
+export const handler = middy(async (event: unknown, context: Context): Promise<EcsTrackResult | Rejected> => {
+  const accepted = accept(EcsDeploymentEvent, event, context, "an ECS deployment state change");
+  if ("reason" in accepted) return reject(logger, metrics, accepted.reason);
+  const { resources, detail } = accepted.event;
+  const result = await trackEcsDeployment(
+    { serviceArn: resources[0]!, deploymentId: detail.deploymentId, eventName: detail.eventName },
+    deps,
+  );
+  addCounts(metrics, {
+    EcsServicesRestarted: result.recorded.filter((r) => r.status === "Success").length,
+    RolloutHalted: result.halted ? 1 : 0,
+    RolloutCompleted: result.rolloutStatus === "succeeded" && result.recorded.length > 0 ? 1 : 0,
+  });
+  logger.info("ECS deployment tracked", { ...result, recorded: result.recorded.length });
+  return result;
+})
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));
