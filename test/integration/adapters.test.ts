@@ -482,7 +482,8 @@ describe("clients and permissions", () => {
     ];
     for (const key of expected) expect(Object.keys(PERMISSIONS), key).toContain(key);
     for (const actions of Object.values(PERMISSIONS))
-      for (const a of actions) expect(a).toMatch(/^(ec2|ecs|iam|ssm|secretsmanager|dynamodb|cloudwatch):[A-Za-z]+$/);
+      for (const a of actions)
+        expect(a).toMatch(/^(ec2|ecs|iam|ssm|secretsmanager|dynamodb|cloudwatch|scheduler):[A-Za-z]+$/);
     expect(JSON.stringify(PERMISSIONS)).not.toContain("GetSecretValue");
   });
 });
