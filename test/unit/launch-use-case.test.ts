@@ -75,7 +75,19 @@ describe("guardLaunch", () => {
 describe("portsFor: wiring derived from adapters/permissions.ts", () => {
   const adapters = () => {
     const { w, idempotency } = world();
-    return { ...w.deps, idempotency };
+    // Ports these tests never call, wired so every function's declarations are satisfied (IMDS sources and readiness,
+    // host checks, rollout gates, ECS and its deployment links).
+    const unused = {} as never;
+    return {
+      ...w.deps,
+      idempotency,
+      sources: unused,
+      usage: unused,
+      hostChecks: unused,
+      signals: unused,
+      ecs: unused,
+      links: unused,
+    };
   };
   const base = () => ({ config: world().w.deps.config, now: () => new Date() });
   const refused = (call: () => unknown) => expect(call).toThrow(/may not call .*: its role does not allow it/);
