@@ -492,10 +492,16 @@ describe("blocks repeated per function stay identical where they must", () => {
       // The document is a JSON string rendered by Fn::Sub (a condition KEY cannot be an intrinsic): its ${…} sit in strings.
       const doc = JSON.parse(props.PolicyDocument["Fn::Sub"] as string) as { Statement: Statement[] };
       for (const s of doc.Statement) {
-        // Instances, and for the audit's IMDS source fix the launch templates (tagged with the namespace too).
-        const type = actions(s).every((a) => /LaunchTemplate/.test(a)) ? "launch-template" : "instance";
+        // Instances for EC2/SSM writes, the launch templates for the audit's IMDS source fix (tagged with the namespace
+        // too), and the namespace's ECS services for ECS writes.
+        const ecs = actions(s).every((a) => a.startsWith("ecs:"));
+        const type = ecs
+          ? "service"
+          : actions(s).every((a) => /LaunchTemplate/.test(a))
+            ? "launch-template"
+            : "instance";
         // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders, literally
-        const arn = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:";
+        const arn = `arn:\${AWS::Partition}:${ecs ? "ecs" : "ec2"}:\${AWS::Region}:\${AWS::AccountId}:`;
         expect(s.Resource, `${id} ${s.Sid}`).toBe(`${arn}${type}/*`);
         const prefix = actions(s).every((a) => a.startsWith("ssm:")) ? "ssm:resourceTag" : "aws:ResourceTag";
         expect(s.Condition, `${id} ${s.Sid}`).toEqual({
