@@ -1,4 +1,5 @@
 // Every SDK adapter against a real moto_server, through the real SDK v3 clients.
+
 import {
   DescribeInstancesCommand,
   type EC2Client,
@@ -21,11 +22,13 @@ import { DescribeParametersCommand } from "@aws-sdk/client-ssm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ApiCallCounter, type AwsClients, createClients } from "#core/adapters/clients";
 import { Ec2FleetInventory } from "#core/adapters/ec2";
+import { AwsGateSignals } from "#core/adapters/gates";
 import { BulkPolicyStore, TargetedPolicyStore } from "#core/adapters/iam";
 import { PERMISSIONS } from "#core/adapters/permissions";
 import { SecretsManagerCatalog } from "#core/adapters/secrets";
 import { SsmCommandRunner, SsmParameterStore } from "#core/adapters/ssm";
 import { SsmManagedInstances } from "#core/adapters/ssm-managed";
+import { SchedulerWakeups } from "#core/adapters/wakeups";
 import { InvalidInputError, NotFoundError } from "#core/domain/errors";
 import type { PolicyDocument } from "#core/domain/iam/policy";
 import type { RolePolicies } from "#core/ports/index";
@@ -475,10 +478,13 @@ describe("clients and permissions", () => {
       "EcsInventory.scanNamespace",
       ...["forceNewDeployment", "deploymentState", "tagService"].map((m) => `EcsDeployments.${m}`),
       "DeploymentLinks.*",
+      ...methods(AwsGateSignals).map((m) => `GateSignals.${m}`),
+      ...methods(SchedulerWakeups).map((m) => `Wakeups.${m}`),
     ];
     for (const key of expected) expect(Object.keys(PERMISSIONS), key).toContain(key);
     for (const actions of Object.values(PERMISSIONS))
-      for (const a of actions) expect(a).toMatch(/^(ec2|ecs|iam|ssm|secretsmanager|dynamodb):[A-Za-z]+$/);
+      for (const a of actions)
+        expect(a).toMatch(/^(ec2|ecs|iam|ssm|secretsmanager|dynamodb|cloudwatch|scheduler):[A-Za-z]+$/);
     expect(JSON.stringify(PERMISSIONS)).not.toContain("GetSecretValue");
   });
 });

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { FUNCTION_USES } from "#core/adapters/permissions";
 import { guardLaunch } from "#core/app/guard-launch";
-import { type FunctionId, portsFor } from "#core/shell/ports-for";
+import { type AllPorts, type FunctionId, portsFor } from "#core/shell/ports-for";
 import { FakeIdempotency, fakeWorld } from "../support/fakes.ts";
 import { instanceId, testHost, testManifest } from "../support/fixtures.ts";
 
@@ -73,9 +73,25 @@ describe("guardLaunch", () => {
 });
 
 describe("portsFor: wiring derived from adapters/permissions.ts", () => {
-  const adapters = () => {
+  // Ports no use case here calls: present so wiring can be checked, and any call through them is a test bug.
+  const unused = <T extends object>(port: string) =>
+    new Proxy({} as T, {
+      get: (_t, prop) =>
+        prop === "then"
+          ? undefined
+          : () => {
+              throw new Error(`${port}.${String(prop)} is not faked here`);
+            },
+    });
+  const adapters = (): Partial<AllPorts> => {
     const { w, idempotency } = world();
-    return { ...w.deps, idempotency };
+    return {
+      ...w.deps,
+      idempotency,
+      signals: unused<NonNullable<AllPorts["signals"]>>("signals"),
+      ecs: unused<AllPorts["ecs"]>("ecs"),
+      links: unused<NonNullable<AllPorts["links"]>>("links"),
+    };
   };
   const base = () => ({ config: world().w.deps.config, now: () => new Date() });
   const refused = (call: () => unknown) => expect(call).toThrow(/may not call .*: its role does not allow it/);

@@ -479,9 +479,14 @@ describe("blocks repeated per function stay identical where they must", () => {
       // The document is a JSON string rendered by Fn::Sub (a condition KEY cannot be an intrinsic): its ${…} sit in strings.
       const doc = JSON.parse(props.PolicyDocument["Fn::Sub"] as string) as { Statement: Statement[] };
       for (const s of doc.Statement) {
+        // Instances for EC2/SSM writes; the namespace's ECS services for ECS writes.
+        const ecs = actions(s).every((a) => a.startsWith("ecs:"));
         expect(s.Resource, `${id} ${s.Sid}`).toBe(
-          // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders, literally
-          "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*",
+          ecs
+            ? // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders, literally
+              "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*"
+            : // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders, literally
+              "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*",
         );
         const prefix = actions(s).every((a) => a.startsWith("ssm:")) ? "ssm:resourceTag" : "aws:ResourceTag";
         expect(s.Condition, `${id} ${s.Sid}`).toEqual({
