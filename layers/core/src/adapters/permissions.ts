@@ -118,6 +118,8 @@ export const FUNCTION_USES = {
     "RolloutStore.*",
   ],
   EcsDeploymentTrackerFunction: [
+    "GateSignals.alarmStates",
+    "GateSignals.calendarState",
     "EcsDeployments.deploymentState",
     "EcsDeployments.forceNewDeployment",
     "EcsDeployments.tagService",
