@@ -328,6 +328,7 @@ async function demo(server: MotoServer): Promise<void> {
   dcp(["rollout", "reconcile", rot.rolloutId ?? ""], cliEnv);
   const released = (await store.get(rot.rolloutId ?? ""))?.steps.filter((st) => st.state === "sent" && !st.closed);
   if (!released?.length) throw new Error("the reconciler did not release the held wave");
+  say(`   wave ${released[0]?.wave} starts (sent by the reconciler):`);
   await driveRollout(trackers, document, released, region);
   const final = await store.get(rot.rolloutId ?? "");
   const ecsCount = rot.plan.waves.filter((w) => w.kind === "ecs-service").length;

@@ -1,4 +1,5 @@
 // Every SDK adapter against a real moto_server, through the real SDK v3 clients.
+
 import {
   DescribeInstancesCommand,
   type EC2Client,
@@ -22,11 +23,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ApiCallCounter, type AwsClients, createClients } from "#core/adapters/clients";
 import { CloudWatchImdsUsage } from "#core/adapters/cloudwatch";
 import { Ec2FleetInventory, Ec2ImdsSources } from "#core/adapters/ec2";
+import { AwsGateSignals } from "#core/adapters/gates";
 import { BulkPolicyStore, TargetedPolicyStore } from "#core/adapters/iam";
 import { PERMISSIONS } from "#core/adapters/permissions";
 import { SecretsManagerCatalog } from "#core/adapters/secrets";
 import { SsmCommandRunner, SsmHostChecks, SsmParameterStore } from "#core/adapters/ssm";
 import { SsmManagedInstances } from "#core/adapters/ssm-managed";
+import { SchedulerWakeups } from "#core/adapters/wakeups";
 import { InvalidInputError, NotFoundError } from "#core/domain/errors";
 import type { PolicyDocument } from "#core/domain/iam/policy";
 import type { RolePolicies } from "#core/ports/index";
@@ -479,6 +482,8 @@ describe("clients and permissions", () => {
       "EcsInventory.scanNamespace",
       ...["forceNewDeployment", "deploymentState", "tagService"].map((m) => `EcsDeployments.${m}`),
       "DeploymentLinks.*",
+      ...methods(AwsGateSignals).map((m) => `GateSignals.${m}`),
+      ...methods(SchedulerWakeups).map((m) => `Wakeups.${m}`),
     ];
     for (const key of expected) expect(Object.keys(PERMISSIONS), key).toContain(key);
     for (const actions of Object.values(PERMISSIONS))

@@ -36,7 +36,10 @@ it("npm run demo guards a launch, rolls a rotation through every wave and audits
   expect(out).toMatch(/release wave 1: gates open \(was held: alarm \S+-api-5xx ALARM\)\n\s+send step 1/);
 
   // (3) Three audits: stale + IMDS drift before, fixes applied, and neither left afterwards.
-  const audits = out.split(/^\$ dcp /m).slice(1);
+  const audits = out
+    .split(/^\$ dcp /m)
+    .slice(1)
+    .filter((a) => a.startsWith("audit")); // the gate section's `rollout reconcile` runs come first
   expect(audits.map((a) => a.split("\n")[0])).toEqual(["audit", "audit --fix", "audit"]);
   const [before, fix, after] = audits as [string, string, string];
   expect(before).toContain("stale-credentials");

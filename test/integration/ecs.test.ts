@@ -46,6 +46,9 @@ function deploymentEvent(serviceArn: string, deploymentId: string, eventName: Ec
 }
 
 async function rotate(secretId: string): Promise<string> {
+  // The freshness rule compares a deployment's start with the secret's last change, which moto reports to the whole
+  // second: a rotation in the same second as the services' creation would make them look deployed after it.
+  await new Promise((r) => setTimeout(r, 1100));
   const out = await new SecretsManagerClient({}).send(
     new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify({ password: `pw-${Date.now()}` }) }),
   );

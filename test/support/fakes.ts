@@ -6,6 +6,7 @@ import { NotFoundError } from "#core/domain/errors";
 import type { Hold } from "#core/domain/gates";
 import type { Host, ImdsOptions } from "#core/domain/model";
 import {
+  allStepIndices,
   type Rollout,
   type RolloutHead,
   resetForResume,
@@ -188,14 +189,7 @@ export class FakeRolloutStore implements RolloutStore {
   async get(id: string): Promise<Rollout | undefined> {
     const h = await this.head(id);
     if (!h) return undefined;
-    const n = h.waves.reduce((k, w) => k + w.steps, 0);
-    return {
-      ...h,
-      steps: await this.steps(
-        id,
-        Array.from({ length: n }, (_, i) => i),
-      ),
-    };
+    return { ...h, steps: await this.steps(id, allStepIndices(h)) };
   }
   async claimStep(id: string, i: number, now: string, expiredClaimAt?: string): Promise<StepRecord | undefined> {
     this.writes++;

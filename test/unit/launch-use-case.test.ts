@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { FUNCTION_USES } from "#core/adapters/permissions";
 import { guardLaunch } from "#core/app/guard-launch";
-import { type FunctionId, portsFor } from "#core/shell/ports-for";
+import { type AllPorts, type FunctionId, portsFor } from "#core/shell/ports-for";
 import { FakeIdempotency, fakeWorld } from "../support/fakes.ts";
 import { instanceId, testHost, testManifest } from "../support/fixtures.ts";
 
@@ -73,20 +73,27 @@ describe("guardLaunch", () => {
 });
 
 describe("portsFor: wiring derived from adapters/permissions.ts", () => {
-  const adapters = () => {
+  // Ports no use case here calls: present so wiring can be checked, and any call through them is a test bug.
+  const unused = <T extends object>(port: string) =>
+    new Proxy({} as T, {
+      get: (_t, prop) =>
+        prop === "then"
+          ? undefined
+          : () => {
+              throw new Error(`${port}.${String(prop)} is not faked here`);
+            },
+    });
+  const adapters = (): Partial<AllPorts> => {
     const { w, idempotency } = world();
-    // Ports these tests never call, wired so every function's declarations are satisfied (IMDS sources and readiness,
-    // host checks, rollout gates, ECS and its deployment links).
-    const unused = {} as never;
     return {
       ...w.deps,
       idempotency,
-      sources: unused,
-      usage: unused,
-      hostChecks: unused,
-      signals: unused,
-      ecs: unused,
-      links: unused,
+      sources: unused<NonNullable<AllPorts["sources"]>>("sources"),
+      usage: unused<NonNullable<AllPorts["usage"]>>("usage"),
+      hostChecks: unused<NonNullable<AllPorts["hostChecks"]>>("hostChecks"),
+      signals: unused<NonNullable<AllPorts["signals"]>>("signals"),
+      ecs: unused<AllPorts["ecs"]>("ecs"),
+      links: unused<NonNullable<AllPorts["links"]>>("links"),
     };
   };
   const base = () => ({ config: world().w.deps.config, now: () => new Date() });

@@ -130,6 +130,8 @@ export const FUNCTION_USES = {
     "RolloutStore.*",
   ],
   EcsDeploymentTrackerFunction: [
+    "GateSignals.alarmStates",
+    "GateSignals.calendarState",
     "EcsDeployments.deploymentState",
     "EcsDeployments.forceNewDeployment",
     "EcsDeployments.tagService",

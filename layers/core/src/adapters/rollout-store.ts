@@ -12,6 +12,7 @@ import {
 import { mapLimit } from "../app/concurrency.ts";
 import type { Hold, RolloutPolicy } from "../domain/gates.ts";
 import {
+  allStepIndices,
   type Rollout,
   type RolloutHead,
   resetForResume,
@@ -124,14 +125,7 @@ export class DynamoRolloutStore implements RolloutStore {
   async get(rolloutId: string): Promise<Rollout | undefined> {
     const head = await this.head(rolloutId);
     if (!head) return undefined;
-    const count = head.waves.reduce((n, w) => n + w.steps, 0);
-    return {
-      ...head,
-      steps: await this.steps(
-        rolloutId,
-        Array.from({ length: count }, (_, i) => i),
-      ),
-    };
+    return { ...head, steps: await this.steps(rolloutId, allStepIndices(head)) };
   }
 
   async claimStep(

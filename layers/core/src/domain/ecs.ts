@@ -180,10 +180,7 @@ export function judgeEcsConsumer(input: {
       // Container and variable names come from the task definition: shown escaped, never raw.
       `every reference is pinned (${refs.map((r) => `${shown(r.ref.container)}/${shown(r.ref.name)}: ${shown(pinnedBy(r.parsed) ?? "")}`).join("; ")}): a new deployment would read the same value`,
     );
-  const fresh = input.version && runsCurrentVersionOf(s, { name: secret.name, ...input.version });
-  if (fresh) return skip(place.service, `already runs version ${input.version?.versionId} (${fresh})`);
-  if (s.controller !== "ECS")
-    return skip(place.service, `deployment controller ${s.controller}: UpdateService cannot force a new deployment`);
+  // A role that cannot read the secret comes first: such a service runs no version of it, however recent its tasks.
   if (input.roleDecision !== "allow")
     return skip(
       place.service,
@@ -191,6 +188,10 @@ export function judgeEcsConsumer(input: {
         ? "no task execution role: the new tasks could not fetch the secret"
         : `task execution role cannot read the secret (${input.roleDecision}): the new tasks would fail to start`,
     );
+  const fresh = input.version && runsCurrentVersionOf(s, { name: secret.name, ...input.version });
+  if (fresh) return skip(place.service, `already runs version ${input.version?.versionId} (${fresh})`);
+  if (s.controller !== "ECS")
+    return skip(place.service, `deployment controller ${s.controller}: UpdateService cannot force a new deployment`);
   return {
     kind: "target",
     target: { kind: "ecs-service", serviceArn: s.serviceArn, clusterArn: s.clusterArn, service: place.service },

@@ -190,6 +190,11 @@ export interface RolloutHead {
   updatedAt: string;
 }
 
+/** Every step index of a rollout, in plan order: 0 … (Σ wave steps − 1). */
+export function allStepIndices(head: Pick<RolloutHead, "waves">): number[] {
+  return Array.from({ length: head.waves.reduce((n, w) => n + w.steps, 0) }, (_, i) => i);
+}
+
 export type StepState = "planned" | "claimed" | "sent";
 
 /** Per-command state. Each target's outcome is recorded once per attempt (ok / bad / skip are disjoint sets). */
