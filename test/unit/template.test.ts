@@ -500,7 +500,6 @@ describe("blocks repeated per function stay identical where they must", () => {
           : actions(s).every((a) => /LaunchTemplate/.test(a))
             ? "launch-template"
             : "instance";
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders, literally
         const arn = `arn:\${AWS::Partition}:${ecs ? "ecs" : "ec2"}:\${AWS::Region}:\${AWS::AccountId}:`;
         expect(s.Resource, `${id} ${s.Sid}`).toBe(`${arn}${type}/*`);
         const prefix = actions(s).every((a) => a.startsWith("ssm:")) ? "ssm:resourceTag" : "aws:ResourceTag";
