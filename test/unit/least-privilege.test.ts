@@ -146,6 +146,12 @@ function requestsFor(action: string, fn: string): { resource: string; context?: 
       return [{ resource: "RolloutWakeupRole.Arn", context: { "iam:PassedToService": "scheduler.amazonaws.com" } }];
     case "secretsmanager:DescribeSecret":
       return [{ resource: arn("secretsmanager", `secret:${NS}/api/secrets-AbCdEf`) }];
+    case "cloudtrail:GetTrailStatus":
+    case "cloudtrail:GetEventSelectors": // this region's trail, a multi-region shadow, an organization trail
+      return [
+        { resource: arn("cloudtrail", "trail/management") },
+        { resource: "arn:aws:cloudtrail:us-east-1:999999999999:trail/org-trail" },
+      ];
     case "iam:GetInstanceProfile":
       return [{ resource: `arn:aws:iam::${ACCOUNT}:instance-profile/dcp-api` }];
     case "iam:GetRole":

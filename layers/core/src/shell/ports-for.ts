@@ -4,7 +4,14 @@
 // instead of as AccessDenied in production only.
 import { type AdapterMethod, FUNCTION_USES, PERMISSIONS } from "../adapters/permissions.ts";
 import type { Deps } from "../app/deps.ts";
-import type { HostChecks, Idempotency, ImdsSources, ImdsUsage, ManagedInstances } from "../ports/index.ts";
+import type {
+  HostChecks,
+  Idempotency,
+  ImdsSources,
+  ImdsUsage,
+  ManagedInstances,
+  TrailCatalog,
+} from "../ports/index.ts";
 
 export type FunctionId = keyof typeof FUNCTION_USES;
 
@@ -15,6 +22,7 @@ export interface AllPorts extends Omit<Deps, "config" | "now" | "ecs" | "links">
   sources: ImdsSources;
   usage: ImdsUsage;
   hostChecks: HostChecks;
+  trails: TrailCatalog;
   ecs: NonNullable<Deps["ecs"]>;
   links: NonNullable<Deps["links"]>;
 }
@@ -35,6 +43,7 @@ const PORT_OF: Record<string, PortKey> = {
   ImdsSources: "sources",
   ImdsUsage: "usage",
   HostChecks: "hostChecks",
+  TrailCatalog: "trails",
   GateSignals: "signals",
   Wakeups: "wakeups",
   EcsInventory: "ecs",
@@ -85,7 +94,7 @@ function guarded<T extends object>(fn: FunctionId, port: PortKey, adapter: T, al
 }
 
 /** Ports the use cases treat as optional (`deps.ecs?`): left undefined, not refused, where undeclared. */
-const OPTIONAL_PORTS = new Set<PortKey>(["ecs", "links"]);
+const OPTIONAL_PORTS = new Set<PortKey>(["ecs", "links", "trails"]);
 
 /** A port the function does not use at all: any call is a wiring bug, loudly. */
 function absent<T extends object>(fn: FunctionId, port: PortKey): T {
@@ -119,6 +128,7 @@ export function portsFor<F extends FunctionId>(
     "sources",
     "usage",
     "hostChecks",
+    "trails",
     "signals",
     "ecs",
     "links",
