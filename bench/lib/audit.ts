@@ -17,7 +17,7 @@ import type { FindingKind } from "#core/domain/model";
 import { placeHost } from "#core/domain/placement";
 import { classifyRotationEvent } from "#core/domain/rotation";
 import { consumedSecretIds } from "#core/domain/secrets";
-import { fleetDeps } from "#core/shell/fleet-deps";
+import { auditDeps, fleetDeps } from "#core/shell/fleet-deps";
 
 export interface Target {
   namespace: string;
@@ -85,8 +85,8 @@ export async function runAudit(t: Target, remediation: Remediation): Promise<Run
   const config = targetConfig(t, { DCP_AUDIT_REMEDIATION: remediation });
   const counter = new ApiCallCounter();
   const t0 = performance.now();
-  // Exactly the handler's wiring (functions/drift-audit → shell/fleet-deps).
-  const deps = fleetDeps(config, { counter });
+  // Exactly the handler's wiring (functions/drift-audit → auditDeps: IMDS sources, readiness, host checks).
+  const deps = auditDeps(config, { counter });
   const params = deps.params;
   const manifest = await loadManifest(params, config);
   const scanStart = performance.now();
