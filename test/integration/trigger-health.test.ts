@@ -3,7 +3,7 @@
 // trail of another home region with the default selectors → none. The calls are counted like the SDK clients'.
 import { describe, expect, it } from "vitest";
 import { ApiCallCounter, createClients } from "#core/adapters/clients";
-import { CloudTrailCaller, CloudTrailTrails } from "#core/adapters/cloudtrail";
+import { cloudTrailCaller, cloudTrailTrails } from "#core/adapters/cloudtrail";
 import { judgeTriggerHealth } from "#core/domain/trigger-health";
 import { useMoto } from "../support/moto.ts";
 
@@ -11,23 +11,19 @@ const moto = useMoto({ resetBetweenTests: true });
 const REGION = "eu-central-1";
 const BUCKET = "dcp-trail-logs";
 
-const caller = (counter?: ApiCallCounter) => new CloudTrailCaller(createClients().ssm.config, counter);
+const caller = (counter?: ApiCallCounter) => cloudTrailCaller(createClients().ssm.config, counter);
 
 /** A trail as an operator would create it (moto checks the bucket exists; its S3 takes an unsigned path-style PUT). */
 async function trail(name: string, opts: { multiRegion?: boolean; logging?: boolean; region?: string } = {}) {
   await fetch(`${moto.endpoint()}/${BUCKET}`, { method: "PUT" });
   const ct = caller();
   const home = opts.region ?? REGION;
-  await ct.call(
-    "CreateTrail",
-    { Name: name, S3BucketName: BUCKET, IsMultiRegionTrail: opts.multiRegion ?? true },
-    home,
-  );
-  if (opts.logging ?? true) await ct.call("StartLogging", { Name: name }, home);
+  await ct("CreateTrail", { Name: name, S3BucketName: BUCKET, IsMultiRegionTrail: opts.multiRegion ?? true }, home);
+  if (opts.logging ?? true) await ct("StartLogging", { Name: name }, home);
 }
 
 async function judge(counter?: ApiCallCounter) {
-  return judgeTriggerHealth(REGION, await new CloudTrailTrails(caller(counter)).trails());
+  return judgeTriggerHealth(REGION, await cloudTrailTrails(createClients().ssm, counter).trails());
 }
 
 describe("trigger health (moto CloudTrail)", () => {
@@ -65,14 +61,14 @@ describe("trigger health (moto CloudTrail)", () => {
   it("selectors that log read-only management events only: a finding; write events included again: none", async () => {
     await trail("reads-only");
     const ct = caller();
-    await ct.call("PutEventSelectors", {
+    await ct("PutEventSelectors", {
       TrailName: "reads-only",
       EventSelectors: [{ ReadWriteType: "ReadOnly", IncludeManagementEvents: true }],
     });
     const [f] = await judge();
     expect(f?.detail).toMatch(/reads-only: event selectors exclude management write events \(PutSecretValue/);
 
-    await ct.call("PutEventSelectors", {
+    await ct("PutEventSelectors", {
       TrailName: "reads-only",
       AdvancedEventSelectors: [
         { Name: "management", FieldSelectors: [{ Field: "eventCategory", Equals: ["Management"] }] },
@@ -83,7 +79,7 @@ describe("trigger health (moto CloudTrail)", () => {
 
   it("advanced selectors keeping only readOnly=true management events: a finding", async () => {
     await trail("advanced-reads");
-    await caller().call("PutEventSelectors", {
+    await caller()("PutEventSelectors", {
       TrailName: "advanced-reads",
       AdvancedEventSelectors: [
         {
@@ -99,7 +95,7 @@ describe("trigger health (moto CloudTrail)", () => {
   });
 
   it("an API error is named with its call and type", async () => {
-    await expect(caller().call("GetTrailStatus", { Name: "no-such-trail" })).rejects.toMatchObject({
+    await expect(caller()("GetTrailStatus", { Name: "no-such-trail" })).rejects.toMatchObject({
       name: "TrailNotFoundException",
       message: expect.stringMatching(/^CloudTrail\.GetTrailStatus: /),
     });

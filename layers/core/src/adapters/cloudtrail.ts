@@ -16,6 +16,7 @@ import type {
   HttpResponse,
   Provider,
   RequestHandler,
+  StreamCollector,
 } from "@smithy/types";
 import type { TrailFact, TrailFacts } from "../domain/trigger-health.ts";
 import type { TrailCatalog } from "../ports/index.ts";
@@ -27,42 +28,26 @@ export interface BorrowedClientConfig {
   region: Provider<string>;
   sha256: ChecksumConstructor | HashConstructor;
   requestHandler: unknown;
-}
-
-const TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101";
-
-/** CloudTrail's endpoint: the standard override environment first, else the region's public endpoint. */
-export function cloudTrailEndpoint(region: string, env: Record<string, string | undefined> = process.env): URL {
-  return new URL(
-    env.AWS_ENDPOINT_URL_CLOUDTRAIL ?? env.AWS_ENDPOINT_URL ?? `https://cloudtrail.${region}.amazonaws.com`,
-  );
-}
-
-async function readBody(response: HttpResponse): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of (response.body ?? []) as AsyncIterable<Uint8Array>) chunks.push(chunk);
-  return Buffer.concat(chunks).toString("utf8");
+  streamCollector: StreamCollector;
 }
 
 /**
- * Signs and sends CloudTrail JSON 1.1 calls with a borrowed client configuration. No retry loop: trigger health is
- * judged on every scheduled audit, and a failed call leaves the trail's health unknown (a finding), never healthy.
+ * One CloudTrail JSON 1.1 call, counted as `CloudTrail.<operation>`, in `region` (default: the client's): the parsed
+ * answer, or an Error named by the answer's `__type`. No retry loop: trigger health is judged on every scheduled
+ * audit, and a failed call leaves the trail's health unknown (a finding), never healthy.
  */
-export class CloudTrailCaller {
-  constructor(
-    private readonly config: BorrowedClientConfig,
-    private readonly counter?: ApiCallCounter,
-  ) {}
+export type CloudTrailCall = <T>(operation: string, input: object, region?: string) => Promise<T>;
 
-  /**
-   * One call, counted as `CloudTrail.<operation>`, in `region` (default: the client's): the parsed JSON answer; an
-   * Error named by the answer's `__type` otherwise.
-   */
-  async call<T>(operation: string, input: object, region?: string): Promise<T> {
-    this.counter?.record(`CloudTrail.${operation}`);
-    region ??= await this.config.region();
-    const url = cloudTrailEndpoint(region);
-    const { sha256, credentials } = this.config;
+/** Signs with the borrowed configuration; the endpoint is AWS_ENDPOINT_URL_CLOUDTRAIL, else AWS_ENDPOINT_URL. */
+export function cloudTrailCaller(config: BorrowedClientConfig, counter?: ApiCallCounter): CloudTrailCall {
+  return async <T>(operation: string, input: object, region?: string): Promise<T> => {
+    counter?.record(`CloudTrail.${operation}`);
+    region ??= await config.region();
+    const { env } = process;
+    const url = new URL(
+      env.AWS_ENDPOINT_URL_CLOUDTRAIL ?? env.AWS_ENDPOINT_URL ?? `https://cloudtrail.${region}.amazonaws.com`,
+    );
+    const { sha256, credentials } = config;
     const request = await new SignatureV4({ service: "cloudtrail", region, credentials, sha256 }).sign(
       new HttpRequest({
         method: "POST",
@@ -73,14 +58,14 @@ export class CloudTrailCaller {
         headers: {
           host: url.host,
           "content-type": "application/x-amz-json-1.1",
-          "x-amz-target": `${TARGET_PREFIX}.${operation}`,
+          "x-amz-target": `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.${operation}`,
         },
         body: JSON.stringify(input),
       }),
     );
-    const handler = this.config.requestHandler as RequestHandler<HttpRequest, HttpResponse>;
+    const handler = config.requestHandler as RequestHandler<HttpRequest, HttpResponse>;
     const { response } = await handler.handle(request as HttpRequest);
-    const text = await readBody(response);
+    const text = Buffer.from(await config.streamCollector(response.body)).toString();
     const body = text ? JSON.parse(text) : {};
     if (response.statusCode < 300) return body as T;
     // JSON 1.1 errors: `__type` is "<namespace>#<Name>", the message in `message` (or `Message`).
@@ -88,40 +73,38 @@ export class CloudTrailCaller {
       .split("#")
       .pop()!;
     throw Object.assign(new Error(`CloudTrail.${operation}: ${body.message ?? body.Message ?? name}`), { name });
-  }
+  };
 }
 
-/** The region's trails with their status and selectors: 1 + 2 calls per trail (a region holds at most 5 trails). */
-export class CloudTrailTrails implements TrailCatalog {
-  constructor(private readonly ct: CloudTrailCaller) {}
-
-  async trails(): Promise<TrailFacts> {
-    let list: TrailFact[];
-    try {
-      list =
-        (await this.ct.call<{ trailList?: TrailFact[] }>("DescribeTrails", { includeShadowTrails: true })).trailList ??
-        [];
-    } catch (err) {
-      return { unavailable: (err as Error).message.slice(0, 300) };
-    }
-    // A trail's status and selectors are asked in its home region, by ARN (a shadow trail's name is not known here).
-    const trails = list.map(async (t): Promise<TrailFact> => {
+/**
+ * The region's trails with their status and selectors (1 + 2 calls per trail; a region holds at most 5 trails). A
+ * trail's status and selectors are asked in its home region, by ARN (a shadow trail's name is not known here).
+ */
+export function cloudTrailTrails(client: { config: BorrowedClientConfig }, counter?: ApiCallCounter): TrailCatalog {
+  const call = cloudTrailCaller(client.config, counter);
+  const problem = (err: unknown) => (err as Error).message.slice(0, 300);
+  return {
+    async trails(): Promise<TrailFacts> {
+      let list: TrailFact[];
       try {
-        const [status, selectors] = await Promise.all([
-          this.ct.call<TrailFact>("GetTrailStatus", { Name: t.TrailARN }, t.HomeRegion),
-          this.ct.call<TrailFact>("GetEventSelectors", { TrailName: t.TrailARN }, t.HomeRegion),
-        ]);
-        const { EventSelectors = [], AdvancedEventSelectors = [] } = selectors;
-        return { ...t, IsLogging: status.IsLogging === true, EventSelectors, AdvancedEventSelectors };
+        list =
+          (await call<{ trailList?: TrailFact[] }>("DescribeTrails", { includeShadowTrails: true })).trailList ?? [];
       } catch (err) {
-        return { ...t, problem: (err as Error).message.slice(0, 300) };
+        return { unavailable: problem(err) };
       }
-    });
-    return { trails: await Promise.all(trails) };
-  }
-}
-
-/** The catalog over an existing client's configuration (its credentials, region, hash and HTTP handler). */
-export function cloudTrailTrails(client: { config: BorrowedClientConfig }, counter?: ApiCallCounter): CloudTrailTrails {
-  return new CloudTrailTrails(new CloudTrailCaller(client.config, counter));
+      const trails = list.map(async (t): Promise<TrailFact> => {
+        try {
+          const [status, selectors] = await Promise.all([
+            call<TrailFact>("GetTrailStatus", { Name: t.TrailARN }, t.HomeRegion),
+            call<TrailFact>("GetEventSelectors", { TrailName: t.TrailARN }, t.HomeRegion),
+          ]);
+          const { EventSelectors = [], AdvancedEventSelectors = [] } = selectors;
+          return { ...t, IsLogging: status.IsLogging === true, EventSelectors, AdvancedEventSelectors };
+        } catch (err) {
+          return { ...t, problem: problem(err) };
+        }
+      });
+      return { trails: await Promise.all(trails) };
+    },
+  };
 }
