@@ -480,7 +480,7 @@ describe("clients and permissions", () => {
       ...methods(CloudWatchImdsUsage).map((m) => `ImdsUsage.${m}`),
       ...methods(SsmHostChecks).map((m) => `HostChecks.${m}`),
       "EcsInventory.scanNamespace",
-      ...["forceNewDeployment", "deploymentState", "tagService"].map((m) => `EcsDeployments.${m}`),
+      ...["forceNewDeployment", "deploymentState", "deploymentsSince", "tagService"].map((m) => `EcsDeployments.${m}`),
       "DeploymentLinks.*",
       ...methods(AwsGateSignals).map((m) => `GateSignals.${m}`),
       ...methods(SchedulerWakeups).map((m) => `Wakeups.${m}`),

@@ -61,6 +61,7 @@ export const PERMISSIONS = {
   /** Only on services carrying the namespace tag (template: tag-scoped policies). */
   "EcsDeployments.forceNewDeployment": ["ecs:UpdateService"],
   "EcsDeployments.deploymentState": ["ecs:DescribeServices"],
+  "EcsDeployments.deploymentsSince": ["ecs:DescribeServices"],
   /** Only `dcp:*` tag keys, only on services carrying the namespace tag. */
   "EcsDeployments.tagService": ["ecs:TagResource"],
   /** On the rollout table. */
@@ -127,6 +128,7 @@ export const FUNCTION_USES = {
     "CommandRunner.commandsWithComment",
     "EcsDeployments.forceNewDeployment",
     "EcsDeployments.deploymentState",
+    "EcsDeployments.deploymentsSince",
     "EcsDeployments.tagService",
     "DeploymentLinks.*",
     "RolloutStore.*",

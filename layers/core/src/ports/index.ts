@@ -296,6 +296,11 @@ export interface EcsDeployments {
   /** UpdateService(forceNewDeployment): the PRIMARY deployment ECS answers is the one we started. */
   forceNewDeployment(clusterArn: string, serviceArn: string): Promise<{ deploymentId: string }>;
   deploymentState(clusterArn: string, serviceArn: string, deploymentId: string): Promise<EcsDeploymentState>;
+  /**
+   * The deployments ECS lists on the service that it created at or after `since` (ISO; compared in whole seconds, the
+   * precision ECS's createdAt is trusted to), oldest first. A claim that crashed after UpdateService shows here.
+   */
+  deploymentsSince(clusterArn: string, serviceArn: string, since: string): Promise<string[]>;
   /** TagResource on one service (the secret version it now runs). */
   tagService(serviceArn: string, tags: Record<string, string>): Promise<void>;
 }
