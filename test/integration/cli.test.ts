@@ -249,6 +249,12 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(excessRows[0]).toMatch(/DebugAllSecrets\] read-beyond-scope: can secretsmanager:GetSecretValue/);
     expect(r.stdout).toContain("dcp audit --fix imds");
     expect(r.stdout).toContain("Unmanaged-host check: skipped (SSM DescribeInstanceInformation is unavailable)");
+    // Trigger health: the row, its count in the summary, and what to do.
+    expect(r.stdout).toMatch(
+      /-\s+-\s+trigger-trail-missing\s+medium\s+no CloudTrail trail logs management write events/,
+    );
+    expect(r.stdout).toMatch(/trigger-trail-missing\s+1/);
+    expect(r.stdout).toContain("rotation triggers: create a logging multi-region CloudTrail trail");
 
     // --full-registry skips reading the previous state; the CLI never writes it.
     const full = await dcp(["audit", "--json", "--full-registry"], env);
