@@ -5,8 +5,9 @@
 // and smithy packages into the drift audit's bundle, which has ~4 KB left of its 650 KB budget
 // (test/unit/bundle-contents.test.ts). Three read-only calls need none of the client's machinery beyond what the
 // bundle already carries: SigV4 (@smithy/signature-v4), the SHA-256, credentials, region and HTTP handler of a client
-// the audit already built (SSM), so the caller signs with the same identity, honours the same endpoint override (AWS_ENDPOINT_URL_CLOUDTRAIL, else AWS_ENDPOINT_URL: moto in tests) and counts its calls on the
-// same ApiCallCounter (`CloudTrail.<Operation>`).
+// the audit already built (SSM), so the caller signs with the same identity, honours the same endpoint override
+// (AWS_ENDPOINT_URL_CLOUDTRAIL, else AWS_ENDPOINT_URL: moto in tests) and counts its calls on the same ApiCallCounter
+// (`CloudTrail.<Operation>`).
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type {
