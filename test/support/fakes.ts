@@ -3,7 +3,7 @@
 import { type Config, loadConfig } from "#core/app/config";
 import type { Deps } from "#core/app/deps";
 import { NotFoundError } from "#core/domain/errors";
-import type { Hold } from "#core/domain/gates";
+import type { Hold, TriggeredAlarm } from "#core/domain/gates";
 import type { Host, ImdsOptions } from "#core/domain/model";
 import {
   allStepIndices,
@@ -138,6 +138,19 @@ export class FakeCommands implements CommandRunner {
   async commandComment(commandId: string): Promise<string | undefined> {
     return this.sent.find((c) => c.commandId === commandId)?.comment;
   }
+  /** Commands SSM stopped on their alarm (`stop`): what ListCommands' TriggeredAlarms answers. */
+  readonly triggered = new Map<string, TriggeredAlarm[]>();
+  /** SSM stops a command on its alarm: the given hosts' invocations end Cancelled, TriggeredAlarms names the alarm. */
+  stop(commandId: string, only?: string[]): void {
+    const cmd = this.sent.find((c) => c.commandId === commandId);
+    if (!cmd?.alarm) throw new Error(`command ${commandId} carries no alarm`);
+    this.triggered.set(commandId, [{ name: cmd.alarm, state: "ALARM" }]);
+    this.finish(commandId, "Cancelled", only);
+  }
+  async commandAlarms(commandId: string): Promise<{ alarm?: string; triggered: TriggeredAlarm[] }> {
+    const cmd = this.sent.find((c) => c.commandId === commandId);
+    return { ...(cmd?.alarm ? { alarm: cmd.alarm } : {}), triggered: this.triggered.get(commandId) ?? [] };
+  }
   async invocations(commandId: string, instanceIds: string[]): Promise<Map<string, InvocationStatus>> {
     const out = new Map<string, InvocationStatus>();
     for (const id of instanceIds) {
@@ -216,14 +229,39 @@ export class FakeRolloutStore implements RolloutStore {
   }
   async recordOutcome({ rolloutId: id, step: i, attempt }: StepRef, targetId: string, verdict: Verdict, why: string) {
     this.writes++;
-    const s = this.step(id, i);
-    const seen = s && [...s.ok, ...s.bad, ...s.skip].includes(targetId);
-    if (!s || s.attempt !== attempt || !s.targetIds.includes(targetId) || seen)
-      return { applied: false, step: s && clone(s) };
+    const s = this.open(id, i, attempt, targetId);
+    if (!s) return { applied: false, step: this.snapshot(id, i) };
     s[verdict] = [...s[verdict], targetId].sort();
     s.done++;
     if (verdict !== "ok") s.why[targetId] = why;
     return { applied: true, step: clone(s) };
+  }
+  private snapshot(id: string, i: number): StepRecord | undefined {
+    const s = this.step(id, i);
+    return s && clone(s);
+  }
+  /** The step, when `targetId` is one of its targets with no outcome and no stop in this attempt. */
+  private open(id: string, i: number, attempt: number, targetId: string): StepRecord | undefined {
+    const s = this.step(id, i);
+    const seen = s && [...s.ok, ...s.bad, ...s.skip, ...s.stopped].includes(targetId);
+    return s && s.attempt === attempt && s.targetIds.includes(targetId) && !seen ? s : undefined;
+  }
+  async recordStop({ rolloutId: id, step: i, attempt }: StepRef, targetId: string, why: string) {
+    this.writes++;
+    const s = this.open(id, i, attempt, targetId);
+    if (!s) return { applied: false, step: this.snapshot(id, i) };
+    s.stopped = [...s.stopped, targetId].sort();
+    s.why[targetId] = why;
+    return { applied: true, step: clone(s) };
+  }
+  async resendStopped(id: string, i: number, attempt: number, why: Record<string, string>) {
+    this.writes++;
+    const s = this.step(id, i);
+    if (!s || s.attempt !== attempt || s.state !== "sent" || s.stopped.length === 0) return undefined;
+    Object.assign(s, { state: "planned", attempt: attempt + 1, why: { ...why }, commandIds: [], stopped: [] });
+    delete s.claimedAt;
+    delete s.sentAt;
+    return clone(s);
   }
   async closeStep(id: string, i: number, attempt: number, now: string): Promise<boolean> {
     this.writes++;
@@ -307,7 +345,7 @@ export class FakeRolloutStore implements RolloutStore {
         closed: false,
         tagged: false,
       });
-      Object.assign(s, { why: r.why, commandIds: [], bad: [] });
+      Object.assign(s, { why: r.why, commandIds: [], bad: [], stopped: [] });
       delete s.claimedAt;
       delete s.sentAt;
       delete s.closedAt;

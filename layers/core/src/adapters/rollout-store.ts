@@ -186,8 +186,8 @@ export class DynamoRolloutStore implements RolloutStore {
       Key: stepKey(rolloutId, index),
       UpdateExpression: `ADD #v :t, done :one${verdict === "ok" ? "" : " SET why.#id = :why"}`,
       ConditionExpression:
-        "att = :att AND contains(tids, :id) AND NOT contains(ok, :id) AND NOT contains(bad, :id) AND NOT contains(skip, :id)",
-      ExpressionAttributeNames: { "#v": verdict, ...(verdict === "ok" ? {} : { "#id": targetId }) },
+        "att = :att AND contains(tids, :id) AND NOT contains(ok, :id) AND NOT contains(bad, :id) AND NOT contains(skip, :id) AND NOT contains(#stop, :id)",
+      ExpressionAttributeNames: { "#v": verdict, "#stop": "stop", ...(verdict === "ok" ? {} : { "#id": targetId }) },
       ExpressionAttributeValues: {
         ":t": new Set([targetId]),
         ":id": targetId,
@@ -200,6 +200,44 @@ export class DynamoRolloutStore implements RolloutStore {
     if (out) return { applied: true, step: fromStepItem(out) };
     const [step] = await this.steps(rolloutId, [index]);
     return { applied: false, step };
+  }
+
+  async recordStop(
+    { rolloutId, step: index, attempt }: StepRef,
+    targetId: string,
+    why: string,
+  ): Promise<{ applied: boolean; step: StepRecord | undefined }> {
+    const out = await this.update({
+      Key: stepKey(rolloutId, index),
+      UpdateExpression: "ADD #stop :t SET why.#id = :why",
+      ConditionExpression:
+        "att = :att AND contains(tids, :id) AND NOT contains(ok, :id) AND NOT contains(bad, :id) AND NOT contains(skip, :id) AND NOT contains(#stop, :id)",
+      ExpressionAttributeNames: { "#stop": "stop", "#id": targetId },
+      ExpressionAttributeValues: { ":t": new Set([targetId]), ":id": targetId, ":att": attempt, ":why": why },
+      ReturnValues: "ALL_NEW",
+    });
+    if (out) return { applied: true, step: fromStepItem(out) };
+    const [step] = await this.steps(rolloutId, [index]);
+    return { applied: false, step };
+  }
+
+  async resendStopped(rolloutId: string, index: number, attempt: number, why: Record<string, string>) {
+    const out = await this.update({
+      Key: stepKey(rolloutId, index),
+      UpdateExpression: "SET #st = :planned, att = :next, why = :why, cmds = :none REMOVE #stop, claimedAt, sentAt",
+      ConditionExpression: "att = :att AND #st = :sent AND attribute_exists(#stop)",
+      ExpressionAttributeNames: { "#st": "st", "#stop": "stop" },
+      ExpressionAttributeValues: {
+        ":planned": "planned",
+        ":sent": "sent",
+        ":next": attempt + 1,
+        ":att": attempt,
+        ":why": why,
+        ":none": [],
+      },
+      ReturnValues: "ALL_NEW",
+    });
+    return out ? fromStepItem(out) : undefined;
   }
 
   async closeStep(rolloutId: string, index: number, attempt: number, now: string): Promise<boolean> {
@@ -334,9 +372,9 @@ export class DynamoRolloutStore implements RolloutStore {
       await this.update({
         Key: stepKey(head.rolloutId, r.index),
         UpdateExpression:
-          "SET #st = :planned, att = :next, done = done - :n, closed = :f, tagged = :f, why = :why, cmds = :none REMOVE bad, claimedAt, sentAt, closedAt",
+          "SET #st = :planned, att = :next, done = done - :n, closed = :f, tagged = :f, why = :why, cmds = :none REMOVE bad, #stop, claimedAt, sentAt, closedAt",
         ConditionExpression: "att = :att",
-        ExpressionAttributeNames: { "#st": "st" },
+        ExpressionAttributeNames: { "#st": "st", "#stop": "stop" },
         ExpressionAttributeValues: {
           ":planned": "planned",
           ":next": r.attempt + 1,
@@ -428,6 +466,7 @@ function fromStepItem(it: Record<string, unknown>): StepRecord {
     ok: strings(it.ok),
     bad: strings(it.bad),
     skip: strings(it.skip),
+    stopped: strings(it.stop),
     why: (it.why as Record<string, string>) ?? {},
     done: Number(it.done ?? 0),
     closed: it.closed === true,

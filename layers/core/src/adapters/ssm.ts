@@ -9,6 +9,7 @@ import {
   type SSMClient,
 } from "@aws-sdk/client-ssm";
 import { InvalidInputError } from "../domain/errors.ts";
+import type { TriggeredAlarm } from "../domain/gates.ts";
 import { SERVICE_NAME_PATTERN } from "../domain/manifest.ts";
 import { MAX_COMMENT_CHARS, MAX_IDS_PER_COMMAND } from "../domain/ssm.ts";
 import {
@@ -95,6 +96,22 @@ export class SsmCommandRunner implements CommandRunner {
       return cmd ? (cmd.Comment ?? "") : undefined;
     } catch (err) {
       if (err instanceof Error && err.name === "InvalidCommandId") return undefined;
+      throw err;
+    }
+  }
+
+  /** ListCommands for one id: the alarm it carried and the alarms SSM stopped it on (TriggeredAlarms). */
+  async commandAlarms(commandId: string): Promise<{ alarm?: string; triggered: TriggeredAlarm[] }> {
+    try {
+      const out = await this.ssm.send(new ListCommandsCommand({ CommandId: commandId }));
+      const cmd = out.Commands?.find((c) => c.CommandId === commandId);
+      const alarm = cmd?.AlarmConfiguration?.Alarms?.[0]?.Name;
+      return {
+        ...(alarm ? { alarm } : {}),
+        triggered: (cmd?.TriggeredAlarms ?? []).map((a) => ({ name: a.Name ?? "", state: a.State ?? "" })),
+      };
+    } catch (err) {
+      if (err instanceof Error && err.name === "InvalidCommandId") return { triggered: [] };
       throw err;
     }
   }

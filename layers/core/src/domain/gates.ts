@@ -4,7 +4,7 @@
 // Anchors: Auto Scaling instance refresh (bake, alarms), ECS deployments (bake time, alarms), SSM Run Command
 // (AlarmConfiguration: one alarm per command) and Change Calendar (GetCalendarState OPEN/CLOSED).
 import type { Manifest } from "./manifest.ts";
-import { parseMaxConcurrency } from "./ssm.ts";
+import { parseMaxConcurrency, STOPPED_STATUSES } from "./ssm.ts";
 
 export type Profile = "fast" | "safe";
 export type GateName = "coalesce" | "bake" | "calendar" | "alarm";
@@ -37,6 +37,12 @@ export interface Hold {
   since: string;
   /** The earliest the timed gates (bake, coalescing window) end; a one-time wake-up is set for it. */
   until?: string;
+  /**
+   * The wave was already running when SSM stopped its restart on this alarm (the command's AlarmConfiguration): the
+   * hold ends when the alarm gates open again (no bake or window: this is not a wave boundary), and then the hosts
+   * SSM stopped are sent again — they did not restart.
+   */
+  stopped?: string;
 }
 
 /** What the gates are judged on, asked fresh at every evaluation. */
@@ -116,7 +122,7 @@ export function alarmsGating(head: GatedHead, i: number): string[] {
  */
 export function timedGate(head: GatedHead, i: number, now: number): { by: GateName; until: number } | undefined {
   const p = head.policy;
-  if (!p) return undefined;
+  if (!p || (head.hold?.wave === i && head.hold.stopped)) return undefined;
   if (head.hold?.wave === i && head.hold.until && head.hold.by.some((g) => g === "bake" || g === "coalesce"))
     return { by: head.hold.by.includes("bake") ? "bake" : "coalesce", until: Date.parse(head.hold.until) };
   if (i === 0)
@@ -166,16 +172,58 @@ export function nextWaveGate(head: GatedHead, i: number, facts: GateFacts, now: 
     }
   }
   if (by.length === 0) return { open: true };
-  const since = head.hold?.wave === i ? head.hold.since : new Date(now).toISOString();
+  const held = head.hold?.wave === i ? head.hold : undefined;
+  if (held?.stopped) why.unshift(stoppedWhy(held.stopped));
   return {
     open: false,
     hold: {
       wave: i,
       by,
       reason: `wave ${head.waves[i]?.wave ?? i} held: ${why.join("; ")}`,
-      since,
+      since: held?.since ?? new Date(now).toISOString(),
       ...(until ? { until } : {}),
+      ...(held?.stopped ? { stopped: held.stopped } : {}),
     },
+  };
+}
+
+const stoppedWhy = (alarm: string) => `SSM stopped its restart on alarm ${alarm} (the stopped hosts are sent again)`;
+
+/** One entry of a command's `TriggeredAlarms` (ListCommands): SSM's AlarmStateInformation. */
+export interface TriggeredAlarm {
+  name: string;
+  /** `ALARM` or `UNKNOWN` (SSM could not read the alarm). */
+  state: string;
+}
+
+/**
+ * Did SSM stop this host's invocation on the command's alarm? Pure. `status` is the host's own final invocation
+ * status, `triggered` the command's TriggeredAlarms, `commandAlarm` the alarm the command carried (commandAlarm).
+ * Returns that alarm's name when the invocation ended stopped (Cancelled/Terminated, ssm.ts STOPPED_STATUSES) and
+ * the command's TriggeredAlarms has it in ALARM; undefined otherwise — a plain failure (Failed, TimedOut, a Cancelled
+ * no alarm explains) stays a failure. Source: SSM API Reference, AlarmConfiguration and Command.TriggeredAlarms.
+ */
+export function alarmStop(
+  status: string,
+  triggered: readonly TriggeredAlarm[],
+  commandAlarm: string | undefined,
+): string | undefined {
+  if (!commandAlarm || !STOPPED_STATUSES.has(status)) return undefined;
+  return triggered.some((a) => a.name === commandAlarm && a.state === "ALARM") ? commandAlarm : undefined;
+}
+
+/**
+ * The hold a running wave gets when SSM stopped one of its commands on `alarm`: the alarm gate's held state
+ * (by `alarm`, durable on the head, released by the reconciler when the wave's alarms are OK), marked `stopped` so
+ * the release sends the stopped hosts again. `waveIndex` indexes the head's waves; `now` in ms.
+ */
+export function stopHold(head: Pick<GatedHead, "waves">, waveIndex: number, alarm: string, now: number): Hold {
+  return {
+    wave: waveIndex,
+    by: ["alarm"],
+    reason: `wave ${head.waves[waveIndex]?.wave ?? waveIndex} held: ${stoppedWhy(alarm)}; alarm ${alarm} ALARM`,
+    since: new Date(now).toISOString(),
+    stopped: alarm,
   };
 }
 

@@ -212,6 +212,11 @@ export interface StepRecord extends WaveStep {
   ok: string[];
   bad: string[];
   skip: string[];
+  /**
+   * Targets whose invocation SSM stopped on the command's alarm (no outcome: they did not restart). Sent again, as
+   * a new attempt of the step, once the hold the stop put on the rollout is released.
+   */
+  stopped: string[];
   /** Why each bad or skipped target ended so (SSM status, or the reason it was never sent). */
   why: Record<string, string>;
   /** Targets with an outcome this attempt (ok + bad + skip), an atomic counter. */
@@ -284,6 +289,7 @@ export function newRollout(plan: RolloutPlan, now: string): { head: RolloutHead;
       ok: [],
       bad: [],
       skip: [],
+      stopped: [],
       why: {},
       done: 0,
       closed: false,
@@ -303,6 +309,17 @@ export function stepIndices(head: Pick<RolloutHead, "waves">, i: number): number
 export function toSend(step: Pick<StepRecord, "targetIds" | "ok" | "skip">): string[] {
   const done = new Set([...step.ok, ...step.skip]);
   return step.targetIds.filter((id) => !done.has(id));
+}
+
+/**
+ * The targets of a step SSM stopped on an alarm, once none of the step's targets is still in flight (every one has an
+ * outcome or was stopped): what a new attempt sends again after the hold is released. Empty otherwise — a host still
+ * running is never sent twice.
+ */
+export function stoppedToResend(step: Pick<StepRecord, "targetIds" | "ok" | "bad" | "skip" | "stopped">): string[] {
+  if (step.stopped.length === 0) return [];
+  const settled = new Set([...step.ok, ...step.bad, ...step.skip, ...step.stopped]);
+  return step.targetIds.every((id) => settled.has(id)) ? [...step.stopped] : [];
 }
 
 export function isComplete(step: Pick<StepRecord, "done" | "targetIds">): boolean {
@@ -449,7 +466,9 @@ export function progressOf(r: Rollout): RolloutProgress {
     succeeded += s.ok.length;
     failed += s.bad.length;
     skipped += s.skip.length;
-    const open = s.targetIds.length - s.ok.length - s.bad.length - s.skip.length;
+    // Hosts SSM stopped on an alarm wait for the hold's release, as planned ones do.
+    const open = s.targetIds.length - s.ok.length - s.bad.length - s.skip.length - s.stopped.length;
+    pending += s.stopped.length;
     if (s.state === "planned") pending += open;
     else inFlight += open;
   }
@@ -470,8 +489,8 @@ export function progressOf(r: Rollout): RolloutProgress {
 }
 
 /**
- * An operator's resume of a halted rollout: every step of the current wave with failed targets gets a new attempt
- * (successes and skips stay; the failed targets are sent again), and the wave's done counter drops by the steps
+ * An operator's resume of a halted rollout: every step of the current wave with failed targets (or targets SSM
+ * stopped on an alarm) gets a new attempt (successes and skips stay; the others are sent again), and the wave's done counter drops by the steps
  * already closed (each is counted again when its new attempt closes).
  */
 export function resetForResume(
@@ -482,7 +501,7 @@ export function resetForResume(
   const out: { index: number; attempt: number; bad: number; why: Record<string, string> }[] = [];
   let lowerDone = 0;
   for (const s of steps) {
-    if (!inWave.has(s.index) || s.bad.length === 0) continue;
+    if (!inWave.has(s.index) || (s.bad.length === 0 && s.stopped.length === 0)) continue;
     const skip = new Set(s.skip);
     out.push({
       index: s.index,

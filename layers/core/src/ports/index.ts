@@ -2,7 +2,7 @@
 // tests may implement them with plain objects. Nothing here imports the SDK.
 
 import type { EcsService } from "../domain/ecs.ts";
-import type { Hold } from "../domain/gates.ts";
+import type { Hold, TriggeredAlarm } from "../domain/gates.ts";
 import type { PolicyDocument } from "../domain/iam/policy.ts";
 import type { Host, ImdsOptions } from "../domain/model.ts";
 import type { Rollout, RolloutHead, StepRecord, StepRef, Verdict } from "../domain/rollout.ts";
@@ -105,6 +105,11 @@ export interface CommandRunner {
   /** The comment of a command (ListCommands), for command-level status events. */
   commandComment(commandId: string): Promise<string | undefined>;
   /**
+   * The alarm a command carried (its AlarmConfiguration) and the alarms that stopped it (TriggeredAlarms), from one
+   * ListCommands; empty for an unknown command. Asked only about a host that ended stopped (Cancelled/Terminated).
+   */
+  commandAlarms(commandId: string): Promise<{ alarm?: string; triggered: TriggeredAlarm[] }>;
+  /**
    * Every invocation of one command, by instance id: ListCommandInvocations (50 per page); where the API is missing
    * (the local emulator), GetCommandInvocation for each of `instanceIds`. Hosts without an invocation are absent.
    */
@@ -154,6 +159,21 @@ export interface RolloutStore {
     why: string,
   ): Promise<{ applied: boolean; step: StepRecord | undefined }>;
   /** Sets `closed` (and `closedAt`) once per attempt; true for the one caller that did. */
+  /**
+   * Records that SSM stopped a target's invocation on an alarm (not an outcome: the target did not restart), under
+   * the same conditions as recordOutcome; `applied` false for a duplicate.
+   */
+  recordStop(ref: StepRef, targetId: string, why: string): Promise<{ applied: boolean; step: StepRecord | undefined }>;
+  /**
+   * A sent step whose stopped targets are to be sent again: a new attempt (conditional on `attempt`), planned, its
+   * stopped set cleared and `why` replaced; undefined when another caller did it first.
+   */
+  resendStopped(
+    rolloutId: string,
+    index: number,
+    attempt: number,
+    why: Record<string, string>,
+  ): Promise<StepRecord | undefined>;
   closeStep(rolloutId: string, index: number, attempt: number, now: string): Promise<boolean>;
   markTagged(rolloutId: string, index: number): Promise<void>;
   /** ADD n to the wave's done counter; the head after the write. */
