@@ -2,6 +2,7 @@
 // a role deleted mid-flight, throttling after retries, concurrent writes, crashes). Test-only.
 import { type Config, loadConfig } from "#core/app/config";
 import type { Deps } from "#core/app/deps";
+import type { Batch } from "#core/domain/coalesce";
 import { NotFoundError } from "#core/domain/errors";
 import type { Hold, TriggeredAlarm } from "#core/domain/gates";
 import type { Host, ImdsOptions } from "#core/domain/model";
@@ -355,6 +356,51 @@ export class FakeRolloutStore implements RolloutStore {
   }
   async openRollouts(): Promise<string[]> {
     return [...this.running].sort();
+  }
+  readonly pointers = new Map<string, { leader: string; deadline: string }>();
+  readonly batches = new Map<string, Batch>();
+  async currentBatch(ns: string) {
+    const p = this.pointers.get(ns);
+    return p && { ...p };
+  }
+  async openBatch(b: Pick<Batch, "leader" | "namespace" | "openedAt" | "deadline">, now: string) {
+    this.writes++;
+    if (!this.batches.has(b.leader)) this.batches.set(b.leader, { ...b, members: [b.leader] });
+    const p = this.pointers.get(b.namespace);
+    if (p && p.deadline > now && p.leader !== b.leader) return false;
+    this.pointers.set(b.namespace, { leader: b.leader, deadline: b.deadline });
+    return true;
+  }
+  async joinBatch(leader: string, member: string, now: string) {
+    this.writes++;
+    const b = this.batches.get(leader);
+    if (!b || b.closed || b.deadline <= now) return false;
+    if (!b.members.includes(member)) b.members = [...b.members, member].sort();
+    return true;
+  }
+  async batch(leader: string) {
+    const b = this.batches.get(leader);
+    return b && clone(b);
+  }
+  async closeBatch(leader: string, now: string) {
+    this.writes++;
+    const b = this.batches.get(leader);
+    if (b && !b.closed && b.deadline <= now) b.closed = [...b.members];
+    return this.batch(leader);
+  }
+  async setMerged(leader: string, merged: string[]) {
+    this.writes++;
+    const b = this.batches.get(leader);
+    if (b?.closed && !b.merged) b.merged = [...merged];
+    return this.batch(leader);
+  }
+  async markCoalesced(id: string, into: string, reason: string, now: string) {
+    this.writes++;
+    const h = this.heads.get(id);
+    this.running.delete(id);
+    if (!h?.hold || h.coalescedInto || h.status !== "running") return false;
+    Object.assign(h, { coalescedInto: into, hold: { ...h.hold, reason }, updatedAt: now });
+    return true;
   }
   async forget(id: string): Promise<void> {
     this.running.delete(id);

@@ -10,6 +10,7 @@ import {
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import { mapLimit } from "../app/concurrency.ts";
+import type { Batch } from "../domain/coalesce.ts";
 import type { Hold, RolloutPolicy } from "../domain/gates.ts";
 import {
   allStepIndices,
@@ -23,6 +24,9 @@ import {
 import type { RolloutStore } from "../ports/index.ts";
 
 const HEAD = "rollout#";
+/** A coalescing batch (`batch#<leader>`), and the namespace's pointer to its newest one (`coalesce#<namespace>`). */
+const BATCH = "batch#";
+const POINTER = "coalesce#";
 const STEP = "step#";
 /** The running set: ids of rollouts the reconciler visits, so it never scans the table. */
 const RUNNING_SET = "running-set";
@@ -401,6 +405,77 @@ export class DynamoRolloutStore implements RolloutStore {
     await this.setRunning(rolloutId, false);
   }
 
+  async currentBatch(namespace: string): Promise<{ leader: string; deadline: string } | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: POINTER + namespace }, ConsistentRead: true }),
+    );
+    return out.Item ? { leader: String(out.Item.leader), deadline: String(out.Item.deadline) } : undefined;
+  }
+
+  async openBatch(b: Pick<Batch, "leader" | "namespace" | "openedAt" | "deadline">, now: string): Promise<boolean> {
+    const ttl = Math.floor(Date.parse(b.openedAt) / 1000) + TTL_SECONDS;
+    await this.putIfAbsent({ pk: BATCH + b.leader, kind: "batch", ...b, members: new Set([b.leader]), ttl });
+    const out = await this.update({
+      Key: { pk: POINTER + b.namespace },
+      UpdateExpression: "SET leader = :l, deadline = :d, #ttl = :ttl",
+      ConditionExpression: "attribute_not_exists(pk) OR deadline <= :now OR leader = :l",
+      ExpressionAttributeNames: { "#ttl": "ttl" },
+      ExpressionAttributeValues: { ":l": b.leader, ":d": b.deadline, ":now": now, ":ttl": ttl },
+    });
+    return out !== false;
+  }
+
+  async joinBatch(leader: string, member: string, now: string): Promise<boolean> {
+    const out = await this.update({
+      Key: { pk: BATCH + leader },
+      UpdateExpression: "ADD members :m",
+      ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(closed) AND deadline > :now",
+      ExpressionAttributeValues: { ":m": new Set([member]), ":now": now },
+    });
+    return out !== false;
+  }
+
+  async batch(leader: string): Promise<Batch | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: BATCH + leader }, ConsistentRead: true }),
+    );
+    return out.Item ? fromBatchItem(out.Item) : undefined;
+  }
+
+  async closeBatch(leader: string, now: string): Promise<Batch | undefined> {
+    const out = await this.update({
+      Key: { pk: BATCH + leader },
+      UpdateExpression: "SET closed = members, closedAt = :now",
+      ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(closed) AND deadline <= :now",
+      ExpressionAttributeValues: { ":now": now },
+      ReturnValues: "ALL_NEW",
+    });
+    return out ? fromBatchItem(out) : this.batch(leader);
+  }
+
+  async setMerged(leader: string, merged: string[]): Promise<Batch | undefined> {
+    const out = await this.update({
+      Key: { pk: BATCH + leader },
+      UpdateExpression: "SET merged = :m",
+      ConditionExpression: "attribute_exists(closed) AND attribute_not_exists(merged)",
+      ExpressionAttributeValues: { ":m": merged },
+      ReturnValues: "ALL_NEW",
+    });
+    return out ? fromBatchItem(out) : this.batch(leader);
+  }
+
+  async markCoalesced(rolloutId: string, into: string, reason: string, now: string): Promise<boolean> {
+    const out = await this.update({
+      Key: headKey(rolloutId),
+      UpdateExpression: "SET coalescedInto = :into, #hold.reason = :why, updatedAt = :now",
+      ConditionExpression: "attribute_exists(#hold) AND attribute_not_exists(coalescedInto) AND #st = :running",
+      ExpressionAttributeNames: { "#hold": "hold", "#st": "status" },
+      ExpressionAttributeValues: { ":into": into, ":why": reason, ":now": now, ":running": "running" },
+    });
+    await this.setRunning(rolloutId, false);
+    return out !== false;
+  }
+
   /** Operator listing (CLI, operator credentials; no function is granted Scan): heads only, newest first. */
   async list(limit: number): Promise<RolloutHead[]> {
     const items: RolloutHead[] = [];
@@ -475,6 +550,18 @@ function fromStepItem(it: Record<string, unknown>): StepRecord {
   };
 }
 
+function fromBatchItem(it: Record<string, unknown>): Batch {
+  return {
+    leader: String(it.leader),
+    namespace: String(it.namespace),
+    openedAt: String(it.openedAt),
+    deadline: String(it.deadline),
+    members: strings(it.members),
+    ...(it.closed ? { closed: strings(it.closed) } : {}),
+    ...(Array.isArray(it.merged) ? { merged: it.merged.map(String) } : {}),
+  };
+}
+
 function fromHeadItem(it: Record<string, unknown>): RolloutHead {
   const waves = (it.waves as RolloutHead["waves"]) ?? [];
   return {
@@ -500,6 +587,9 @@ function fromHeadItem(it: Record<string, unknown>): RolloutHead {
     ...(it.policy ? { policy: it.policy as RolloutPolicy } : {}),
     ...(it.hold ? { hold: it.hold as Hold } : {}),
     ...(it.lastHold ? { lastHold: it.lastHold as Hold & { releasedAt: string } } : {}),
+    ...(typeof it.batch === "string" ? { batch: it.batch } : {}),
+    ...(typeof it.coalescedInto === "string" ? { coalescedInto: it.coalescedInto } : {}),
+    ...(Array.isArray(it.secrets) ? { secrets: it.secrets as RolloutHead["secrets"] } : {}),
     createdAt: String(it.createdAt),
     updatedAt: String(it.updatedAt),
   };

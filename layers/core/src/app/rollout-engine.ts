@@ -13,6 +13,7 @@ import {
   isComplete,
   judgeInvocation,
   type RolloutHead,
+  recordedVersions,
   type StepRecord,
   type StepRef,
   stepIndices,
@@ -23,6 +24,7 @@ import {
 import { versionTags } from "../domain/secrets.ts";
 import { STOPPED_STATUSES } from "../domain/ssm.ts";
 import { InvalidInstanceIdError } from "../ports/index.ts";
+import { settleBatch } from "./coalesce.ts";
 import { mapLimit } from "./concurrency.ts";
 import type { Deps } from "./deps.ts";
 import { evaluateGate, wakeFor } from "./rollout-gates.ts";
@@ -162,7 +164,11 @@ async function afterCount(
 }
 
 async function tagStep(deps: EngineDeps, head: RolloutHead, step: StepRecord): Promise<void> {
-  const tags = versionTags(head.secretName, head.versionId, iso(deps));
+  const at = iso(deps);
+  const tags = Object.assign(
+    {},
+    ...recordedVersions(head, step.service).map((v) => versionTags(v.name, v.versionId, at)),
+  ) as Record<string, string>;
   // One CreateTags per step (≤ 50 ids), not per host: EC2 refills CreateTags at 10/s. An ECS step is one service.
   if (step.ok.length > 0 && step.kind === "host") await deps.inventory.tagHosts(step.ok, tags);
   if (step.kind === "ecs-service") for (const arn of step.ok) await deps.ecs?.tagService(arn, tags);
@@ -251,6 +257,8 @@ export interface ReconcileReport {
   sent: SentStep[];
   /** The current wave is still held (what it waits for). */
   held?: Hold;
+  /** This rollout's hosts restart in the coalesced rollout named here. */
+  coalescedInto?: string;
 }
 
 /**
@@ -270,6 +278,27 @@ export async function reconcileRollout(
     return report;
   }
   report.wave = head.waves[head.current]?.wave;
+  if (head.coalescedInto) {
+    report.coalescedInto = head.coalescedInto;
+    if (!opts.dryRun) await deps.rollouts.forget(rolloutId);
+    return report;
+  }
+  if (head.status === "running" && head.hold && head.batch) {
+    // A member of a coalescing batch: the batch decides whether it restarts alone or in the coalesced rollout.
+    const settled = await settleBatch(deps, head, opts.dryRun);
+    if (settled.fate === "wait") {
+      report.held = head.hold;
+      return report;
+    }
+    if (settled.fate === "coalesced") {
+      report.actions.push(`${opts.dryRun ? "would coalesce" : "coalesced"} into ${settled.into}`);
+      if (settled.into) report.coalescedInto = settled.into;
+      const created = settled.created;
+      if (created?.hold) await wakeFor(deps, created.rolloutId, created.hold);
+      else if (created) report.sent.push(...(await dispatchWave(deps, created)));
+      return report;
+    }
+  }
   if (head.status === "running" && head.hold) {
     const released = await releaseIfOpen(deps, head, opts, (line) => report.actions.push(line));
     if (released) delete head.hold;

@@ -26,6 +26,8 @@ export interface RolloutPolicy {
   alarms: Record<string, string[]>;
   parameterStoreTps: number;
   mode: "restart" | "notify";
+  /** `services[].readsPerRestart` of the rollout's services (a coalesced rollout is re-planned from it). */
+  readsPerRestart?: Record<string, number>;
 }
 
 /** A wave held by its gates: durable state on the rollout head, never a sleep. */
@@ -90,6 +92,9 @@ export function policyFor(m: Manifest, secret: SecretTraits, services: string[])
     alarms,
     parameterStoreTps: m.restart.parameterStoreTps,
     mode: m.restart.mode,
+    readsPerRestart: Object.fromEntries(
+      m.services.filter((s) => services.includes(s.name)).map((s) => [s.name, s.readsPerRestart]),
+    ),
   };
 }
 
@@ -280,7 +285,7 @@ export function parameterStoreCap(tps: number, readsPerRestart: number): number 
  */
 export function applyBudget<S extends { wave: number; service: string; kind: string; targetIds: string[] }>(
   steps: S[],
-  m: Manifest,
+  m: { services: readonly { name: string; readsPerRestart?: number }[] },
   baseMaxConcurrency: string,
   tps: number,
 ): (S & { maxConcurrency?: string; part?: number })[] {

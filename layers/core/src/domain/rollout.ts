@@ -1,7 +1,6 @@
 // The rollout state machine, whole and pure: the plan, the per-step (per-command) and per-wave state, and every
 // transition the engine (app/rollout-engine.ts) applies through conditional DynamoDB writes. No I/O, no clock.
 import { applyBudget, type Hold, type RolloutPolicy } from "./gates.ts";
-import type { Manifest } from "./manifest.ts";
 import { SERVICE_NAME_PATTERN } from "./manifest.ts";
 import { MAX_IDS_PER_COMMAND, parseMaxConcurrency, verdictOf } from "./ssm.ts";
 
@@ -42,6 +41,23 @@ export interface WaveStep {
   part?: number;
 }
 
+/**
+ * What a plan reads of the manifest: each service's wave and Parameter Store reads, and the restart knobs. A coalesced
+ * rollout is planned from what its members stored (domain/coalesce.ts), without the manifest.
+ */
+export interface PlanManifest {
+  services: readonly { name: string; wave: number; readsPerRestart?: number }[];
+  restart: { maxConcurrency: string; maxErrors: string };
+}
+
+/** One secret version a (coalesced) rollout restarts for, and the services whose hosts record it. */
+export interface CoveredSecret {
+  arn: string;
+  name: string;
+  versionId: string;
+  services: string[];
+}
+
 export interface RolloutPlan {
   rolloutId: string;
   secretArn: string;
@@ -54,6 +70,8 @@ export interface RolloutPlan {
   maxErrors: string;
   /** Gates, profile and budget (domain/gates.ts); absent in plans made without one. */
   policy?: RolloutPolicy;
+  /** A coalesced rollout: every secret version it covers (secretArn/versionId name the first). */
+  secrets?: CoveredSecret[];
 }
 
 /** Builds the rolling-restart plan: waves from the manifest (lower first), each target exactly once. */
@@ -61,12 +79,14 @@ export function planRollout(input: {
   rolloutId: string;
   secret: { arn: string; name: string };
   versionId: string;
-  manifest: Manifest;
+  manifest: PlanManifest;
   targets: RolloutTarget[];
   skipped?: SkippedTarget[];
   policy?: RolloutPolicy;
   /** MaxConcurrency of the rollout's commands (the profile's); default the manifest's. */
   maxConcurrency?: string;
+  /** A coalesced rollout's secret versions (domain/coalesce.ts). */
+  secrets?: CoveredSecret[];
 }): RolloutPlan {
   const { manifest: m } = input;
   const waveOf = new Map(m.services.map((s) => [s.name, s.wave]));
@@ -140,6 +160,7 @@ export function planRollout(input: {
     maxConcurrency,
     maxErrors: m.restart.maxErrors,
     ...(input.policy ? { policy: input.policy } : {}),
+    ...(input.secrets ? { secrets: input.secrets } : {}),
   };
 }
 
@@ -186,6 +207,12 @@ export interface RolloutHead {
   hold?: Hold;
   /** The last hold released, with when (operators see what a wave waited for). */
   lastHold?: Hold & { releasedAt: string };
+  /** The coalescing batch this rollout joined (its leader's rollout id; domain/coalesce.ts). */
+  batch?: string;
+  /** This rollout's hosts restart in the coalesced rollout named here (nothing is sent under this id). */
+  coalescedInto?: string;
+  /** A coalesced rollout: every secret version it covers; each host records those its service consumes. */
+  secrets?: CoveredSecret[];
   createdAt: string;
   updatedAt: string;
 }
@@ -274,6 +301,7 @@ export function newRollout(plan: RolloutPlan, now: string): { head: RolloutHead;
     skipped: plan.skipped.slice(0, MAX_SKIPPED_KEPT),
     skippedCount: plan.skipped.length,
     ...(plan.policy ? { policy: plan.policy } : {}),
+    ...(plan.secrets ? { secrets: plan.secrets } : {}),
     createdAt: now,
     updatedAt: now,
   };
@@ -297,6 +325,19 @@ export function newRollout(plan: RolloutPlan, now: string): { head: RolloutHead;
     }),
   );
   return { head, steps };
+}
+
+/**
+ * The secret versions a step's restarted targets record: for a coalesced rollout, every covered version whose
+ * consumers include the step's service (a host reads every secret at restart, but records only those it consumes);
+ * otherwise the rollout's one version.
+ */
+export function recordedVersions(
+  head: Pick<RolloutHead, "secretName" | "versionId" | "secrets">,
+  service: string,
+): { name: string; versionId: string }[] {
+  if (!head.secrets) return [{ name: head.secretName, versionId: head.versionId }];
+  return head.secrets.filter((s) => s.services.includes(service)).map(({ name, versionId }) => ({ name, versionId }));
 }
 
 /** Step indices of wave index `i`. */

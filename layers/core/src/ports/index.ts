@@ -1,6 +1,7 @@
 // Ports: the only way the core talks to AWS. Adapters in ../adapters implement them with SDK v3;
 // tests may implement them with plain objects. Nothing here imports the SDK.
 
+import type { Batch } from "../domain/coalesce.ts";
 import type { EcsService } from "../domain/ecs.ts";
 import type { Hold, TriggeredAlarm } from "../domain/gates.ts";
 import type { PolicyDocument } from "../domain/iam/policy.ts";
@@ -197,6 +198,22 @@ export interface RolloutStore {
   resume(head: RolloutHead, steps: StepRecord[], now: string): Promise<boolean>;
   /** Rollouts with work the reconciler may have to finish (running, or halted with commands still out). */
   openRollouts(): Promise<string[]>;
+  /** The namespace's newest coalescing batch (domain/coalesce.ts): its leader and deadline; undefined when none. */
+  currentBatch(namespace: string): Promise<{ leader: string; deadline: string } | undefined>;
+  /**
+   * Opens a batch led by `batch.leader` (written if absent) and points the namespace at it unless another batch is
+   * still joinable (its deadline after `now`). True when the namespace now points at this batch.
+   */
+  openBatch(batch: Pick<Batch, "leader" | "namespace" | "openedAt" | "deadline">, now: string): Promise<boolean>;
+  /** Adds a member while the batch is joinable (not closed, deadline after `now`); false otherwise. Idempotent. */
+  joinBatch(leader: string, member: string, now: string): Promise<boolean>;
+  batch(leader: string): Promise<Batch | undefined>;
+  /** Fixes the batch's members, once, at or after its deadline; the batch as stored afterwards. */
+  closeBatch(leader: string, now: string): Promise<Batch | undefined>;
+  /** Fixes the members merged into the coalesced rollout, once; the batch as stored afterwards. */
+  setMerged(leader: string, merged: string[]): Promise<Batch | undefined>;
+  /** A held member restarts in the coalesced rollout `into`: marked once, taken off the running set. */
+  markCoalesced(rolloutId: string, into: string, reason: string, now: string): Promise<boolean>;
   /** Leaves the running set (a halted rollout whose commands all reported). */
   forget(rolloutId: string): Promise<void>;
   /** Operator listing (CLI): newest first. */
