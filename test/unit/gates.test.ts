@@ -8,6 +8,7 @@ import {
   gatesBefore,
   nextWaveGate,
   policyFor,
+  policyLines,
   type RolloutPolicy,
   stopHold,
 } from "#core/domain/gates";
@@ -177,6 +178,12 @@ describe("budgetWave (Parameter Store)", () => {
       "bake 300 s; calendar voiceai-freeze OPEN; alarms OK: db-health, api-5xx, api-latency",
     );
     expect(gatesBefore(policy, steps, 2)).toMatch(/^after part 1 of wave 1 \(Parameter Store budget\)/);
+    expect(policyLines(policy, [])[1]).toBe(
+      "Coalescing window 60 s: secrets of the namespace that change within it restart each host once (one rollout recording every version).",
+    );
+    expect(policyLines(policyFor(manifest, { owningService: "rds" }, ["database"]), [])[1]).toBe(
+      "No coalescing window: the first wave is sent at once.",
+    );
   });
 });
 

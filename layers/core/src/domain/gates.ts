@@ -342,7 +342,7 @@ export function gatesBefore(policy: RolloutPolicy, steps: { wave: number; part?:
   return out.length > 0 ? out.join("; ") : "none";
 }
 
-/** The plan's header lines about its policy: profile and why, mode, the Parameter Store budget. */
+/** The plan's header lines about its policy: profile and why, mode, coalescing window, the Parameter Store budget. */
 export function policyLines(policy: RolloutPolicy, reads: { service: string; readsPerRestart: number }[]): string[] {
   const caps = reads.map(
     (r) =>
@@ -350,6 +350,9 @@ export function policyLines(policy: RolloutPolicy, reads: { service: string; rea
   );
   return [
     `Profile ${policy.profile} (${policy.profileWhy}); mode ${policy.mode}${policy.mode === "notify" ? ": nothing will be restarted" : ""}.`,
+    policy.coalesceSeconds > 0
+      ? `Coalescing window ${policy.coalesceSeconds} s: secrets of the namespace that change within it restart each host once (one rollout recording every version).`
+      : "No coalescing window: the first wave is sent at once.",
     `Parameter Store budget ${policy.parameterStoreTps} reads/s: at most ⌊TPS / reads per restart⌋ hosts restarting at once per wave — ${caps.join(", ")}.`,
   ];
 }
