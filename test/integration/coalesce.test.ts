@@ -1,7 +1,6 @@
 // Coalescing against moto (EC2, SSM, Secrets Manager, IAM, DynamoDB real; moto's Run Command traps corrected by the
 // SSM harness): two secrets rotated 10 s apart whose consumers overlap restart each host ONCE, in one rollout that
 // records both versions — under concurrent, duplicated and reordered deliveries and racing reconcilers.
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { beforeAll, describe, expect, it } from "vitest";
 import { reconcileRollouts } from "#core/app/rollout-engine";
@@ -10,24 +9,16 @@ import { trackRestart } from "#core/app/track-restart";
 import { coalescedRolloutId } from "#core/domain/coalesce";
 import { validateManifest } from "#core/domain/manifest";
 import { rolloutIdFor, versionTagKey } from "#core/domain/secrets";
-import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import type { SeededFleet } from "../../scripts/lib/fleet.ts";
 import { useMoto } from "../support/moto.ts";
-import { createTables, type Wired, wire } from "../support/wiring.ts";
+import { seedTwoWaveFleet, type Wired, wire } from "../support/wiring.ts";
 
 useMoto();
 const NS = "voiceai/coalesce";
 let fleet: SeededFleet;
 
 beforeAll(async () => {
-  fleet = await seedFleet({
-    namespace: NS,
-    sharedSecret: { consumers: ["database", "api"] },
-    services: [
-      { name: "database", wave: 0, hosts: 2 },
-      { name: "api", wave: 1, hosts: 3 },
-    ],
-  });
-  await createTables(new DynamoDBClient({}));
+  fleet = await seedTwoWaveFleet(NS);
 }, 120_000);
 
 const T0 = Date.parse("2026-11-30T12:00:00Z");

@@ -3,7 +3,6 @@
 // an alarm in ALARM, a CLOSED change calendar and a bake time each hold the next wave as durable state that the
 // reconciler releases; a secret AWS manages rolls on the fast profile; a wave over the Parameter Store budget is split.
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateScheduleGroupCommand, GetScheduleCommand, SchedulerClient } from "@aws-sdk/client-scheduler";
 import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetCalendarStateCommand, SSMClient } from "@aws-sdk/client-ssm";
@@ -15,9 +14,9 @@ import { reconcileRollouts } from "#core/app/rollout-engine";
 import { confirmRotation, isFact, type RotationResult, startRollout } from "#core/app/rotate-secret";
 import { trackRestart } from "#core/app/track-restart";
 import { type Manifest, validateManifest } from "#core/domain/manifest";
-import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import type { SeededFleet } from "../../scripts/lib/fleet.ts";
 import { useMoto } from "../support/moto.ts";
-import { createTables, type Wired, wire } from "../support/wiring.ts";
+import { seedTwoWaveFleet, type Wired, wire } from "../support/wiring.ts";
 
 useMoto();
 const NS = "voiceai/gates";
@@ -63,15 +62,7 @@ async function setAlarm(state: "OK" | "ALARM"): Promise<void> {
 }
 
 beforeAll(async () => {
-  fleet = await seedFleet({
-    namespace: NS,
-    sharedSecret: { consumers: ["database", "api"] },
-    services: [
-      { name: "database", wave: 0, hosts: 2 },
-      { name: "api", wave: 1, hosts: 3 },
-    ],
-  });
-  await createTables(new DynamoDBClient({}));
+  fleet = await seedTwoWaveFleet(NS);
   cloudwatch = new CloudWatchClient({});
   await cloudwatch.send(
     new PutMetricAlarmCommand({

@@ -443,22 +443,26 @@ export class DynamoRolloutStore implements RolloutStore {
   }
 
   async closeBatch(leader: string, now: string): Promise<Batch | undefined> {
-    const out = await this.update({
-      Key: { pk: BATCH + leader },
-      UpdateExpression: "SET closed = members, closedAt = :now",
-      ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(closed) AND deadline <= :now",
-      ExpressionAttributeValues: { ":now": now },
-      ReturnValues: "ALL_NEW",
-    });
-    return out ? fromBatchItem(out) : this.batch(leader);
+    return this.fixBatch(leader, "SET closed = members, closedAt = :v", "deadline <= :v", now);
   }
 
   async setMerged(leader: string, merged: string[]): Promise<Batch | undefined> {
+    return this.fixBatch(
+      leader,
+      "SET merged = :v",
+      "attribute_exists(closed) AND attribute_not_exists(merged)",
+      merged,
+    );
+  }
+
+  /** Sets a batch field once (conditional); the batch as stored afterwards, whoever set it. */
+  private async fixBatch(leader: string, set: string, condition: string, value: unknown): Promise<Batch | undefined> {
+    const field = set.split(" ")[1];
     const out = await this.update({
       Key: { pk: BATCH + leader },
-      UpdateExpression: "SET merged = :m",
-      ConditionExpression: "attribute_exists(closed) AND attribute_not_exists(merged)",
-      ExpressionAttributeValues: { ":m": merged },
+      UpdateExpression: set,
+      ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(${field}) AND ${condition}`,
+      ExpressionAttributeValues: { ":v": value },
       ReturnValues: "ALL_NEW",
     });
     return out ? fromBatchItem(out) : this.batch(leader);
