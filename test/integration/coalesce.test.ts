@@ -11,7 +11,7 @@ import { validateManifest } from "#core/domain/manifest";
 import { rolloutIdFor, versionTagKey } from "#core/domain/secrets";
 import type { SeededFleet } from "../../scripts/lib/fleet.ts";
 import { useMoto } from "../support/moto.ts";
-import { seedTwoWaveFleet, type Wired, wire } from "../support/wiring.ts";
+import { atomicWrites, seedTwoWaveFleet, type Wired, wire } from "../support/wiring.ts";
 
 useMoto();
 const NS = "voiceai/coalesce";
@@ -34,6 +34,7 @@ async function rotate(secret: string): Promise<string> {
 describe("coalescing", () => {
   it("two secrets rotated 10 s apart with shared consumers: one command per host, both versions recorded", async () => {
     const w = wire(fleet);
+    atomicWrites(w.deps.clients.dynamodb);
     const m = validateManifest({ ...fleet.manifest, restart: { ...fleet.manifest.restart, coalesceSeconds: 60 } });
     const shared = fleet.sharedSecretArn!; // database + api
     const apiOwn = fleet.secrets[`${NS}/api/secrets`]!; // api only
@@ -52,11 +53,11 @@ describe("coalescing", () => {
       deliver(apiOwn, T0 + 11_000),
     ]);
     expect(w.harness.sent()).toEqual([]); // both wait out the window, held
-    // One rollout per version, each held (moto's conditional writes are not atomic under concurrent requests, so the
-    // count of "restart" vs "duplicate" answers is not asserted; DynamoDB makes it exactly one each).
+    // One rollout per version, each held; the duplicates are answered as such.
     const members = [rolloutIdFor(shared, vShared), rolloutIdFor(apiOwn, vApi)];
     expect(new Set(results.map((r) => r.rolloutId))).toEqual(new Set(members));
-    expect(results.every((r) => r.action === "restart" || r.action === "duplicate")).toBe(true);
+    expect(results.filter((r) => r.action === "restart")).toHaveLength(2);
+    expect(results.filter((r) => r.action === "duplicate")).toHaveLength(2);
     const heads = await Promise.all(members.map((id) => w.deps.rollouts.head(id)));
     const leader = heads[0]?.batch;
     expect(leader).toBeDefined();

@@ -78,3 +78,21 @@ export function wire(
   });
   return { deps, counter, harness };
 }
+
+/**
+ * moto applies a conditional UpdateItem as read, check, write without a lock: two concurrent requests can both pass a
+ * condition DynamoDB lets only one pass, and concurrent `ADD`s to one set can lose a member. Sending this client's
+ * requests to moto one at a time restores DynamoDB's per-item atomicity; the callers' logic still interleaves between
+ * requests, as concurrent Lambda deliveries do.
+ */
+export function atomicWrites(client: DynamoDBClient): void {
+  let last: Promise<unknown> = Promise.resolve();
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const turn = last.then(() => next(args));
+      last = turn.catch(() => undefined);
+      return turn;
+    },
+    { step: "finalizeRequest", name: "dcpAtomicWrites", override: true },
+  );
+}
