@@ -38,8 +38,10 @@ export interface TrackResult {
 /**
  * One SSM status change of our restart document. A host's final status is confirmed with GetCommandInvocation and
  * recorded through the engine's one entry point (a conditional write on the host's step: duplicates and retries
- * change nothing, so no separate idempotency record is needed); in-flight statuses cost no call. A command-level
- * final status reconciles that command's step (covers per-host events that were lost).
+ * change nothing, so no separate idempotency record is needed); in-flight statuses cost no call. A host SSM stopped
+ * on its command's alarm (Cancelled/Terminated, the alarm in the command's TriggeredAlarms: one ListCommands) holds
+ * the rollout on that alarm instead of failing it. A command-level final status reconciles that command's step
+ * (covers per-host events that were lost, stops included).
  */
 export async function trackRestart(input: TrackInput, deps: EngineDeps & Pick<Deps, "now">): Promise<TrackResult> {
   const out: TrackResult = {
