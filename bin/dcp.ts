@@ -12,6 +12,7 @@ import { dispatchWave, reconcileRollouts } from "#core/app/rollout-engine";
 import { confirmRotation, isFact, planForFact } from "#core/app/rotate-secret";
 import { whoCan } from "#core/app/who-can";
 import { InvalidInputError } from "#core/domain/errors";
+import type { HostCheckState } from "#core/domain/host-check";
 import { parseReadTarget, type ReadTarget } from "#core/domain/iam/who-can";
 import { checkTagKeys, defaultManifestParam, type Manifest, type TagKeys } from "#core/domain/manifest";
 import { parseManifestFile } from "#core/domain/manifest-yaml";
@@ -19,6 +20,7 @@ import { progressOf, type Rollout, type RolloutHead, resetForResume, toSend } fr
 import {
   actionable,
   auditText,
+  duration,
   guardText,
   planText,
   progressLine,
@@ -40,10 +42,14 @@ import {
 export const USAGE = `usage: dcp <command> [options]
 
 commands:
-  audit [--fix [imds|imds+restart]] [--dry-run] [--full-registry]
+  audit [--fix [imds|imds+restart]] [--dry-run] [--full-registry] [--host-checks]
                                                    fleet drift audit (exit 1 on findings); the unmanaged-host
                                                    check asks SSM about hosts launched since the last scheduled
-                                                   audit (its summary, read only), --full-registry about every host
+                                                   audit (its summary, read only), --full-registry about every host;
+                                                   --fix imds fixes IMDS sources first, then drains the hosts at
+                                                   the manifest's pace (imds.drain) with progress and an ETA;
+                                                   --host-checks runs the read-only host credential check on every
+                                                   host (proxy vs IMDS, static keys) and waits for the answers
   guard <instance-id> [--dry-run]                  launch guard for one host (IMDS + IAM scope)
   restart plan <secret-id>                         the rolling restart a rotation would run; sends nothing
   rollout list | status <id> | watch <id> [--interval S] | resume <id> [--dry-run] | reconcile [<id>] [--dry-run]
@@ -88,6 +94,7 @@ const OPTIONS = {
   "dry-run": { type: "boolean", default: false },
   fix: { type: "string" },
   "full-registry": { type: "boolean", default: false },
+  "host-checks": { type: "boolean", default: false },
   interval: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
@@ -156,14 +163,18 @@ async function audit(p: Parsed, io: Io): Promise<number> {
   const progress = io.stderrIsTty || io.env.DCP_PROGRESS === "1";
   const tty = io.stderrIsTty;
   const onProgress = progress
-    ? (stage: string, done: number) =>
-        io.err(`${tty ? "\r\x1b[K" : ""}auditing ${manifest.namespace}: ${stage} ${done}${tty ? "" : "\n"}`)
+    ? (stage: string, done: number, total?: number, eta?: number) =>
+        io.err(
+          `${tty ? "\r\x1b[K" : ""}auditing ${manifest.namespace}: ${stage} ${done}${total ? `/${total}${eta !== undefined ? `, ETA ${duration(eta)}` : ""}` : ""}${tty ? "" : "\n"}`,
+        )
     : undefined;
+  const hostChecks = p.values["host-checks"] ? await runHostChecks(manifest, deps, dryRun, onProgress) : undefined;
   const report = await auditFleet(manifest, deps, {
     remediation,
     dryRun,
     apiCalls: () => ctx.counter.snapshot(),
     registry: { ...state, forceFull: p.values["full-registry"] },
+    ...(hostChecks ? { hostChecks: { collect: hostChecks } } : {}),
     ...(onProgress ? { onProgress } : {}),
   });
   if (progress && tty) io.err("\r\x1b[K");
@@ -174,6 +185,35 @@ async function audit(p: Parsed, io: Io): Promise<number> {
   return actionable(report.findings).length > 0 || halted.length > 0 ? 1 : 0;
 }
 
+/** How long `dcp audit --host-checks` waits for the hosts' answers, and how often it asks. */
+export const HOST_CHECK_WAIT_MS = 180_000;
+const HOST_CHECK_POLL_MS = 5_000;
+
+/**
+ * Sends the host credential check to the namespace (one command) and waits until every host answered or the wait
+ * is over; the audit then judges what arrived (hosts still running it are counted as pending). Dry run: not sent.
+ */
+async function runHostChecks(
+  m: Manifest,
+  deps: ReturnType<typeof cliDeps>,
+  dryRun: boolean,
+  onProgress?: (stage: string, done: number, total?: number) => void,
+): Promise<HostCheckState | undefined> {
+  if (dryRun) return undefined;
+  const sentAt = new Date();
+  const { commandId } = await deps.hostChecks.send(m.tags.namespace, m.namespace);
+  const until = sentAt.getTime() + HOST_CHECK_WAIT_MS;
+  for (;;) {
+    const got = await deps.hostChecks.results(commandId);
+    if (!got) break;
+    const final = got.filter((i) => !["Pending", "InProgress", "Delayed"].includes(i.status)).length;
+    onProgress?.("host checks", final, got.length);
+    if ((got.length > 0 && final === got.length) || Date.now() + HOST_CHECK_POLL_MS > until) break;
+    await new Promise((r) => setTimeout(r, HOST_CHECK_POLL_MS));
+  }
+  return { commandId, sentAt: sentAt.toISOString() };
+}
+
 async function guard(p: Parsed, io: Io): Promise<number> {
   const instanceId = arg(p, 1, "<instance-id>");
   if (!INSTANCE_ID.test(instanceId))
@@ -181,9 +221,14 @@ async function guard(p: Parsed, io: Io): Promise<number> {
   const ctx = await cliContext(globals(p), io.env);
   const deps = cliDeps(ctx, "targeted");
   const manifest = await cliManifest(ctx, deps);
-  const result = await guardHost(instanceId, manifest, deps, { dryRun: p.values["dry-run"] });
+  // The operator names an instance that exists: no waiting for eventual consistency.
+  const result = await guardHost(instanceId, manifest, deps, {
+    dryRun: p.values["dry-run"],
+    usage: deps.usage,
+    visibilityDelaysMs: [],
+  });
   io.out(p.values.json ? json(result) : guardText(result));
-  return result.status === "skipped" || result.iam.verdict === "violation" ? 1 : 0;
+  return result.status !== "guarded" || result.iam.verdict === "violation" ? 1 : 0;
 }
 
 async function restartPlan(p: Parsed, io: Io): Promise<number> {

@@ -21,12 +21,12 @@ import {
 /**
  * The services an envelope names (the seed table's ssm, secretsmanager, ecr, s3; kms for extraGrants; ssmmessages and
  * ec2messages for the SSM agent's platform grants; ses and sts for the example manifest's extraGrants) plus the
- * services whose actions escalate privilege from a host. Any other service prefix is outside every envelope by
- * construction (reported as `other-service`).
+ * services whose actions escalate privilege from a host — except ec2 (≈ 800 actions, 40 % of the catalog), which no
+ * envelope names: containment classes any ec2 action as escalation by its service. Any other service prefix is outside
+ * every envelope by construction (reported as `other-service`).
  */
 export const CATALOG_SERVICES = [
   "cloudformation",
-  "ec2",
   "ec2messages",
   "ecr",
   "ecs",

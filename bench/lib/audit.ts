@@ -17,7 +17,7 @@ import type { FindingKind } from "#core/domain/model";
 import { placeHost } from "#core/domain/placement";
 import { classifyRotationEvent } from "#core/domain/rotation";
 import { consumedSecretIds } from "#core/domain/secrets";
-import { fleetDeps } from "#core/shell/fleet-deps";
+import { auditDeps, fleetDeps } from "#core/shell/fleet-deps";
 
 export interface Target {
   namespace: string;
@@ -63,6 +63,18 @@ export function targetConfig(t: Target, extra: Record<string, string> = {}): Con
 const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
 const rssMB = () => Math.round(process.resourceUsage().maxRSS / 1024);
 const rssNowMB = () => Math.round(process.memoryUsage().rss / 2 ** 20);
+
+/** The measures every run reports: wall since `t0`, the counter's calls, peak and base RSS; `rest` adds its own. */
+function measured(
+  t0: number,
+  counter: ApiCallCounter,
+  baseRssMB: number,
+  rest: Omit<RunResult, "wallMs" | "peakRssMB" | "apiCalls" | "totalCalls" | "baseRssMB">,
+): RunResult {
+  const wallMs = performance.now() - t0;
+  const apiCalls = counter.snapshot();
+  return { wallMs, peakRssMB: rssMB(), apiCalls, totalCalls: total(apiCalls), baseRssMB, ...rest };
+}
 const IMDS_KINDS = new Set<string>(["imds-tokens-optional", "imds-hop-limit", "imds-endpoint-disabled"]);
 const imdsCount = (s: Partial<Record<string, number>>) =>
   Object.entries(s).reduce((n, [k, v]) => n + (IMDS_KINDS.has(k) ? (v ?? 0) : 0), 0);
@@ -73,8 +85,8 @@ export async function runAudit(t: Target, remediation: Remediation): Promise<Run
   const config = targetConfig(t, { DCP_AUDIT_REMEDIATION: remediation });
   const counter = new ApiCallCounter();
   const t0 = performance.now();
-  // Exactly the handler's wiring (functions/drift-audit → shell/fleet-deps).
-  const deps = fleetDeps(config, { counter });
+  // Exactly the handler's wiring (functions/drift-audit → auditDeps: IMDS sources, readiness, host checks).
+  const deps = auditDeps(config, { counter });
   const params = deps.params;
   const manifest = await loadManifest(params, config);
   const scanStart = performance.now();
@@ -141,18 +153,7 @@ export async function runNaive(t: Target, hostIds: string[]): Promise<RunResult>
     await assessRole(host, place.service, m, deps);
   }
   for (const c of consumedSecretIds(m)) await secrets.describe(c.id);
-  const wallMs = performance.now() - t0;
-  const apiCalls = counter.snapshot();
-  return {
-    wallMs,
-    peakRssMB: rssMB(),
-    apiCalls,
-    totalCalls: total(apiCalls),
-    baseRssMB,
-    hosts: hostIds.length,
-    sampledHosts: hostIds.length,
-    imdsFindings: imds,
-  };
+  return measured(t0, counter, baseRssMB, { hosts: hostIds.length, sampledHosts: hostIds.length, imdsFindings: imds });
 }
 
 /** One rotation of `secretArn` (PutSecretValue, not counted), then the rotation handler's path to dispatch. */
@@ -182,17 +183,10 @@ export async function runRotation(t: Target, secretArn: string, account: string)
   const fact = await confirmRotation(intent, m, deps);
   if (!isFact(fact)) throw new Error(`rotation not confirmed: ${fact.reason}`);
   const r = await startRollout(fact, m, deps, { dryRun: false });
-  const wallMs = performance.now() - t0;
-  const apiCalls = counter.snapshot();
-  return {
-    wallMs,
-    peakRssMB: rssMB(),
-    apiCalls,
-    totalCalls: total(apiCalls),
-    baseRssMB,
+  return measured(t0, counter, baseRssMB, {
     hosts: 0,
     planned: r.plan.waves.reduce((n, w) => n + w.targetIds.length, 0),
     commands: r.commands.length,
     note: `${r.action}: ${r.reason}`,
-  };
+  });
 }

@@ -8,12 +8,6 @@ export const BUDGET = {
   bundleKB: 600,
   /** Functions that evaluate IAM carry the evaluator, the containment engine and the action catalog (≈ 90 KB). */
   iamBundleKB: 650,
-  /**
-   * The drift audit alone: every client of the fleet (IAM catalog, ECS, CloudWatch, launch-template shapes) lands in
-   * it. Measured 668–684 KB after the ECS and rollout-gate merges: OVER issue 13's 650 KB goal, held here so it cannot
-   * grow further unnoticed until the audit sheds weight (open item).
-   */
-  auditBundleKB: 700,
   coldMs: 120,
   auditWallS: 60,
   auditWallAtHosts: 10_000,
@@ -25,12 +19,8 @@ export const BUDGET = {
 /** The module that makes a bundle IAM-evaluating (its budget is iamBundleKB). */
 export const IAM_EVALUATOR_MODULE = "layers/core/src/domain/iam/evaluator.ts";
 
-/** The entry module of the drift audit (its budget is auditBundleKB). */
-export const AUDIT_ENTRY_MODULE = "functions/drift-audit/index.ts";
-
 /** The size budget of a bundle built from `inputs` (source paths, as esbuild's metafile or source map names them). */
 export function bundleBudgetKB(inputs: readonly string[]): number {
-  if (inputs.some((p) => p.endsWith(AUDIT_ENTRY_MODULE))) return BUDGET.auditBundleKB;
   return inputs.some((p) => p.endsWith(IAM_EVALUATOR_MODULE)) ? BUDGET.iamBundleKB : BUDGET.bundleKB;
 }
 

@@ -1,6 +1,6 @@
 // Readable CLI output: plain-text tables and the operator's "what to do next" lines. Pure functions over the
 // core's result types; nothing here talks to AWS.
-import type { DriftReport } from "#core/app/audit-fleet";
+import type { DrainReport, DriftReport } from "#core/app/audit-fleet";
 import type { GuardResult } from "#core/app/guard-host";
 import type { ReconcileReport } from "#core/app/rollout-engine";
 import type { WhoCanReport } from "#core/app/who-can";
@@ -185,8 +185,27 @@ export function nextSteps(
         break;
       case "imds-defaults":
         add(
-          "account: aws ec2 modify-instance-metadata-defaults --http-tokens required --http-put-response-hop-limit 2",
+          f.evidence?.["managedBy"] === "declarative-policy"
+            ? "account: the IMDS defaults are pinned by an organisation declarative policy: change it there"
+            : "account: set imds.manageAccountDefaults: true and run `dcp audit --fix imds`, or aws ec2 modify-instance-metadata-defaults --http-tokens required --http-put-response-hop-limit 2 --http-tokens-enforced enabled",
         );
+        break;
+      case "imds-launch-template":
+        add(
+          report.remediation.sources.some((x) => x.source.startsWith("launch template") && x.action === "applied")
+            ? "launch templates: new compliant default versions were made; run `dcp audit` again to confirm"
+            : "launch templates: run `dcp audit --fix imds --dry-run` to see the new default versions, then without --dry-run (templates must carry the namespace tag)",
+        );
+        break;
+      case "imds-asg-pinned":
+      case "imds-ami":
+      case "imds-exempt-expired":
+      case "proxy-bypasses-imds":
+      case "static-keys-shadow-profile":
+        add(`${f.instanceId ? `${f.instanceId}: ` : ""}${shortDetail(f)}`);
+        break;
+      case "host-check-failed":
+        add("host checks: look at the failed invocations (aws ssm list-command-invocations --details)");
         break;
       case "service-without-hosts":
         add(`service '${f.service}': no running host (expected? otherwise check the launch template)`);
@@ -205,6 +224,56 @@ export function nextSteps(
       `rollout ${r.rolloutId} is halted (${r.haltReason ?? "failure"}): fix the host, then dcp rollout resume ${r.rolloutId}`,
     );
   return steps;
+}
+
+/** Seconds as `1h02m`, `5m31s` or `12s`. */
+export function duration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${s}s`;
+}
+
+/** The instance drain: done this run, left for the next runs and their ETA at the configured pace. */
+export function drainLine(d: DrainReport, dryRun: boolean): string {
+  const pace = `${d.refillPerSecond}/s, burst ${d.burst}`;
+  if (dryRun) return `IMDS drain planned: ${d.total} host(s), ≈ ${duration(d.etaSeconds)} at ${pace}`;
+  const left = d.deferred > 0 ? `; ${d.deferred} left for the next run(s), ETA ${duration(d.etaSeconds)}` : "";
+  return `IMDS drain: ${d.applied}/${d.total} fixed${d.failed ? `, ${d.failed} failed` : ""} at ${pace}${left}`;
+}
+
+/** Readiness for IMDSv2 per service, and hosts whose last modification is still in flight. */
+export function imdsLines(report: DriftReport): string[] {
+  const out: string[] = [];
+  const r = report.imds.readiness;
+  if (r && r.services.length > 0) {
+    out.push(`IMDSv2 readiness (MetadataNoToken, last ${r.days} days):`);
+    out.push(
+      table(
+        ["SERVICE", "HOSTS", "ENFORCED", "READY", "NOT-READY", "UNKNOWN"],
+        r.services.map((s) => [s.service, s.hosts, s.enforced, s.ready, s.notReady, s.unknown].map((x) => String(x))),
+      )
+        .split("\n")
+        .map((l) => `  ${l}`)
+        .join("\n"),
+    );
+  }
+  if (report.imds.inFlight.length > 0)
+    out.push(
+      `IMDS in flight: ${report.imds.inFlight.length} host(s) still 'pending' at EC2 (judged by the next audit)`,
+    );
+  return out;
+}
+
+export function hostCheckLine(h: DriftReport["hostChecks"]): string {
+  const parts: string[] = [];
+  const c = h.collected;
+  if (c)
+    parts.push(
+      `command ${c.commandId}: ${c.answered}/${c.hosts} host(s) answered${c.pending ? `, ${c.pending} still running` : ""}${c.failed ? `, ${c.failed} failed` : ""}`,
+    );
+  if (h.sent) parts.push(`sent ${h.sent.commandId} (collected by the next audit)`);
+  return `Host credential check: ${parts.length ? parts.join("; ") : "not run (dcp audit --host-checks)"}`;
 }
 
 /** How the unmanaged-host check ran: its cost grows with the candidates, not the fleet, unless it is full. */
@@ -229,6 +298,8 @@ export function auditText(report: DriftReport, halted: Pick<RolloutHead, "rollou
   if (kinds.length === 0) out.push("  (none)");
   for (const [kind, n] of kinds) out.push(`  ${kind.padEnd(24)} ${n}`);
   out.push(registryLine(report.registry));
+  out.push(...imdsLines(report));
+  out.push(hostCheckLine(report.hostChecks));
   const calls = Object.values(report.apiCalls).reduce((a, b) => a + b, 0);
   out.push(
     `API calls: ${calls} (${
@@ -243,6 +314,8 @@ export function auditText(report: DriftReport, halted: Pick<RolloutHead, "rollou
   out.push(`Remediation (${rem.mode}${rem.dryRun ? ", dry run" : ""}):`);
   if (rem.mode === "none") out.push("  none requested (use --fix [imds|imds+restart])");
   else {
+    for (const f of rem.sources) out.push(`  source ${f.source}: ${f.action} (${f.detail})`);
+    if (rem.drain) out.push(`  ${drainLine(rem.drain, rem.dryRun)}`);
     out.push(
       `  IMDS ${verb}: ${rem.imds.length ? rem.imds.map((i) => `${i.instanceId}${i.applied ? "" : i.error ? ` (failed: ${i.error})` : i.deferred ? " (next run)" : " (planned)"}`).join(", ") : "nothing to fix"}`,
     );

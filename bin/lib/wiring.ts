@@ -7,8 +7,8 @@ import { type Config, loadConfig } from "#core/app/config";
 import type { Deps } from "#core/app/deps";
 import { loadManifest } from "#core/app/manifest-source";
 import type { Manifest } from "#core/domain/manifest";
-import type { ManagedInstances, RolloutStore } from "#core/ports/index";
-import { fleetDeps } from "#core/shell/fleet-deps";
+import type { RolloutStore } from "#core/ports/index";
+import { auditDeps, type FullAuditDeps } from "#core/shell/fleet-deps";
 
 /** An operator error: one line on stderr, exit code `code` (2 = error, 1 = refused). */
 export class CliError extends Error {
@@ -92,8 +92,8 @@ export function rolloutStore(ctx: CliContext): RolloutStore {
  * Every port, as the handlers wire them. `bulk` policies (one GetAccountAuthorizationDetails) for fleet-wide
  * commands, `targeted` (per role) for one host.
  */
-export function cliDeps(ctx: CliContext, policies: "bulk" | "targeted"): Deps & { managed: ManagedInstances } {
-  return { ...fleetDeps(ctx.config, { clients: ctx.clients, policies }), rollouts: rolloutStore(ctx) };
+export function cliDeps(ctx: CliContext, policies: "bulk" | "targeted"): FullAuditDeps {
+  return { ...auditDeps(ctx.config, { clients: ctx.clients, policies }), rollouts: rolloutStore(ctx) };
 }
 
 export function cliManifest(ctx: CliContext, deps: Pick<Deps, "params">): Promise<Manifest> {

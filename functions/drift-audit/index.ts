@@ -5,7 +5,7 @@ import { ApiCallCounter, createClients } from "#core/adapters/clients";
 import { loadConfig } from "#core/app/config";
 import { type AuditSummary, runAudit } from "#core/app/run-audit";
 import { AuditRequest, describeIssues } from "#core/domain/events";
-import { fleetDeps } from "#core/shell/fleet-deps";
+import { auditDeps } from "#core/shell/fleet-deps";
 import { addCounts, MetricUnit, powertools, type Rejected, reject } from "#core/shell/lambda";
 import { portsFor } from "#core/shell/ports-for";
 
@@ -17,7 +17,7 @@ export const handler = middy(async (event: unknown): Promise<AuditSummary | Reje
   if (!parsed.success) return reject(logger, metrics, `not an audit request: ${describeIssues(parsed.error)}`);
   // A fresh counter and fresh adapters per run: the summary's apiCalls and the policy reads are this audit's own.
   const counter = new ApiCallCounter();
-  const deps = portsFor("DriftAuditFunction", fleetDeps(config, { clients: createClients({ counter }) }), {
+  const deps = portsFor("DriftAuditFunction", auditDeps(config, { clients: createClients({ counter }), counter }), {
     config,
     now: () => new Date(),
   });

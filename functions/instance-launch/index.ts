@@ -3,7 +3,8 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { CachedParameterStore } from "#core/adapters/cached-parameters";
-import { dynamodbClient, ec2Client, iamClient, ssmClient } from "#core/adapters/clients";
+import { cloudwatchClient, dynamodbClient, ec2Client, iamClient, ssmClient } from "#core/adapters/clients";
+import { CloudWatchImdsUsage } from "#core/adapters/cloudwatch";
 import { Ec2FleetInventory } from "#core/adapters/ec2";
 import { TargetedPolicyStore } from "#core/adapters/iam";
 import { PowertoolsIdempotency } from "#core/adapters/idempotency";
@@ -23,6 +24,7 @@ const deps = portsFor(
     inventory: new Ec2FleetInventory(ec2Client()),
     policies: new TargetedPolicyStore(iamClient(), 5 * 60_000),
     params: new CachedParameterStore(ssmClient()),
+    usage: new CloudWatchImdsUsage(cloudwatchClient()),
     idempotency,
   },
   { config, now: () => new Date() },

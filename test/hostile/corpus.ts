@@ -569,7 +569,8 @@ export function outcomeOf(result: unknown): { outcome: string; reason: string } 
       ? { outcome: "ignored", reason: r.ignored }
       : { outcome: "tracked", reason: String(r.halted ?? r.rolloutStatus ?? "") };
   // instance-launch
-  if (r.status === "skipped") return { outcome: "ignored", reason: String(r.reason ?? "") };
+  if (r.status === "skipped" || r.status === "not-visible")
+    return { outcome: "ignored", reason: String(r.reason ?? "") };
   if (r.status === "guarded") {
     const imds = r.imds as { changed?: boolean } | undefined;
     const tags = r.tags as Record<string, string> | undefined;

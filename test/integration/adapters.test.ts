@@ -21,12 +21,13 @@ import { CreateSecretCommand, PutSecretValueCommand } from "@aws-sdk/client-secr
 import { DescribeParametersCommand } from "@aws-sdk/client-ssm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ApiCallCounter, type AwsClients, createClients } from "#core/adapters/clients";
-import { Ec2FleetInventory } from "#core/adapters/ec2";
+import { CloudWatchImdsUsage } from "#core/adapters/cloudwatch";
+import { Ec2FleetInventory, Ec2ImdsSources } from "#core/adapters/ec2";
 import { AwsGateSignals } from "#core/adapters/gates";
 import { BulkPolicyStore, TargetedPolicyStore } from "#core/adapters/iam";
 import { PERMISSIONS } from "#core/adapters/permissions";
 import { SecretsManagerCatalog } from "#core/adapters/secrets";
-import { SsmCommandRunner, SsmParameterStore } from "#core/adapters/ssm";
+import { SsmCommandRunner, SsmHostChecks, SsmParameterStore } from "#core/adapters/ssm";
 import { SsmManagedInstances } from "#core/adapters/ssm-managed";
 import { SchedulerWakeups } from "#core/adapters/wakeups";
 import { InvalidInputError, NotFoundError } from "#core/domain/errors";
@@ -475,8 +476,11 @@ describe("clients and permissions", () => {
       ...methods(BulkPolicyStore)
         .filter((m) => !["fetchAll", "fallbackManaged"].includes(m))
         .map((m) => `BulkPolicyStore.${m}`),
+      ...methods(Ec2ImdsSources).map((m) => `ImdsSources.${m}`),
+      ...methods(CloudWatchImdsUsage).map((m) => `ImdsUsage.${m}`),
+      ...methods(SsmHostChecks).map((m) => `HostChecks.${m}`),
       "EcsInventory.scanNamespace",
-      ...["forceNewDeployment", "deploymentState", "tagService"].map((m) => `EcsDeployments.${m}`),
+      ...["forceNewDeployment", "deploymentState", "deploymentsSince", "tagService"].map((m) => `EcsDeployments.${m}`),
       "DeploymentLinks.*",
       ...methods(AwsGateSignals).map((m) => `GateSignals.${m}`),
       ...methods(SchedulerWakeups).map((m) => `Wakeups.${m}`),

@@ -11,7 +11,7 @@ import { validateManifest } from "#core/domain/manifest";
 import { rolloutIdFor, versionTagKey } from "#core/domain/secrets";
 import type { SeededFleet } from "../../scripts/lib/fleet.ts";
 import { useMoto } from "../support/moto.ts";
-import { atomicWrites, seedTwoWaveFleet, type Wired, wire } from "../support/wiring.ts";
+import { seedTwoWaveFleet, type Wired, wire } from "../support/wiring.ts";
 
 useMoto();
 const NS = "voiceai/coalesce";
@@ -34,7 +34,6 @@ async function rotate(secret: string): Promise<string> {
 describe("coalescing", () => {
   it("two secrets rotated 10 s apart with shared consumers: one command per host, both versions recorded", async () => {
     const w = wire(fleet);
-    atomicWrites(w.deps.clients.dynamodb);
     const m = validateManifest({ ...fleet.manifest, restart: { ...fleet.manifest.restart, coalesceSeconds: 60 } });
     const shared = fleet.sharedSecretArn!; // database + api
     const apiOwn = fleet.secrets[`${NS}/api/secrets`]!; // api only

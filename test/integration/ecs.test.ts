@@ -409,3 +409,66 @@ describe("drift audit", () => {
     expect(JSON.stringify(report)).not.toContain(CANARY_ENV);
   });
 });
+
+describe("a delivery that dies around UpdateService: the reconciler asks ECS before it re-sends", () => {
+  /** The process dies `when` UpdateService has reached ECS ("after") or not ("before"); the claim is never released. */
+  function dying(w: Wired, when: "before" | "after"): void {
+    const crash = Object.assign(new Error("Runtime exited"), { name: "Crash" });
+    const port = w.deps.ecs!;
+    const real = port.forceNewDeployment.bind(port);
+    port.forceNewDeployment = async (cluster, service) => {
+      if (when === "after") await real(cluster, service);
+      throw crash;
+    };
+    w.deps.rollouts.releaseStep = async () => {
+      throw crash;
+    };
+  }
+
+  async function crashedAtWave1(when: "before" | "after") {
+    const counter = new ApiCallCounter();
+    const w = wire(fleet, { counter });
+    dying(w, when);
+    const version = await rotate(fleet.sharedSecretArn!);
+    const r = await handle(labelEvent(fleet.sharedSecretArn!, version), w);
+    await expect(hostsSucceed(w)).rejects.toThrow("Runtime exited"); // the delivery dispatching wave 1 dies
+    const rolloutId = r.rolloutId!;
+    expect((await ecsStepOf(w, rolloutId, "api-worker")).state).toBe("claimed");
+    const fresh = wire(fleet, { counter });
+    // Within the claim's lease a slow delivery may still be sending: the reconciler leaves the step alone.
+    await reconcileRollout(fresh.deps, rolloutId, { dryRun: false });
+    expect((await ecsStepOf(fresh, rolloutId, "api-worker")).state).toBe("claimed");
+    const later = { ...fresh.deps, now: () => new Date(Date.now() + 10 * 60 * 1000) };
+    return { counter, fresh, later, rolloutId, sentBefore: counter.count("ECS.UpdateService") };
+  }
+
+  it("UpdateService had reached ECS: the step is recorded with that deployment and linked, never deployed twice", async () => {
+    const { counter, fresh, later, rolloutId, sentBefore } = await crashedAtWave1("after");
+    expect(sentBefore).toBe(1);
+    const started = (await primaryDeployment("api-worker"))!;
+    const report = await reconcileRollout(later, rolloutId, { dryRun: false });
+    expect(report.actions.join("\n")).toMatch(new RegExp(`record step \\d+ as sent \\(ECS has ${started}\\)`));
+    await reconcileRollout(later, rolloutId, { dryRun: false }); // a second run changes nothing
+    expect(counter.count("ECS.UpdateService")).toBe(1);
+    const step = await ecsStepOf(fresh, rolloutId, "api-worker");
+    expect([step.state, deploymentOf(step)]).toEqual(["sent", started]);
+    // The deployment's own event now leads back to the step.
+    const arn = ecs["api-worker"]!.serviceArn;
+    const done = await trackEcsDeployment(deploymentEvent(arn, started, "SERVICE_DEPLOYMENT_COMPLETED"), fresh.deps);
+    expect(done.recorded.map((x) => x.status)).toEqual(["Success"]);
+  });
+
+  it("UpdateService never reached ECS: the reconciler deploys the service once", async () => {
+    const { counter, fresh, later, rolloutId, sentBefore } = await crashedAtWave1("before");
+    expect(sentBefore).toBe(0); // the delivery died before its UpdateService
+    const before = await primaryDeployment("api-worker");
+    const report = await reconcileRollout(later, rolloutId, { dryRun: false });
+    expect(report.actions.join("\n")).toMatch(/re-send step \d+: claimed at .*, never reached ECS/);
+    await reconcileRollout(later, rolloutId, { dryRun: false });
+    const step = await ecsStepOf(fresh, rolloutId, "api-worker");
+    const now = await primaryDeployment("api-worker");
+    expect(now).not.toBe(before);
+    expect([step.state, deploymentOf(step)]).toEqual(["sent", now]);
+    expect(counter.count("ECS.UpdateService")).toBe(1);
+  });
+});

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { guardHost, IAM_SCOPE_TAG } from "#core/app/guard-host";
 import type { Finding } from "#core/domain/model";
 import { allNamespaceSecrets, launchHosts, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import { oneHostService } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
 import { wire } from "../support/wiring.ts";
 
@@ -32,64 +33,41 @@ beforeAll(async () => {
         ],
       },
       // secret:NS/* — reads every service's secrets
-      {
-        name: "web",
-        wave: 2,
-        hosts: 1,
-        role: {
-          base: "correct",
-          inline: {
-            "web-all-secrets": allNamespaceSecrets(NS),
-          },
+      oneHostService("web", 2, {
+        inline: {
+          "web-all-secrets": allNamespaceSecrets(NS),
         },
-      },
+      }),
       // NotResource: "everything but one thing" is everything else
-      {
-        name: "voice",
-        wave: 2,
-        hosts: 1,
-        role: {
-          base: "correct",
-          inline: {
-            "voice-notresource": {
-              Version: "2012-10-17",
-              Statement: [
-                { Effect: "Allow", Action: "ssm:GetParameter", NotResource: "arn:aws:ssm:*:*:parameter/forbidden/*" },
-                { Sid: "RunAnything", Effect: "Allow", Action: "ssm:SendCommand", Resource: "*" },
-              ],
-            },
+      oneHostService("voice", 2, {
+        inline: {
+          "voice-notresource": {
+            Version: "2012-10-17",
+            Statement: [
+              { Effect: "Allow", Action: "ssm:GetParameter", NotResource: "arn:aws:ssm:*:*:parameter/forbidden/*" },
+              { Sid: "RunAnything", Effect: "Allow", Action: "ssm:SendCommand", Resource: "*" },
+            ],
           },
         },
-      },
+      }),
       // AWS-managed SSM core policy: ssm:GetParameter(s) on *
-      {
-        name: "ops",
-        wave: 3,
-        hosts: 1,
-        role: { base: "correct", managedArns: ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"] },
-      },
+      oneHostService("ops", 3, { managedArns: ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"] }),
       // By-path read on the namespace root: reads every service
-      {
-        name: "media",
-        wave: 3,
-        hosts: 1,
-        role: {
-          base: "correct",
-          inline: {
-            "media-by-path": {
-              Version: "2012-10-17",
-              Statement: [
-                {
-                  Sid: "ByPath",
-                  Effect: "Allow",
-                  Action: "ssm:GetParametersByPath",
-                  Resource: `arn:aws:ssm:*:*:parameter/${NS}`,
-                },
-              ],
-            },
+      oneHostService("media", 3, {
+        inline: {
+          "media-by-path": {
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Sid: "ByPath",
+                Effect: "Allow",
+                Action: "ssm:GetParametersByPath",
+                Resource: `arn:aws:ssm:*:*:parameter/${NS}`,
+              },
+            ],
           },
         },
-      },
+      }),
       // Missing grants: only its own parameters
       {
         name: "database",

@@ -16,7 +16,7 @@ import { trackRestart } from "#core/app/track-restart";
 import { type Manifest, validateManifest } from "#core/domain/manifest";
 import type { SeededFleet } from "../../scripts/lib/fleet.ts";
 import { useMoto } from "../support/moto.ts";
-import { atomicWrites, seedTwoWaveFleet, type Wired, wire } from "../support/wiring.ts";
+import { seedTwoWaveFleet, type Wired, wire } from "../support/wiring.ts";
 
 useMoto();
 const NS = "voiceai/gates";
@@ -119,7 +119,6 @@ describe("alarm gate", () => {
 
   it("a command SSM stopped on its alarm holds the rollout (not halted) until the alarm is OK, then the stopped hosts are sent again", async () => {
     const w = wire(fleet);
-    atomicWrites(w.deps.clients.dynamodb);
     await setAlarm("OK");
     const first = await start(w, manifestWith({}, { api: [ALARM] }));
     await deliverAll(w); // database done: the api wave goes out carrying the alarm

@@ -1,7 +1,6 @@
 // The rollout store against moto's DynamoDB (which enforces the 400 KB item limit and evaluates conditions): no item
 // grows with the rollout, so a planned 50,000-host rollout is stored; concurrent writers never overwrite each other.
 import { randomBytes, randomUUID } from "node:crypto";
-import { Agent } from "node:http";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -9,7 +8,7 @@ import { DynamoRolloutStore } from "#core/adapters/rollout-store";
 import { validateManifest } from "#core/domain/manifest";
 import { newRollout, planRollout, type RolloutTarget } from "#core/domain/rollout";
 import { useMoto } from "../support/moto.ts";
-import { createTables, ROLLOUT_TABLE } from "../support/wiring.ts";
+import { createTables, ROLLOUT_TABLE, serialDynamo } from "../support/wiring.ts";
 
 useMoto();
 
@@ -35,17 +34,8 @@ function rolloutOf(n: number) {
 
 const dynamo = new DynamoDBClient({});
 const store = () => new DynamoRolloutStore(dynamo, ROLLOUT_TABLE);
-/**
- * moto applies concurrent UpdateItems to one item without a lock (an ADD can be lost); DynamoDB applies each update
- * atomically. For the concurrency test the requests go to moto one at a time (one socket), the callers still race.
- */
-const serialStore = () =>
-  new DynamoRolloutStore(
-    new DynamoDBClient({
-      requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: 1 }) },
-    }),
-    ROLLOUT_TABLE,
-  );
+/** For the concurrency test the requests go to moto one at a time (serialDynamo), the callers still race. */
+const serialStore = () => new DynamoRolloutStore(serialDynamo(), ROLLOUT_TABLE);
 
 beforeAll(async () => {
   await createTables(dynamo);

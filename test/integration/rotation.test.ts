@@ -16,7 +16,7 @@ import type { SecretEvent } from "#core/domain/events";
 import { classifyRotationEvent } from "#core/domain/rotation";
 import { versionTagKey } from "#core/domain/secrets";
 import { allNamespaceSecrets, type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
-import { secretLabelEvent } from "../support/fixtures.ts";
+import { oneHostService, secretLabelEvent } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
 import { createTables, IDEMPOTENCY_TABLE, ROLLOUT_TABLE, wire } from "../support/wiring.ts";
 
@@ -78,38 +78,26 @@ beforeAll(async () => {
       { name: "api", wave: 1, hosts: 4 },
       { name: "web", wave: 2, hosts: 2 },
       // voice consumes the master secret but a boundary denies it: its restart would fail to fetch.
-      {
-        name: "voice",
-        wave: 2,
-        hosts: 1,
-        role: {
-          base: "correct",
-          boundary: {
-            Version: "2012-10-17",
-            Statement: [
-              { Effect: "Allow", Action: "*", Resource: "*" },
-              {
-                Effect: "Deny",
-                Action: "secretsmanager:GetSecretValue",
-                Resource: "arn:aws:secretsmanager:*:*:secret:rds!*",
-              },
-            ],
-          },
+      oneHostService("voice", 2, {
+        boundary: {
+          Version: "2012-10-17",
+          Statement: [
+            { Effect: "Allow", Action: "*", Resource: "*" },
+            {
+              Effect: "Deny",
+              Action: "secretsmanager:GetSecretValue",
+              Resource: "arn:aws:secretsmanager:*:*:secret:rds!*",
+            },
+          ],
         },
-      },
+      }),
       { name: "ops", wave: 3, hosts: 1 },
       // media can read every secret of the namespace: excess scope, never a restart target of api's bundle.
-      {
-        name: "media",
-        wave: 3,
-        hosts: 1,
-        role: {
-          base: "correct",
-          inline: {
-            wide: allNamespaceSecrets(NS),
-          },
+      oneHostService("media", 3, {
+        inline: {
+          wide: allNamespaceSecrets(NS),
         },
-      },
+      }),
     ],
   });
   await createTables(new DynamoDBClient({}));

@@ -13,7 +13,7 @@ import { type Manifest, validateManifest } from "#core/domain/manifest";
 import type { Host, ImdsOptions } from "#core/domain/model";
 import { rolloutIdFor } from "#core/domain/secrets";
 import type { RolePolicies } from "#core/ports/index";
-import type { SeededFleet } from "../../scripts/lib/fleet.ts";
+import type { RoleSeed, SeededFleet, ServiceSeed } from "../../scripts/lib/fleet.ts";
 import { type FakeWorld, fakeWorld } from "./fakes.ts";
 
 export const TEST_NAMESPACE = "voiceai/prod";
@@ -23,6 +23,14 @@ export const ROLLOUT_TABLE = "dcp-rollouts";
 export const IDEMPOTENCY_TABLE = "dcp-idempotency";
 
 /** A well-formed 17-hex-digit instance id for host number `n`. */
+/** A one-host service whose role is the correct one plus `extra` (inline policies, managed ARNs, a boundary). */
+export const oneHostService = (name: string, wave: number, extra: Omit<RoleSeed, "base">): ServiceSeed => ({
+  name,
+  wave,
+  hosts: 1,
+  role: { base: "correct", ...extra },
+});
+
 export const instanceId = (n: number): string => `i-${n.toString(16).padStart(17, "0")}`;
 
 export const COMPLIANT_IMDS: ImdsOptions = {

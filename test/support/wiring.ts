@@ -1,6 +1,7 @@
 // Real adapters against moto, wired the way the handlers wire them, plus the SSM harness for moto's traps.
+import { Agent } from "node:http";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { ApiCallCounter, createClients } from "#core/adapters/clients";
+import { ApiCallCounter, attachCounter, createClients } from "#core/adapters/clients";
 import { SsmParameterStore } from "#core/adapters/ssm";
 import { loadConfig } from "#core/app/config";
 import { type FleetDeps, fleetDeps } from "#core/shell/fleet-deps";
@@ -53,6 +54,19 @@ export interface Wired {
   harness: SsmHarness;
 }
 
+/** One socket to moto for every DynamoDB client of the test process (see serialDynamo). */
+const ONE_AT_A_TIME = new Agent({ keepAlive: true, maxSockets: 1 });
+
+/**
+ * A DynamoDB client whose requests reach moto one at a time. moto applies concurrent UpdateItems to one item without a
+ * lock (a conditional write can pass twice, an ADD can be lost); DynamoDB applies each update atomically. With one
+ * socket per process moto sees what DynamoDB guarantees per item, while the callers (concurrent deliveries) still race.
+ */
+export function serialDynamo(counter?: ApiCallCounter): DynamoDBClient {
+  const client = new DynamoDBClient({ requestHandler: { httpAgent: ONE_AT_A_TIME }, maxAttempts: 4 });
+  return counter ? attachCounter(client, counter) : client;
+}
+
 /** Fresh adapters (fresh memo caches) with one call counter across every client. */
 export function wire(
   fleet: SeededFleet,
@@ -65,7 +79,8 @@ export function wire(
   } = {},
 ): Wired {
   const counter = opts.counter ?? new ApiCallCounter();
-  const clients = createClients({ counter });
+  // Object-literal getters are configurable: the DynamoDB one is replaced by the serialized client.
+  const clients = Object.defineProperty(createClients({ counter }), "dynamodb", { value: serialDynamo(counter) });
   const harness = attachSsmHarness(clients.ssm);
   const config = loadConfig(
     handlerEnv(fleet, { DCP_DRY_RUN: opts.dryRun ? "true" : "false", DCP_IAM_MODE: opts.iamMode ?? "report" }),
@@ -77,22 +92,4 @@ export function wire(
     params: new SsmParameterStore(clients.ssm),
   });
   return { deps, counter, harness };
-}
-
-/**
- * moto applies a conditional UpdateItem as read, check, write without a lock: two concurrent requests can both pass a
- * condition DynamoDB lets only one pass, and concurrent `ADD`s to one set can lose a member. Sending this client's
- * requests to moto one at a time restores DynamoDB's per-item atomicity; the callers' logic still interleaves between
- * requests, as concurrent Lambda deliveries do.
- */
-export function atomicWrites(client: DynamoDBClient): void {
-  let last: Promise<unknown> = Promise.resolve();
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      const turn = last.then(() => next(args));
-      last = turn.catch(() => undefined);
-      return turn;
-    },
-    { step: "finalizeRequest", name: "dcpAtomicWrites", override: true },
-  );
 }

@@ -36,7 +36,7 @@ describe("GuardResult (InstanceLaunchFunction, dcp guard --json)", () => {
     ["a host of an unknown service", 8, { service: null, iam: { role: null, verdict: "unknown" } }],
     ["a host of another namespace", 9, { status: "skipped", service: null, imds: { before: null, after: null } }],
     ["a terminated host", 10, { status: "skipped", iam: { role: null, verdict: "skipped" } }],
-    ["an instance EC2 does not know", 99, { status: "skipped", reason: expect.stringMatching(/does not know/) }],
+    ["an instance EC2 does not know", 99, { status: "not-visible", reason: expect.stringMatching(/does not know/) }],
   ])("%s", async (_what, n, expected) => {
     const r = await guard(n);
     holds(GuardResultContract, r);

@@ -76,6 +76,7 @@ describe("catalog", () => {
     expect(catalogAction("secretsmanager:PutSecretValue")?.level).toBe("write");
     expect(catalogActions("iam").some((a) => a.name === "iam:PassRole")).toBe(true);
     expect(catalogActions("dynamodb")).toEqual([]);
+    expect(catalogActions("ec2")).toEqual([]); // left out: escalation by service (containment.ts)
   });
 });
 
@@ -119,6 +120,11 @@ describe("checkRoleScope: the statements of issue 13, each added to the seed tab
       "an action of a service outside the catalog",
       { Sid: "Dynamo", Effect: "Allow", Action: "dynamodb:GetItem", Resource: "*" },
       "iam-excess-grant Dynamo other-service dynamodb:GetItem x",
+    ],
+    [
+      "ec2 actions (outside the catalog for the bundle's weight) are escalation by their service",
+      { Sid: "Ec2", Effect: "Allow", Action: ["ec2:RunInstances", "ec2:Describe*"], Resource: "*" },
+      "iam-excess-grant Ec2 escalation ec2:RunInstances x",
     ],
   ];
   it.each(cases)("%s", (_, statement, expected) => {

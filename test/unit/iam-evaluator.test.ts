@@ -47,6 +47,10 @@ interface Case {
 }
 
 const getParam = allow({ Sid: "GetParam", Action: "ssm:GetParameter", Resource: PARAM });
+/** One identity policy allowing ssm:GetParameter on PARAM under `condition`. */
+const getParamWhen = (condition: Record<string, Record<string, string | string[]>>) => [
+  pol("p", [allow({ Action: "ssm:GetParameter", Resource: PARAM, Condition: condition })]),
+];
 const sourceVpc = (op: string, value: string | string[]) => ({ [op]: { "aws:SourceVpc": value } });
 
 const cases: Case[] = [
@@ -357,15 +361,7 @@ const cases: Case[] = [
   {
     name: "condition values of one key are ORed",
     req: req("ssm:GetParameter", PARAM, { "aws:SourceVpc": "vpc-2" }),
-    identity: [
-      pol("p", [
-        allow({
-          Action: "ssm:GetParameter",
-          Resource: PARAM,
-          Condition: sourceVpc("StringEquals", ["vpc-1", "vpc-2"]),
-        }),
-      ]),
-    ],
+    identity: getParamWhen(sourceVpc("StringEquals", ["vpc-1", "vpc-2"])),
     decision: "allow",
   },
   {
@@ -388,29 +384,13 @@ const cases: Case[] = [
   {
     name: "unimplemented operator (IpAddress): unknown",
     req: req("ssm:GetParameter", PARAM, { "aws:SourceIp": "10.0.0.1" }),
-    identity: [
-      pol("p", [
-        allow({
-          Action: "ssm:GetParameter",
-          Resource: PARAM,
-          Condition: { IpAddress: { "aws:SourceIp": "10.0.0.0/8" } },
-        }),
-      ]),
-    ],
+    identity: getParamWhen({ IpAddress: { "aws:SourceIp": "10.0.0.0/8" } }),
     decision: "unknown",
   },
   {
     name: "a definite false condition settles the statement even beside an unimplemented operator",
     req: req("ssm:GetParameter", PARAM, { "aws:SourceVpc": "vpc-9" }),
-    identity: [
-      pol("p", [
-        allow({
-          Action: "ssm:GetParameter",
-          Resource: PARAM,
-          Condition: { IpAddress: { "aws:SourceIp": "10.0.0.0/8" }, StringEquals: { "aws:SourceVpc": "vpc-1" } },
-        }),
-      ]),
-    ],
+    identity: getParamWhen({ IpAddress: { "aws:SourceIp": "10.0.0.0/8" }, StringEquals: { "aws:SourceVpc": "vpc-1" } }),
     decision: "implicit-deny",
   },
   {
@@ -469,15 +449,7 @@ const cases: Case[] = [
   {
     name: "StringLike wildcard in a condition",
     req: req("ssm:GetParameter", PARAM, { "aws:PrincipalTag/team": "voice-core" }),
-    identity: [
-      pol("p", [
-        allow({
-          Action: "ssm:GetParameter",
-          Resource: PARAM,
-          Condition: { StringLike: { "aws:PrincipalTag/team": "voice-*" } },
-        }),
-      ]),
-    ],
+    identity: getParamWhen({ StringLike: { "aws:PrincipalTag/team": "voice-*" } }),
     decision: "allow",
   },
   {
@@ -494,15 +466,7 @@ const cases: Case[] = [
   {
     name: "condition keys are case-insensitive",
     req: req("ssm:GetParameter", PARAM, { "AWS:SOURCEVPC": "vpc-1" }),
-    identity: [
-      pol("p", [
-        allow({
-          Action: "ssm:GetParameter",
-          Resource: PARAM,
-          Condition: { StringEquals: { "aws:sourcevpc": "vpc-1" } },
-        }),
-      ]),
-    ],
+    identity: getParamWhen({ StringEquals: { "aws:sourcevpc": "vpc-1" } }),
     decision: "allow",
   },
   {
@@ -531,29 +495,13 @@ const cases: Case[] = [
   {
     name: "ArnLike matches per segment",
     req: req("ssm:GetParameter", PARAM, { "aws:SourceArn": `arn:aws:ec2:eu-central-1:${ACCT}:instance/i-1` }),
-    identity: [
-      pol("p", [
-        allow({
-          Action: "ssm:GetParameter",
-          Resource: PARAM,
-          Condition: { ArnLike: { "aws:SourceArn": `arn:aws:ec2:*:${ACCT}:instance/*` } },
-        }),
-      ]),
-    ],
+    identity: getParamWhen({ ArnLike: { "aws:SourceArn": `arn:aws:ec2:*:${ACCT}:instance/*` } }),
     decision: "allow",
   },
   {
     name: "ArnLike: * in the region segment does not swallow the account",
     req: req("ssm:GetParameter", PARAM, { "aws:SourceArn": `arn:aws:ec2:eu-central-1:999999999999:instance/i-1` }),
-    identity: [
-      pol("p", [
-        allow({
-          Action: "ssm:GetParameter",
-          Resource: PARAM,
-          Condition: { ArnLike: { "aws:SourceArn": `arn:aws:ec2:*:${ACCT}:instance/*` } },
-        }),
-      ]),
-    ],
+    identity: getParamWhen({ ArnLike: { "aws:SourceArn": `arn:aws:ec2:*:${ACCT}:instance/*` } }),
     decision: "implicit-deny",
   },
   {
@@ -609,29 +557,13 @@ const cases: Case[] = [
   {
     name: "ForAnyValue:StringEquals over a multi-valued key",
     req: req("ssm:GetParameter", PARAM, { "aws:TagKeys": ["env", "team"] }),
-    identity: [
-      pol("p", [
-        allow({
-          Action: "ssm:GetParameter",
-          Resource: PARAM,
-          Condition: { "ForAnyValue:StringEquals": { "aws:TagKeys": "team" } },
-        }),
-      ]),
-    ],
+    identity: getParamWhen({ "ForAnyValue:StringEquals": { "aws:TagKeys": "team" } }),
     decision: "allow",
   },
   {
     name: "ForAllValues:StringEquals with a value outside the set",
     req: req("ssm:GetParameter", PARAM, { "aws:TagKeys": ["env", "owner"] }),
-    identity: [
-      pol("p", [
-        allow({
-          Action: "ssm:GetParameter",
-          Resource: PARAM,
-          Condition: { "ForAllValues:StringEquals": { "aws:TagKeys": ["env", "team"] } },
-        }),
-      ]),
-    ],
+    identity: getParamWhen({ "ForAllValues:StringEquals": { "aws:TagKeys": ["env", "team"] } }),
     decision: "implicit-deny",
   },
   {

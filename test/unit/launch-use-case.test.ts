@@ -88,6 +88,9 @@ describe("portsFor: wiring derived from adapters/permissions.ts", () => {
     return {
       ...w.deps,
       idempotency,
+      sources: unused<NonNullable<AllPorts["sources"]>>("sources"),
+      usage: unused<NonNullable<AllPorts["usage"]>>("usage"),
+      hostChecks: unused<NonNullable<AllPorts["hostChecks"]>>("hostChecks"),
       signals: unused<NonNullable<AllPorts["signals"]>>("signals"),
       ecs: unused<AllPorts["ecs"]>("ecs"),
       links: unused<NonNullable<AllPorts["links"]>>("links"),

@@ -99,6 +99,8 @@ function policiesOf(fn: string): NamedPolicy[] {
 const TABLE = { Idempotency: "IdempotencyTable.Arn", Rollout: "RolloutTable.Arn" };
 const DOC = arn("ssm", "document/RestartServiceDocument");
 const INSTANCE = arn("ec2", "instance/i-0123456789abcdef0");
+const HOST_CHECK_DOC = arn("ssm", "document/HostCredentialCheckDocument");
+const LAUNCH_TEMPLATE = arn("ec2", "launch-template/lt-0123456789abcdef0");
 const nsTag = (key: string, value = NS) => ({ [`${key}/Namespace`]: value });
 const ECS_SERVICE = arn("ecs", "service/voiceai-prod/voice");
 
@@ -108,8 +110,17 @@ function requestsFor(action: string, fn: string): { resource: string; context?: 
     case "ec2:ModifyInstanceMetadataOptions":
     case "ec2:CreateTags":
       return [{ resource: INSTANCE, context: nsTag("aws:ResourceTag") }];
-    case "ssm:SendCommand":
-      return [{ resource: DOC }, { resource: INSTANCE, context: nsTag("ssm:resourceTag") }];
+    case "ssm:SendCommand": {
+      const uses = FUNCTION_USES[fn as keyof typeof FUNCTION_USES] as readonly string[];
+      return [
+        { resource: DOC },
+        { resource: INSTANCE, context: nsTag("ssm:resourceTag") },
+        ...(uses.includes("HostChecks.send") ? [{ resource: HOST_CHECK_DOC }] : []),
+      ];
+    }
+    case "ec2:CreateLaunchTemplateVersion":
+    case "ec2:ModifyLaunchTemplate":
+      return [{ resource: LAUNCH_TEMPLATE, context: nsTag("aws:ResourceTag") }];
     case "ecs:UpdateService":
       return [{ resource: ECS_SERVICE, context: nsTag("aws:ResourceTag") }];
     case "ecs:TagResource":
@@ -199,6 +210,13 @@ describe.each(FUNCTIONS)("%s", (fn) => {
     }
   });
 
+  it("writes launch templates only when they carry the namespace tag", () => {
+    for (const action of ["ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate", "ec2:DeleteLaunchTemplate"]) {
+      expect(decide(action, LAUNCH_TEMPLATE, nsTag("aws:ResourceTag", "voiceai/other"))).not.toBe("allow");
+      expect(decide(action, LAUNCH_TEMPLATE, {})).not.toBe("allow");
+    }
+  });
+
   it("deploys and tags only ECS services carrying the namespace tag, and only dcp:* tags", () => {
     for (const action of ["ecs:UpdateService", "ecs:TagResource"]) {
       expect(decide(action, ECS_SERVICE, nsTag("aws:ResourceTag", "voiceai/other"))).not.toBe("allow");
@@ -216,6 +234,12 @@ describe.each(FUNCTIONS)("%s", (fn) => {
       ["ec2:ModifyInstanceMetadataOptions", INSTANCE, nsTag("aws:ResourceTag")],
       ["ec2:CreateTags", INSTANCE, nsTag("aws:ResourceTag")],
       ["ec2:DeleteTags", INSTANCE, nsTag("aws:ResourceTag")],
+      ["ec2:CreateLaunchTemplateVersion", LAUNCH_TEMPLATE, nsTag("aws:ResourceTag")],
+      ["ec2:ModifyLaunchTemplate", LAUNCH_TEMPLATE, nsTag("aws:ResourceTag")],
+      ["ec2:DeleteLaunchTemplate", LAUNCH_TEMPLATE, nsTag("aws:ResourceTag")],
+      ["ec2:ModifyInstanceMetadataDefaults", "*"],
+      ["ssm:SendCommand", HOST_CHECK_DOC],
+      ["cloudwatch:GetMetricData", "*"],
       ["iam:PutRolePolicy", `arn:aws:iam::${ACCOUNT}:role/dcp-api`],
       ["iam:AttachRolePolicy", `arn:aws:iam::${ACCOUNT}:role/dcp-api`],
       ["iam:PassRole", `arn:aws:iam::${ACCOUNT}:role/dcp-api`],

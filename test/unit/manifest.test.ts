@@ -29,7 +29,14 @@ describe("validateManifest defaults", () => {
   it("fills tags, IMDS, restart rate, ECR prefix and empty lists", () => {
     const m = validateManifest(minimal());
     expect(m.tags).toEqual({ namespace: "Namespace", service: "Service" });
-    expect(m.imds).toEqual({ httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled" });
+    expect(m.imds).toMatchObject({ httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled" });
+    // Account defaults are not written, readiness looks back two weeks, the drain leaves EC2's bucket some room.
+    expect([m.imds.manageAccountDefaults, m.imds.readinessDays, m.imds.enforceWhenNotReady]).toEqual([
+      false,
+      14,
+      false,
+    ]);
+    expect(m.imds.drain).toEqual({ burst: 80, refillPerSecond: 4 });
     expect(m.restart).toEqual({
       maxConcurrency: "1",
       maxErrors: "0",
@@ -57,7 +64,7 @@ describe("validateManifest defaults", () => {
       ecrRepositoryPrefix: "acme/",
     });
     expect(m.tags).toEqual({ namespace: "Namespace", service: "App" });
-    expect(m.imds).toEqual({ httpTokens: "required", hopLimit: 3, httpEndpoint: "enabled" });
+    expect(m.imds).toMatchObject({ httpTokens: "required", hopLimit: 3, httpEndpoint: "enabled", readinessDays: 14 });
     // SSM takes strings: a number in the manifest reaches SendCommand as its decimal text.
     expect(m.restart).toMatchObject({ maxConcurrency: "5", maxErrors: "10%", coalesceSeconds: 60 });
     expect(m.ecrRepositoryPrefix).toBe("acme/");

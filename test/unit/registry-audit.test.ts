@@ -226,6 +226,13 @@ describe("the stored summary", () => {
       "secret-missing",
       "unmanaged-host",
       "imds-defaults",
+      "imds-exempt-expired",
+      "imds-launch-template",
+      "imds-asg-pinned",
+      "imds-ami",
+      "proxy-bypasses-imds",
+      "static-keys-shadow-profile",
+      "host-check-failed",
     ];
     const worst: AuditSummary = {
       namespace: "a-long-team-name/a-long-environment-name",
@@ -246,6 +253,11 @@ describe("the stored summary", () => {
           "SSM.DescribeInstanceInformation",
           "SSM.GetParameter",
           "SSM.SendCommand",
+          "SSM.ListCommandInvocations",
+          "EC2.DescribeLaunchTemplates",
+          "EC2.DescribeLaunchTemplateVersions",
+          "EC2.DescribeImages",
+          "CloudWatch.GetMetricData",
           "DynamoDB.PutItem",
         ].map((k) => [k, 100_000]),
       ),
@@ -263,6 +275,7 @@ describe("the stored summary", () => {
         unmanaged: Array.from({ length: MAX_REMEMBERED }, (_, i) => id(0x10000000 + i)),
         truncated: true,
       },
+      hostChecks: { commandId: "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0", sentAt: T0.toISOString() },
     };
     const bytes = Buffer.byteLength(JSON.stringify(worst));
     expect(bytes).toBeLessThan(4096);

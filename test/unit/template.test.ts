@@ -347,6 +347,11 @@ describe("least privilege", () => {
     "cloudwatch:DescribeAlarms",
     "ec2:DescribeInstances",
     "ec2:GetInstanceMetadataDefaults",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeImages",
+    "cloudwatch:GetMetricData",
+    "ssm:ListCommandInvocations",
     "iam:GetAccountAuthorizationDetails",
     "ssm:DescribeInstanceInformation",
     "ssm:GetCalendarState",
@@ -371,7 +376,11 @@ describe("least privilege", () => {
           expect(globMatch(a, "secretsmanager:GetSecretValue"), `${role} ${a}`).toBe(false);
         }
         if (resources(s).includes("*")) {
-          for (const a of actions(s)) expect(READ_ONLY_STAR.has(a), `${role}: ${a} on *`).toBe(true);
+          for (const a of actions(s)) {
+            // The one write on '*': account IMDS defaults have no resource type; only the audit holds it.
+            if (a === "ec2:ModifyInstanceMetadataDefaults" && role === "DriftAuditFunctionRole") continue;
+            expect(READ_ONLY_STAR.has(a), `${role}: ${a} on *`).toBe(true);
+          }
         }
       }
     }
@@ -391,9 +400,13 @@ describe("least privilege", () => {
         if (writes.length === 0) continue;
         const onInstances = resources(s).some((r) => r.includes(":instance/"));
         if (!onInstances) {
-          // The only other resource a write may name is our restart document.
+          // The only other resources a write may name are our documents (the audit also sends the host check).
           expect(writes, role).toEqual(["ssm:SendCommand"]);
-          expect(resources(s), role).toEqual(["arn:aws:ssm:eu-central-1:123456789012:document/RestartServiceDocument"]);
+          const docs = ["arn:aws:ssm:eu-central-1:123456789012:document/RestartServiceDocument"];
+          if (role === "DriftAuditFunctionRole")
+            docs.push("arn:aws:ssm:eu-central-1:123456789012:document/HostCredentialCheckDocument");
+          expect(resources(s), role).toHaveLength(1);
+          expect(docs, role).toContain(resources(s)[0]);
           continue;
         }
         expect(resources(s), role).toEqual(["arn:aws:ec2:eu-central-1:123456789012:instance/*"]);
@@ -479,15 +492,16 @@ describe("blocks repeated per function stay identical where they must", () => {
       // The document is a JSON string rendered by Fn::Sub (a condition KEY cannot be an intrinsic): its ${…} sit in strings.
       const doc = JSON.parse(props.PolicyDocument["Fn::Sub"] as string) as { Statement: Statement[] };
       for (const s of doc.Statement) {
-        // Instances for EC2/SSM writes; the namespace's ECS services for ECS writes.
+        // Instances for EC2/SSM writes, the launch templates for the audit's IMDS source fix (tagged with the namespace
+        // too), and the namespace's ECS services for ECS writes.
         const ecs = actions(s).every((a) => a.startsWith("ecs:"));
-        expect(s.Resource, `${id} ${s.Sid}`).toBe(
-          ecs
-            ? // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders, literally
-              "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*"
-            : // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders, literally
-              "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*",
-        );
+        const type = ecs
+          ? "service"
+          : actions(s).every((a) => /LaunchTemplate/.test(a))
+            ? "launch-template"
+            : "instance";
+        const arn = `arn:\${AWS::Partition}:${ecs ? "ecs" : "ec2"}:\${AWS::Region}:\${AWS::AccountId}:`;
+        expect(s.Resource, `${id} ${s.Sid}`).toBe(`${arn}${type}/*`);
         const prefix = actions(s).every((a) => a.startsWith("ssm:")) ? "ssm:resourceTag" : "aws:ResourceTag";
         // Tag writes may narrow further to the control plane's own keys; nothing may loosen the namespace condition.
         const { "ForAllValues:StringLike": tagKeys, ...namespaced } = (s.Condition ?? {}) as Record<string, unknown>;

@@ -135,7 +135,10 @@ export const secretsClient = (opts: ClientOptions = {}): SecretsManagerClient =>
 export const ecsClient = (opts: ClientOptions = {}): ECSClient => finish(new ECSClient(config(opts)), opts);
 export const dynamodbClient = (opts: ClientOptions = {}): DynamoDBClient =>
   finish(new DynamoDBClient(config(opts)), opts);
-
+/**
+ * One CloudWatch client serves both readers: the rollout gates (DescribeAlarms) and the IMDS readiness
+ * (MetadataNoToken). `createClients` builds it lazily, so a function that never reads CloudWatch never constructs it.
+ */
 export const cloudwatchClient = (opts: ClientOptions = {}): CloudWatchClient =>
   finish(new CloudWatchClient(config(opts)), opts);
 

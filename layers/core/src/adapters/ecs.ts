@@ -139,6 +139,15 @@ export class EcsServiceAdapter implements EcsInventory, EcsDeployments {
     return { state: "gone", reason: `deployment ${deploymentId} is no longer on the service` };
   }
 
+  async deploymentsSince(clusterArn: string, serviceArn: string, since: string): Promise<string[]> {
+    const out = await this.ecs.send(new DescribeServicesCommand({ cluster: clusterArn, services: [serviceArn] }));
+    const from = Math.floor(Date.parse(since) / 1000) * 1000;
+    return (out.services?.[0]?.deployments ?? [])
+      .filter((d) => d.id && d.createdAt && d.createdAt.getTime() >= from)
+      .sort((a, b) => (a.createdAt?.getTime() ?? 0) - (b.createdAt?.getTime() ?? 0))
+      .map((d) => d.id as string);
+  }
+
   async tagService(serviceArn: string, tags: Record<string, string>): Promise<void> {
     await this.ecs.send(
       new TagResourceCommand({

@@ -5,6 +5,17 @@ export const PERMISSIONS = {
   "FleetInventory.modifyImds": ["ec2:ModifyInstanceMetadataOptions"],
   "FleetInventory.tagHosts": ["ec2:CreateTags"],
   "FleetInventory.imdsDefaults": ["ec2:GetInstanceMetadataDefaults"],
+  "ImdsSources.setAccountDefaults": ["ec2:ModifyInstanceMetadataDefaults"],
+  "ImdsSources.launchTemplates": ["ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions"],
+  "ImdsSources.fixLaunchTemplate": [
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:CreateLaunchTemplateVersion",
+    "ec2:ModifyLaunchTemplate",
+  ],
+  "ImdsSources.imageImdsSupport": ["ec2:DescribeImages"],
+  "ImdsUsage.noTokenCalls": ["cloudwatch:GetMetricData"],
+  "HostChecks.send": ["ssm:SendCommand"],
+  "HostChecks.results": ["ssm:ListCommandInvocations"],
   "PolicyStore.roleOfInstanceProfile": ["iam:GetInstanceProfile"],
   "PolicyStore.rolePolicies": [
     "iam:GetRole",
@@ -49,6 +60,7 @@ export const PERMISSIONS = {
   /** Only on services carrying the namespace tag (template: tag-scoped policies). */
   "EcsDeployments.forceNewDeployment": ["ecs:UpdateService"],
   "EcsDeployments.deploymentState": ["ecs:DescribeServices"],
+  "EcsDeployments.deploymentsSince": ["ecs:DescribeServices"],
   /** Only `dcp:*` tag keys, only on services carrying the namespace tag. */
   "EcsDeployments.tagService": ["ecs:TagResource"],
   /** On the rollout table. */
@@ -70,6 +82,7 @@ export const FUNCTION_USES = {
   InstanceLaunchFunction: [
     "FleetInventory.describeHost",
     "FleetInventory.modifyImds",
+    "ImdsUsage.noTokenCalls",
     "FleetInventory.tagHosts",
     "PolicyStore.roleOfInstanceProfile",
     "PolicyStore.rolePolicies",
@@ -116,6 +129,7 @@ export const FUNCTION_USES = {
     "CommandRunner.commandsWithComment",
     "EcsDeployments.forceNewDeployment",
     "EcsDeployments.deploymentState",
+    "EcsDeployments.deploymentsSince",
     "EcsDeployments.tagService",
     "DeploymentLinks.*",
     "RolloutStore.*",
@@ -136,6 +150,13 @@ export const FUNCTION_USES = {
     "FleetInventory.scanNamespace",
     "FleetInventory.modifyImds",
     "FleetInventory.imdsDefaults",
+    "ImdsSources.setAccountDefaults",
+    "ImdsSources.launchTemplates",
+    "ImdsSources.fixLaunchTemplate",
+    "ImdsSources.imageImdsSupport",
+    "ImdsUsage.noTokenCalls",
+    "HostChecks.send",
+    "HostChecks.results",
     "BulkPolicyStore.roleOfInstanceProfile",
     "BulkPolicyStore.rolePolicies",
     "SecretCatalog.describe",

@@ -14,6 +14,8 @@ import { SERVICE_NAME_PATTERN } from "../domain/manifest.ts";
 import { MAX_COMMENT_CHARS, MAX_IDS_PER_COMMAND } from "../domain/ssm.ts";
 import {
   type CommandRunner,
+  type HostCheckInvocation,
+  type HostChecks,
   InvalidInstanceIdError,
   type InvocationStatus,
   type ParameterStore,
@@ -178,6 +180,61 @@ function notImplemented(err: unknown): boolean {
     status === 501 ||
     raw === 501
   );
+}
+
+/**
+ * The host credential check (our read-only document) through Run Command: one command targeting the namespace tag,
+ * paced by SSM itself; results collected later (ListCommandInvocations keeps them 30 days).
+ */
+export class SsmHostChecks implements HostChecks {
+  constructor(
+    private readonly ssm: SSMClient,
+    private readonly documentName: string,
+  ) {}
+
+  async send(tagKey: string, namespace: string): Promise<{ commandId: string }> {
+    const out = await this.ssm.send(
+      new SendCommandCommand({
+        DocumentName: this.documentName,
+        Targets: [{ Key: `tag:${tagKey}`, Values: [namespace] }],
+        // Read-only and cheap: a tenth of the fleet at a time; one host's failure must not stop the others.
+        MaxConcurrency: "10%",
+        MaxErrors: "100%",
+        TimeoutSeconds: 600,
+        Comment: "dcp host credential check (read-only)",
+      }),
+    );
+    const commandId = out.Command?.CommandId;
+    if (!commandId) throw new Error("SendCommand answered without a CommandId");
+    return { commandId };
+  }
+
+  async results(commandId: string): Promise<HostCheckInvocation[] | undefined> {
+    const found: HostCheckInvocation[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const out = await this.ssm.send(
+          new ListCommandInvocationsCommand({ CommandId: commandId, Details: true, NextToken: token }),
+        );
+        for (const inv of out.CommandInvocations ?? []) {
+          if (!inv.InstanceId) continue;
+          const output = inv.CommandPlugins?.[0]?.Output;
+          found.push({
+            instanceId: inv.InstanceId,
+            status: inv.Status ?? "Pending",
+            ...(inv.Status === "Success" && output !== undefined ? { output } : {}),
+          });
+        }
+        token = out.NextToken || undefined;
+      } while (token);
+    } catch (err) {
+      if (notImplemented(err)) return undefined;
+      if (err instanceof Error && err.name === "InvalidCommandId") return [];
+      throw err;
+    }
+    return found;
+  }
 }
 
 export class SsmParameterStore implements ParameterStore {

@@ -1,31 +1,25 @@
-// The drift audit's ECS part: load (one ECS scan, one ListSecrets page for the referenced secrets, each distinct
-// task/execution role once) → judge (domain/ecs-audit.ts, domain/ecs-iam.ts) → catch-up targets for remediation.
+// The drift audit's ECS part. Load (one ECS scan, one ListSecrets page for the referenced secrets, each distinct
+// task/execution role once) here; judge in domain/audit.ts judgeFleet (domain/ecs-audit.ts judgeEcsServices), whose
+// catch-ups include the stale services; app/audit-fleet.ts remediates them with the hosts.
+
+import type { FleetFacts } from "../domain/audit.ts";
 import { type EcsService, placeEcsService, referencedSecretIds, roleNameOf } from "../domain/ecs.ts";
-import { judgeEcsServices, type StaleEcsService } from "../domain/ecs-audit.ts";
 import { ecsRoleFindings } from "../domain/ecs-iam.ts";
 import type { Manifest } from "../domain/manifest.ts";
 import type { AwsScope, Finding } from "../domain/model.ts";
 import type { Deps } from "./deps.ts";
 
-export interface EcsAudit {
-  services: number;
-  findings: Finding[];
-  stale: StaleEcsService[];
-}
-
 /**
- * Audits the fleet's ECS services; nothing without an ECS port. IAM: each task and execution role is judged against
+ * The ECS facts of the audit; undefined without an ECS port. IAM: each task and execution role is judged against
  * its service's scope once (excess grants only) and the findings name the service ARN as `resource`.
  */
-export async function auditEcsServices(m: Manifest, deps: Deps): Promise<EcsAudit> {
-  if (!deps.ecs) return { services: 0, findings: [], stale: [] };
+export async function loadEcsFacts(m: Manifest, deps: Deps): Promise<FleetFacts["ecs"]> {
+  if (!deps.ecs) return undefined;
   const services = await deps.ecs.scanNamespace(m.tags.namespace, m.namespace);
-  if (services.length === 0) return { services: 0, findings: [], stale: [] };
+  if (services.length === 0) return { services, secrets: new Map(), roleFindings: [] };
   const ids = referencedSecretIds(services);
   const secrets = ids.length > 0 ? await deps.secrets.describeMany(ids) : new Map();
-  const judged = judgeEcsServices({ manifest: m, services, secrets, now: deps.now() });
-  const findings = [...judged.findings, ...(await roleFindings(m, services, deps))];
-  return { services: services.length, findings, stale: judged.stale };
+  return { services, secrets, roleFindings: await roleFindings(m, services, deps) };
 }
 
 async function roleFindings(m: Manifest, services: EcsService[], deps: Deps): Promise<Finding[]> {

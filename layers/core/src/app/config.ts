@@ -30,6 +30,7 @@ const EnvSchema = z.object({
   DCP_MANIFEST_PARAM: z.optional(z.string()),
   DCP_DRY_RUN: bool,
   DCP_RESTART_DOCUMENT: z._default(z.string().check(z.minLength(3), z.maxLength(128)), "dcp-restart-service"),
+  DCP_HOST_CHECK_DOCUMENT: z._default(z.string().check(z.minLength(3), z.maxLength(128)), "dcp-host-credential-check"),
   DCP_IDEMPOTENCY_TABLE: z.optional(z.string()),
   DCP_ROLLOUT_TABLE: z.optional(z.string()),
   DCP_IAM_MODE: z._default(z.enum(["report", "quarantine"]), "report"),
@@ -56,6 +57,8 @@ export interface Config {
   tagKeys: TagKeys;
   dryRun: boolean;
   restartDocument: string;
+  /** The read-only host credential check document (template: HostCredentialCheckDocument). */
+  hostCheckDocument: string;
   idempotencyTable?: string;
   rolloutTable?: string;
   /** Where held rollouts' one-time wake-ups go; absent: the reconciler's schedule ends every wait. */
@@ -97,6 +100,7 @@ export function loadConfig(
     tagKeys: { namespace: e.DCP_NAMESPACE_TAG_KEY, service: e.DCP_SERVICE_TAG_KEY },
     dryRun: e.DCP_DRY_RUN,
     restartDocument: e.DCP_RESTART_DOCUMENT,
+    hostCheckDocument: e.DCP_HOST_CHECK_DOCUMENT,
     iamMode: e.DCP_IAM_MODE,
     auditRemediation: e.DCP_AUDIT_REMEDIATION,
     auditSummaryParam: e.DCP_AUDIT_SUMMARY_PARAM || `/${e.DCP_NAMESPACE}/control-plane/audit/summary`,

@@ -30,7 +30,7 @@ export const GuardResultContract = z.strictObject({
   instanceId: str,
   namespace: str,
   service: nullableStr,
-  status: z.enum(["guarded", "skipped"]),
+  status: z.enum(["guarded", "skipped", "not-visible"]),
   reason: nullableStr,
   dryRun: z.boolean(),
   imds: z.strictObject({
@@ -98,6 +98,8 @@ export const AuditSummaryContract = z.strictObject({
       cursor: z.optional(str),
     }),
   ),
+  /** The host credential check this run sent (the next run collects it); null when none was sent. */
+  hostChecks: z.nullable(z.strictObject({ commandId: str, sentAt: str })),
 });
 
 /** A poison event: answered, not retried. */

@@ -1,9 +1,10 @@
 import { NotFoundError } from "../domain/errors.ts";
 import { evaluateScope, type ScopeVerdict, scopeFindingsForHost } from "../domain/iam/scope.ts";
-import { desiredImds, planImds } from "../domain/imds.ts";
+import { desiredImds, type HostReadiness, type ImdsDecision, planImds } from "../domain/imds.ts";
 import type { Manifest } from "../domain/manifest.ts";
 import type { AwsScope, Finding, Host, ImdsOptions } from "../domain/model.ts";
 import { accountOfArn, placeHost } from "../domain/placement.ts";
+import type { ImdsUsage } from "../ports/index.ts";
 import type { Deps } from "./deps.ts";
 
 export const IAM_SCOPE_TAG = "dcp:iam-scope";
@@ -14,14 +15,15 @@ export interface GuardResult {
   instanceId: string;
   namespace: string;
   service: string | null;
-  status: "guarded" | "skipped";
+  /** `not-visible`: EC2 did not show the instance within the invocation's retries. */
+  status: "guarded" | "skipped" | "not-visible";
   reason: string | null;
   dryRun: boolean;
   imds: {
     before: ImdsOptions | null;
     after: ImdsOptions | null;
     changed: boolean;
-    action: "none" | "modify" | "exempt" | "skipped";
+    action: ImdsDecision["action"] | "skipped";
   };
   iam: { role: string | null; verdict: ScopeVerdict["verdict"] | "skipped"; findings: Finding[] };
   tags: Record<string, string>;
@@ -34,12 +36,13 @@ function skipped(
   reason: string,
   dryRun: boolean,
   findings: Finding[] = [],
+  status: "skipped" | "not-visible" = "skipped",
 ): GuardResult {
   return {
     instanceId,
     namespace,
     service: null,
-    status: "skipped",
+    status,
     reason,
     dryRun,
     imds: { before: null, after: null, changed: false, action: "skipped" },
@@ -107,24 +110,58 @@ export async function assessRole(
 }
 
 /**
+ * EC2 is eventually consistent: a launch event can arrive before DescribeInstances knows the instance or its tags.
+ * A few reads a few seconds apart, within the invocation (never a throw: the rule matches every launch in the
+ * account, and retrying it would multiply that).
+ */
+export const VISIBILITY_DELAYS_MS = [500, 1000, 2000];
+
+export interface GuardOptions {
+  dryRun: boolean;
+  /** Waits between reads of a not-yet-visible instance (default VISIBILITY_DELAYS_MS). */
+  visibilityDelaysMs?: readonly number[];
+  sleep?: (ms: number) => Promise<void>;
+  /** CloudWatch MetadataNoToken: a host that still calls IMDSv1 keeps optional tokens (see planImds). */
+  usage?: ImdsUsage;
+}
+
+async function describeVisible(instanceId: string, deps: Deps, opts: GuardOptions): Promise<Host | undefined> {
+  const delays = opts.visibilityDelaysMs ?? VISIBILITY_DELAYS_MS;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  let host = await deps.inventory.describeHost(instanceId);
+  for (const ms of delays) {
+    if (host && Object.keys(host.tags).length > 0) return host;
+    await sleep(ms);
+    host = await deps.inventory.describeHost(instanceId);
+  }
+  return host;
+}
+
+/** Readiness of one launching host: asked only when it decides something (tokens optional, required wanted). */
+async function readinessOf(host: Host, m: Manifest, deps: Deps, usage?: ImdsUsage): Promise<HostReadiness | undefined> {
+  if (!usage || host.imds.httpTokens === "required" || m.imds.httpTokens !== "required") return undefined;
+  const days = m.imds.readinessDays;
+  const calls = await usage.noTokenCalls([host.instanceId], days, deps.now());
+  return { noTokenCalls: calls.get(host.instanceId) ?? 0, days };
+}
+
+/**
  * Launch guard for one instance: IMDS made safe with at most one modification, IAM scope evaluated,
  * the verdict tagged. Dry run makes no write at all.
  */
-export async function guardHost(
-  instanceId: string,
-  m: Manifest,
-  deps: Deps,
-  opts: { dryRun: boolean },
-): Promise<GuardResult> {
+export async function guardHost(instanceId: string, m: Manifest, deps: Deps, opts: GuardOptions): Promise<GuardResult> {
   const { dryRun } = opts;
   const ns = m.namespace;
-  const host = await deps.inventory.describeHost(instanceId);
+  const host = await describeVisible(instanceId, deps, opts);
+  // Still unknown after the retries: reported, not thrown. Known but untagged: judged (not in the fleet) only now.
   if (!host)
     return skipped(
       instanceId,
       ns,
-      "EC2 does not know this instance (terminated long ago or another account/region)",
+      "EC2 does not know this instance yet (or it is in another account/region): not judged now; the drift audit covers it",
       dryRun,
+      [],
+      "not-visible",
     );
   if (host.state === "terminated" || host.state === "shutting-down")
     return skipped(instanceId, ns, `instance is ${host.state}`, dryRun);
@@ -139,7 +176,12 @@ export async function guardHost(
   const findings: Finding[] = [];
 
   // IMDS applies to every host of the namespace, known service or not.
-  const decision = planImds(host, desiredImds(m), service);
+  const readiness = await readinessOf(host, m, deps, opts.usage);
+  const decision = planImds(host, desiredImds(m), service, {
+    now: deps.now(),
+    ...(readiness ? { readiness } : {}),
+    enforceWhenNotReady: m.imds.enforceWhenNotReady,
+  });
   findings.push(...decision.findings);
   let after: ImdsOptions = host.imds;
   let changed = false;

@@ -1,4 +1,4 @@
-import type { Idempotency } from "../ports/index.ts";
+import type { Idempotency, ImdsUsage } from "../ports/index.ts";
 import type { Deps } from "./deps.ts";
 import { type GuardResult, guardHost } from "./guard-host.ts";
 import { loadManifest } from "./manifest-source.ts";
@@ -18,11 +18,15 @@ export type LaunchResult = GuardResult & { duplicate: boolean };
  * (instance, state) however many times EventBridge delivers it. A dry run (DCP_DRY_RUN) plans without writing,
  * not even an idempotency record, so a later real run still acts.
  */
-export async function guardLaunch(fact: LaunchFact, deps: Deps & { idempotency: Idempotency }): Promise<LaunchResult> {
+export async function guardLaunch(
+  fact: LaunchFact,
+  deps: Deps & { idempotency: Idempotency; usage?: ImdsUsage },
+): Promise<LaunchResult> {
   const dryRun = deps.config.dryRun;
   // Before the idempotency record: a refused manifest leaves nothing behind, not even an in-progress record.
   const manifest = await loadManifest(deps.params, deps.config);
-  const guard = () => guardHost(fact.instanceId, manifest, deps, { dryRun });
+  const opts = { dryRun, ...(deps.usage ? { usage: deps.usage } : {}) };
+  const guard = () => guardHost(fact.instanceId, manifest, deps, opts);
   if (dryRun) return { ...(await guard()), duplicate: false };
   const { result, duplicate } = await deps.idempotency.once({ instanceId: fact.instanceId, state: fact.state }, guard);
   return { ...result, duplicate };

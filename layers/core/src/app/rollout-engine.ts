@@ -264,7 +264,7 @@ export interface ReconcileReport {
 /**
  * Brings one rollout to where its events would have: records outcomes SSM knows but no event delivered, turns hosts
  * silent past the step's deadline into failures, finishes steps a crashed delivery left (close, counter, tags),
- * re-sends a claim that never reached SSM (after asking SSM, never twice), and advances a complete wave.
+ * re-sends a claim that never reached SSM or ECS (after asking them: never twice), and advances a complete wave.
  */
 export async function reconcileRollout(
   deps: EngineDeps,
@@ -392,14 +392,28 @@ async function recoverClaim(
 ): Promise<void> {
   const ids = toSend(step);
   const probe = ids[0];
-  if (step.kind !== "host" || !probe) return;
-  const found = await deps.commands.commandsWithComment(probe, deps.config.restartDocument, commentFor(head, step));
+  if (!probe) return;
+  // Did the send happen before the crash? SSM: a command with this step's comment. ECS (one service per step): a
+  // deployment created since the claim — re-linked, since the crash may have come between UpdateService and the link.
+  const ecs = step.kind === "ecs-service" ? deps.ecs : undefined;
+  if (step.kind === "ecs-service" && (!ecs || !deps.links || !step.clusterArn)) return;
+  const found = ecs
+    ? (await ecs.deploymentsSince(step.clusterArn ?? "", probe, step.claimedAt ?? iso(deps))).slice(-1)
+    : await deps.commands.commandsWithComment(probe, deps.config.restartDocument, commentFor(head, step));
+  const where = ecs ? "ECS" : "SSM";
   if (found.length > 0) {
-    act(`record step ${step.index} as sent (SSM has ${found.join(", ")})`);
-    if (!opts.dryRun) await deps.rollouts.markSent(head.rolloutId, step.index, step.attempt, found, iso(deps));
+    act(`record step ${step.index} as sent (${where} has ${found.join(", ")})`);
+    if (opts.dryRun) return;
+    if (ecs)
+      await deps.links?.link(found[0] as string, {
+        rolloutId: head.rolloutId,
+        step: step.index,
+        attempt: step.attempt,
+      });
+    await deps.rollouts.markSent(head.rolloutId, step.index, step.attempt, found, iso(deps));
     return;
   }
-  act(`re-send step ${step.index}: claimed at ${step.claimedAt}, never reached SSM`);
+  act(`re-send step ${step.index}: claimed at ${step.claimedAt}, never reached ${where}`);
   if (opts.dryRun) return;
   const reclaimed = await deps.rollouts.claimStep(head.rolloutId, step.index, iso(deps), step.claimedAt);
   if (reclaimed) report.sent.push(await sendStep(deps, head, reclaimed));

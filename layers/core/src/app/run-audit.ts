@@ -1,14 +1,14 @@
+import type { HostCheckState } from "../domain/host-check.ts";
 import { type RegistryState, registryStateToKeep } from "../domain/registry.ts";
-import type { ManagedInstances } from "../ports/index.ts";
-import { auditFleet, type DriftReport, type Remediation, readRegistryState } from "./audit-fleet.ts";
-import type { Deps } from "./deps.ts";
+import { type AuditDeps, auditFleet, type DriftReport, type Remediation, readRegistryState } from "./audit-fleet.ts";
 import { loadManifest } from "./manifest-source.ts";
 
 /**
- * IMDS fixes per run: EC2 refills its mutating-call bucket at about 5 per second, so 1,000 fixes take ≈ 200 s and
- * a run ends well inside the function's 600 s timeout; hosts beyond stay findings and the next run fixes them.
+ * Seconds a run spends draining IMDS fixes at the manifest's pace (imds.drain): well inside the function's 600 s
+ * timeout; hosts beyond stay findings and the next scheduled run continues with them (they read back drifted, while
+ * the ones fixed read back `pending` or compliant: no work is repeated).
  */
-export const MAX_IMDS_FIXES_PER_RUN = 1000;
+export const DRAIN_BUDGET_SECONDS = 420;
 
 /**
  * The operator's summary, stored in Parameter Store (DCP_AUDIT_SUMMARY_PARAM, < 4 KB); the full report goes to the log
@@ -20,6 +20,8 @@ export type AuditSummary = Pick<DriftReport, "namespace" | "generatedAt" | "scan
   dryRun: boolean;
   remediation: { mode: Remediation; imdsFixed: number; imdsFailed: number; imdsDeferred: number; restarts: number };
   registry: RegistryState | null;
+  /** The host credential check this run sent; the next run collects it. */
+  hostChecks: HostCheckState | null;
 };
 
 export interface AuditRun {
@@ -37,7 +39,7 @@ export interface AuditRun {
  */
 export async function runAudit(
   request: { remediation?: Remediation | undefined; dryRun?: boolean | undefined },
-  deps: Deps & { managed: ManagedInstances },
+  deps: AuditDeps,
   apiCalls: () => Record<string, number>,
 ): Promise<AuditRun> {
   const { config } = deps;
@@ -50,7 +52,9 @@ export async function runAudit(
     dryRun,
     apiCalls,
     registry: state,
-    maxImdsFixes: MAX_IMDS_FIXES_PER_RUN,
+    drainBudgetSeconds: DRAIN_BUDGET_SECONDS,
+    // Collect the check the previous run sent; send the next one (read-only; SSM keeps results 30 days).
+    hostChecks: { ...(state.hostChecks ? { collect: state.hostChecks } : {}), send: true },
   });
   const fixes = report.remediation.imds;
   const summary: AuditSummary = {
@@ -69,6 +73,7 @@ export async function runAudit(
       restarts: report.remediation.restarts.length,
     },
     registry: registryStateToKeep(report.registry, state.previous) ?? null,
+    hostChecks: report.hostChecks.sent,
   };
   if (!dryRun) await deps.params.put(config.auditSummaryParam, JSON.stringify(summary), true);
   return { summary, report, registryProblem: state.problem ?? null };

@@ -19,6 +19,12 @@ export interface TagKeys {
 }
 export const DEFAULT_TAG_KEYS: TagKeys = { namespace: "Namespace", service: "Service" };
 
+/**
+ * The drain's default share of EC2's ModifyInstanceMetadataOptions bucket (100 calls, refilled 5/s per account and
+ * region, EC2 API throttling page): most of it, leaving room for the launch guard and other tools.
+ */
+export const DRAIN_DEFAULTS = { burst: 80, refillPerSecond: 4 };
+
 const nonEmpty = () => z.string().check(z.minLength(1));
 const matching = (pattern: RegExp, what?: string) => z.string().check(z.regex(pattern, what));
 const int = (min: number, max?: number) =>
@@ -100,8 +106,30 @@ export const manifestSchema = z
         httpTokens: z._default(z.enum(["required", "optional"]), "required"),
         hopLimit: z._default(int(1, 64), 2),
         httpEndpoint: z._default(z.enum(["enabled", "disabled"]), "enabled"),
+        /** Write the account's IMDS defaults (account-wide: off unless the operator opts in). */
+        manageAccountDefaults: z._default(z.boolean(), false),
+        /** Days of CloudWatch MetadataNoToken that decide whether a host is ready for tokens. */
+        readinessDays: z._default(int(1, 63), 14),
+        /** Require tokens even on hosts that still call IMDSv1 (they break). */
+        enforceWhenNotReady: z._default(z.boolean(), false),
+        /** The pace of instance fixes: ModifyInstanceMetadataOptions is a token bucket (AWS: 100, +5/s). */
+        drain: z._default(
+          z.object({
+            burst: z._default(int(1, 1000), DRAIN_DEFAULTS.burst),
+            refillPerSecond: z._default(z.number().check(z.gt(0), z.lte(100)), DRAIN_DEFAULTS.refillPerSecond),
+          }),
+          DRAIN_DEFAULTS,
+        ),
       }),
-      { httpTokens: "required", hopLimit: 2, httpEndpoint: "enabled" },
+      {
+        httpTokens: "required",
+        hopLimit: 2,
+        httpEndpoint: "enabled",
+        manageAccountDefaults: false,
+        readinessDays: 14,
+        enforceWhenNotReady: false,
+        drain: DRAIN_DEFAULTS,
+      },
     ),
     restart: z._default(
       z.object({

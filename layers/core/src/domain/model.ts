@@ -19,6 +19,8 @@ export interface Host {
   tags: Record<string, string>;
   /** arn:aws:iam::<account>:instance-profile/<path><name>; absent when none is attached. */
   instanceProfileArn?: string;
+  /** The AMI the host was launched from. */
+  imageId?: string;
   imds: ImdsOptions;
 }
 
@@ -29,6 +31,13 @@ export type FindingKind =
   | "imds-hop-limit"
   | "imds-endpoint-disabled"
   | "imds-exempt"
+  | "imds-exempt-expired"
+  | "imds-launch-template"
+  | "imds-asg-pinned"
+  | "imds-ami"
+  | "proxy-bypasses-imds"
+  | "static-keys-shadow-profile"
+  | "host-check-failed"
   | "iam-missing-grant"
   | "iam-excess-grant"
   | "iam-unknown"

@@ -5,6 +5,8 @@ import type { Batch } from "../domain/coalesce.ts";
 import type { EcsService } from "../domain/ecs.ts";
 import type { Hold, TriggeredAlarm } from "../domain/gates.ts";
 import type { PolicyDocument } from "../domain/iam/policy.ts";
+import type { DesiredImds } from "../domain/imds.ts";
+import type { AccountImdsDefaults, LaunchTemplateFact } from "../domain/imds-sources.ts";
 import type { Host, ImdsOptions } from "../domain/model.ts";
 import type { Rollout, RolloutHead, StepRecord, StepRef, Verdict } from "../domain/rollout.ts";
 import type { InvocationStatus } from "../domain/ssm.ts";
@@ -22,8 +24,45 @@ export interface FleetInventory {
   modifyImds(instanceId: string, desired: Omit<ImdsOptions, "state">): Promise<ImdsOptions>;
   /** CreateTags on up to 1000 instances per call. */
   tagHosts(instanceIds: string[], tags: Record<string, string>): Promise<void>;
-  /** Account-level IMDS defaults for new launches; undefined when the API is unavailable. */
-  imdsDefaults(): Promise<Partial<ImdsOptions> | undefined>;
+  /** Account-level IMDS defaults for new launches (and who manages them); undefined when the API is unavailable. */
+  imdsDefaults(): Promise<AccountImdsDefaults | undefined>;
+}
+
+/** EC2: the sources new instances take their IMDS options from (account defaults, launch templates, AMIs). */
+export interface ImdsSources {
+  /** ONE ModifyInstanceMetadataDefaults carrying every field (account-wide, this region). */
+  setAccountDefaults(desired: DesiredImds): Promise<void>;
+  /** The given templates and those tagged `tagKey=namespace`, each with its default version's MetadataOptions. */
+  launchTemplates(ids: string[], tagKey: string, namespace: string): Promise<LaunchTemplateFact[]>;
+  /**
+   * A new version of the template from the full data of `fromVersion` with `desired` MetadataOptions, made the
+   * default; returns the new version number.
+   */
+  fixLaunchTemplate(templateId: string, fromVersion: number, desired: DesiredImds): Promise<number>;
+  /** `ImdsSupport` per AMI (undefined when unset); AMIs EC2 no longer knows are absent. */
+  imageImdsSupport(imageIds: string[]): Promise<Map<string, string | undefined>>;
+}
+
+/** CloudWatch: IMDSv1 use per instance (`AWS/EC2 MetadataNoToken`). */
+export interface ImdsUsage {
+  /** Sum of MetadataNoToken per instance over the last `days` days (0 when no datapoint); ≤ 500 metrics per call. */
+  noTokenCalls(instanceIds: string[], days: number, now: Date): Promise<Map<string, number>>;
+}
+
+/** One host's answer to the host credential check document. */
+export interface HostCheckInvocation {
+  instanceId: string;
+  status: string;
+  /** The document's stdout (one JSON line); absent unless the invocation succeeded. */
+  output?: string;
+}
+
+/** SSM Run Command with the control plane's read-only host credential check document. */
+export interface HostChecks {
+  /** ONE SendCommand targeting every instance tagged `tagKey=namespace` (SSM paces it: MaxConcurrency/MaxErrors). */
+  send(tagKey: string, namespace: string): Promise<{ commandId: string }>;
+  /** Every invocation of the command with its output (ListCommandInvocations, Details); undefined if unavailable. */
+  results(commandId: string): Promise<HostCheckInvocation[] | undefined>;
 }
 
 export type PolicySource = "inline" | "managed" | "aws-managed" | "boundary";
@@ -283,6 +322,11 @@ export interface EcsDeployments {
   /** UpdateService(forceNewDeployment): the PRIMARY deployment ECS answers is the one we started. */
   forceNewDeployment(clusterArn: string, serviceArn: string): Promise<{ deploymentId: string }>;
   deploymentState(clusterArn: string, serviceArn: string, deploymentId: string): Promise<EcsDeploymentState>;
+  /**
+   * The deployments ECS lists on the service that it created at or after `since` (ISO; compared in whole seconds, the
+   * precision ECS's createdAt is trusted to), oldest first. A claim that crashed after UpdateService shows here.
+   */
+  deploymentsSince(clusterArn: string, serviceArn: string, since: string): Promise<string[]>;
   /** TagResource on one service (the secret version it now runs). */
   tagService(serviceArn: string, tags: Record<string, string>): Promise<void>;
 }

@@ -1,4 +1,5 @@
 // Fleet-wide wiring shared by the functions that touch every port (rotation, audit), the CLI, the bench and the tests.
+
 import { CachedParameterStore } from "../adapters/cached-parameters.ts";
 import {
   type ApiCallCounter,
@@ -11,18 +12,21 @@ import {
   schedulerClient,
   ssmClient,
 } from "../adapters/clients.ts";
+import { CloudWatchImdsUsage } from "../adapters/cloudwatch.ts";
 import { DynamoDeploymentLinks } from "../adapters/deployment-links.ts";
-import { Ec2FleetInventory } from "../adapters/ec2.ts";
+import { Ec2FleetInventory, Ec2ImdsSources } from "../adapters/ec2.ts";
 import { EcsServiceAdapter } from "../adapters/ecs.ts";
 import { AwsGateSignals } from "../adapters/gates.ts";
 import { BulkPolicyStore, TargetedPolicyStore } from "../adapters/iam.ts";
 import { DynamoRolloutStore } from "../adapters/rollout-store.ts";
 import { SecretsManagerCatalog } from "../adapters/secrets.ts";
-import { SsmCommandRunner } from "../adapters/ssm.ts";
+import { SsmCommandRunner, SsmHostChecks } from "../adapters/ssm.ts";
 import { SsmManagedInstances } from "../adapters/ssm-managed.ts";
 import { SchedulerWakeups } from "../adapters/wakeups.ts";
+import type { AuditDeps } from "../app/audit-fleet.ts";
 import type { Config } from "../app/config.ts";
-import { type Deps, unavailable } from "../app/deps.ts";
+import type { Deps } from "../app/deps.ts";
+import { unavailable } from "../app/deps.ts";
 import type { ManagedInstances, ParameterStore, RolloutStore } from "../ports/index.ts";
 
 export interface FleetDepsOptions {
@@ -57,6 +61,22 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
     signals: new AwsGateSignals(clients.cloudwatch, clients.ssm),
     now: () => new Date(),
     ...(opts.ecs === false ? {} : ecsDeps(clients, config)),
+  };
+}
+
+export type FullAuditDeps = FleetDeps & Required<Pick<AuditDeps, "sources" | "usage" | "hostChecks">>;
+
+/**
+ * The audit's wiring: every fleet port plus the IMDS sources, CloudWatch readiness and the host credential check.
+ * Readiness reads CloudWatch through the same (lazily built) client as the rollout gates: `clients.cloudwatch`.
+ */
+export function auditDeps(config: Config, opts: FleetDepsOptions = {}): FullAuditDeps {
+  const base = fleetDeps(config, opts);
+  return {
+    ...base,
+    sources: new Ec2ImdsSources(base.clients.ec2),
+    usage: new CloudWatchImdsUsage(base.clients.cloudwatch),
+    hostChecks: new SsmHostChecks(base.clients.ssm, config.hostCheckDocument),
   };
 }
 

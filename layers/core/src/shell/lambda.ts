@@ -1,9 +1,7 @@
-// Imperative shell shared by the four handlers: Powertools logger/metrics/idempotency, origin checks.
-import { IdempotencyConfig } from "@aws-lambda-powertools/idempotency";
-import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
+// Imperative shell shared by the handlers: Powertools logger/metrics, origin checks. (Idempotency is a port:
+// adapters/idempotency.ts, imported only by the handlers that use it, so the others carry no JMESPath engine.)
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Context } from "aws-lambda";
 import { describeIssues, shown } from "../domain/events.ts";
 
@@ -16,23 +14,6 @@ export function powertools(serviceName: string): { logger: Logger; metrics: Metr
     namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "DelphiControlPlane",
   });
   return { logger, metrics };
-}
-
-/** Idempotency records in DynamoDB; `keyPath` is a JMESPath over the hashed payload (the business fact). */
-export function idempotency(
-  client: DynamoDBClient,
-  table: string | undefined,
-  keyPath: string,
-  expiresAfterSeconds = 7 * 24 * 3600,
-): { persistenceStore: DynamoDBPersistenceLayer; config: IdempotencyConfig } {
-  if (!table)
-    throw new Error(
-      "configuration error: DCP_IDEMPOTENCY_TABLE is not set (idempotency is mandatory for mutating handlers)",
-    );
-  return {
-    persistenceStore: new DynamoDBPersistenceLayer({ tableName: table, awsSdkV3Client: client }),
-    config: new IdempotencyConfig({ eventKeyJmesPath: keyPath, expiresAfterSeconds, throwOnNoIdempotencyKey: true }),
-  };
 }
 
 /**

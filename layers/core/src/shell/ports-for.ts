@@ -4,7 +4,7 @@
 // instead of as AccessDenied in production only.
 import { type AdapterMethod, FUNCTION_USES, PERMISSIONS } from "../adapters/permissions.ts";
 import type { Deps } from "../app/deps.ts";
-import type { Idempotency, ManagedInstances } from "../ports/index.ts";
+import type { HostChecks, Idempotency, ImdsSources, ImdsUsage, ManagedInstances } from "../ports/index.ts";
 
 export type FunctionId = keyof typeof FUNCTION_USES;
 
@@ -12,6 +12,9 @@ export type FunctionId = keyof typeof FUNCTION_USES;
 export interface AllPorts extends Omit<Deps, "config" | "now" | "ecs" | "links"> {
   managed: ManagedInstances;
   idempotency: Idempotency;
+  sources: ImdsSources;
+  usage: ImdsUsage;
+  hostChecks: HostChecks;
   ecs: NonNullable<Deps["ecs"]>;
   links: NonNullable<Deps["links"]>;
 }
@@ -29,6 +32,9 @@ const PORT_OF: Record<string, PortKey> = {
   RolloutStore: "rollouts",
   ManagedInstances: "managed",
   Idempotency: "idempotency",
+  ImdsSources: "sources",
+  ImdsUsage: "usage",
+  HostChecks: "hostChecks",
   GateSignals: "signals",
   Wakeups: "wakeups",
   EcsInventory: "ecs",
@@ -98,7 +104,7 @@ export function portsFor<F extends FunctionId>(
   fn: F,
   adapters: Partial<AllPorts>,
   base: Pick<Deps, "config" | "now">,
-): Deps & { managed: ManagedInstances; idempotency: Idempotency } {
+): Deps & Omit<AllPorts, keyof Deps> {
   const allowed = allowedMethods(fn);
   const ports = {} as Record<PortKey, object>;
   for (const key of [
@@ -110,6 +116,9 @@ export function portsFor<F extends FunctionId>(
     "params",
     "managed",
     "idempotency",
+    "sources",
+    "usage",
+    "hostChecks",
     "signals",
     "ecs",
     "links",
