@@ -100,6 +100,8 @@ describe("coalescing", () => {
     expect((await w.deps.rollouts.head(into))?.status).toBe("succeeded");
     const targeted = w.harness.sent().flatMap((c) => c.instanceIds);
     expect(targeted.sort()).toEqual(fleet.hosts.map((h) => h.instanceId).sort());
+    // Two SendCommands restart 5 hosts once each; two separate rollouts would have sent 4 and restarted api twice.
+    expect(w.counter.count("SSM.SendCommand")).toBe(2);
 
     // A later event for a version already covered is a duplicate: nothing more is sent.
     expect((await deliver(apiOwn, after + 60_000)).action).toBe("duplicate");
