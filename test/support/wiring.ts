@@ -2,6 +2,7 @@
 import { Agent } from "node:http";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ApiCallCounter, attachCounter, createClients } from "#core/adapters/clients";
+import { CoalescingRolloutStore } from "#core/adapters/rollout-store";
 import { SsmParameterStore } from "#core/adapters/ssm";
 import { loadConfig } from "#core/app/config";
 import { type FleetDeps, fleetDeps } from "#core/shell/fleet-deps";
@@ -87,6 +88,8 @@ export function wire(
   );
   const deps = fleetDeps(config, {
     clients,
+    // As the rotation function and the reconciler wire it: rotations in a coalescing window join a batch.
+    rollouts: new CoalescingRolloutStore(clients.dynamodb, ROLLOUT_TABLE),
     policies: opts.iam ?? "bulk",
     // Tests change the manifest between steps: read it fresh every time.
     params: new SsmParameterStore(clients.ssm),

@@ -21,7 +21,7 @@ import {
   type StepRef,
   type Verdict,
 } from "../domain/rollout.ts";
-import type { RolloutStore } from "../ports/index.ts";
+import type { CoalescingStore, RolloutStore } from "../ports/index.ts";
 
 const HEAD = "rollout#";
 /** A coalescing batch (`batch#<leader>`), and the namespace's pointer to its newest one (`coalesce#<namespace>`). */
@@ -35,6 +35,9 @@ const TTL_SECONDS = 90 * 24 * 3600;
 /** BatchGetItem takes at most 100 keys. */
 const BATCH_GET = 100;
 
+/** The target is one of the step's, with no outcome and no stop in this attempt (`#stop` names `stop`). */
+const NO_OUTCOME_YET =
+  "att = :att AND contains(tids, :id) AND NOT contains(ok, :id) AND NOT contains(bad, :id) AND NOT contains(skip, :id) AND NOT contains(#stop, :id)";
 const stepKey = (rolloutId: string, index: number) => ({ pk: `${STEP}${rolloutId}#${index}` });
 const headKey = (rolloutId: string) => ({ pk: HEAD + rolloutId });
 const doneAttr = (waveIndex: number) => `d${waveIndex}`;
@@ -47,16 +50,16 @@ const doneAttr = (waveIndex: number) => `d${waveIndex}`;
  * Per event the tracker writes one step (≈ 200 bytes), and the head only when a step closes.
  */
 export class DynamoRolloutStore implements RolloutStore {
-  private readonly doc: DynamoDBDocumentClient;
+  protected readonly doc: DynamoDBDocumentClient;
   constructor(
     client: DynamoDBClient,
-    private readonly table: string,
+    protected readonly table: string,
   ) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
 
   /** A conditional update; false when its condition did not hold. */
-  private async update(input: Omit<UpdateCommandInput, "TableName">): Promise<Record<string, unknown> | false> {
+  protected async update(input: Omit<UpdateCommandInput, "TableName">): Promise<Record<string, unknown> | false> {
     try {
       const out = await this.doc.send(new UpdateCommand({ TableName: this.table, ...input }));
       return out.Attributes ?? {};
@@ -66,7 +69,7 @@ export class DynamoRolloutStore implements RolloutStore {
     }
   }
 
-  private async putIfAbsent(item: Record<string, unknown>): Promise<boolean> {
+  protected async putIfAbsent(item: Record<string, unknown>): Promise<boolean> {
     try {
       await this.doc.send(
         new PutCommand({ TableName: this.table, Item: item, ConditionExpression: "attribute_not_exists(pk)" }),
@@ -189,8 +192,7 @@ export class DynamoRolloutStore implements RolloutStore {
     const out = await this.update({
       Key: stepKey(rolloutId, index),
       UpdateExpression: `ADD #v :t, done :one${verdict === "ok" ? "" : " SET why.#id = :why"}`,
-      ConditionExpression:
-        "att = :att AND contains(tids, :id) AND NOT contains(ok, :id) AND NOT contains(bad, :id) AND NOT contains(skip, :id) AND NOT contains(#stop, :id)",
+      ConditionExpression: NO_OUTCOME_YET,
       ExpressionAttributeNames: { "#v": verdict, "#stop": "stop", ...(verdict === "ok" ? {} : { "#id": targetId }) },
       ExpressionAttributeValues: {
         ":t": new Set([targetId]),
@@ -214,8 +216,7 @@ export class DynamoRolloutStore implements RolloutStore {
     const out = await this.update({
       Key: stepKey(rolloutId, index),
       UpdateExpression: "ADD #stop :t SET why.#id = :why",
-      ConditionExpression:
-        "att = :att AND contains(tids, :id) AND NOT contains(ok, :id) AND NOT contains(bad, :id) AND NOT contains(skip, :id) AND NOT contains(#stop, :id)",
+      ConditionExpression: NO_OUTCOME_YET,
       ExpressionAttributeNames: { "#stop": "stop", "#id": targetId },
       ExpressionAttributeValues: { ":t": new Set([targetId]), ":id": targetId, ":att": attempt, ":why": why },
       ReturnValues: "ALL_NEW",
@@ -405,6 +406,45 @@ export class DynamoRolloutStore implements RolloutStore {
     await this.setRunning(rolloutId, false);
   }
 
+  async markCoalesced(rolloutId: string, into: string, reason: string, now: string): Promise<boolean> {
+    const out = await this.update({
+      Key: headKey(rolloutId),
+      UpdateExpression: "SET coalescedInto = :into, #hold.reason = :why, updatedAt = :now",
+      ConditionExpression: "attribute_exists(#hold) AND attribute_not_exists(coalescedInto) AND #st = :running",
+      ExpressionAttributeNames: { "#hold": "hold", "#st": "status" },
+      ExpressionAttributeValues: { ":into": into, ":why": reason, ":now": now, ":running": "running" },
+    });
+    await this.setRunning(rolloutId, false);
+    return out !== false;
+  }
+
+  /** Operator listing (CLI, operator credentials; no function is granted Scan): heads only, newest first. */
+  async list(limit: number): Promise<RolloutHead[]> {
+    const items: RolloutHead[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: "#k = :k",
+          ExpressionAttributeNames: { "#k": "kind" },
+          ExpressionAttributeValues: { ":k": "rollout" },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const it of out.Items ?? []) if (Array.isArray(it.waves)) items.push(fromHeadItem(it));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);
+  }
+}
+
+/**
+ * The rollout store with coalescing batches (domain/coalesce.ts) on the same table: `batch#<leader>` and the namespace's
+ * pointer `coalesce#<namespace>`. Wired where rotations coalesce and batches close (rotation, reconciler, CLI); the
+ * drift audit's catch-up rollouts use the plain store and never wait for a batch.
+ */
+export class CoalescingRolloutStore extends DynamoRolloutStore implements CoalescingStore {
   async currentBatch(namespace: string): Promise<{ leader: string; deadline: string } | undefined> {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: { pk: POINTER + namespace }, ConsistentRead: true }),
@@ -466,38 +506,6 @@ export class DynamoRolloutStore implements RolloutStore {
       ReturnValues: "ALL_NEW",
     });
     return out ? fromBatchItem(out) : this.batch(leader);
-  }
-
-  async markCoalesced(rolloutId: string, into: string, reason: string, now: string): Promise<boolean> {
-    const out = await this.update({
-      Key: headKey(rolloutId),
-      UpdateExpression: "SET coalescedInto = :into, #hold.reason = :why, updatedAt = :now",
-      ConditionExpression: "attribute_exists(#hold) AND attribute_not_exists(coalescedInto) AND #st = :running",
-      ExpressionAttributeNames: { "#hold": "hold", "#st": "status" },
-      ExpressionAttributeValues: { ":into": into, ":why": reason, ":now": now, ":running": "running" },
-    });
-    await this.setRunning(rolloutId, false);
-    return out !== false;
-  }
-
-  /** Operator listing (CLI, operator credentials; no function is granted Scan): heads only, newest first. */
-  async list(limit: number): Promise<RolloutHead[]> {
-    const items: RolloutHead[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new ScanCommand({
-          TableName: this.table,
-          FilterExpression: "#k = :k",
-          ExpressionAttributeNames: { "#k": "kind" },
-          ExpressionAttributeValues: { ":k": "rollout" },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const it of out.Items ?? []) if (Array.isArray(it.waves)) items.push(fromHeadItem(it));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);
   }
 }
 

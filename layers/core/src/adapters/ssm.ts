@@ -92,28 +92,26 @@ export class SsmCommandRunner implements CommandRunner {
 
   /** ListCommands for one id: its comment (which names our rollout); undefined for an unknown command. */
   async commandComment(commandId: string): Promise<string | undefined> {
-    try {
-      const out = await this.ssm.send(new ListCommandsCommand({ CommandId: commandId }));
-      const cmd = out.Commands?.find((c) => c.CommandId === commandId);
-      return cmd ? (cmd.Comment ?? "") : undefined;
-    } catch (err) {
-      if (err instanceof Error && err.name === "InvalidCommandId") return undefined;
-      throw err;
-    }
+    const cmd = await this.command(commandId);
+    return cmd ? (cmd.Comment ?? "") : undefined;
   }
 
   /** ListCommands for one id: the alarm it carried and the alarms SSM stopped it on (TriggeredAlarms). */
   async commandAlarms(commandId: string): Promise<{ alarm?: string; triggered: TriggeredAlarm[] }> {
+    const cmd = await this.command(commandId);
+    const alarm = cmd?.AlarmConfiguration?.Alarms?.[0]?.Name;
+    return {
+      ...(alarm ? { alarm } : {}),
+      triggered: (cmd?.TriggeredAlarms ?? []).map((a) => ({ name: a.Name ?? "", state: a.State ?? "" })),
+    };
+  }
+
+  private async command(commandId: string) {
     try {
       const out = await this.ssm.send(new ListCommandsCommand({ CommandId: commandId }));
-      const cmd = out.Commands?.find((c) => c.CommandId === commandId);
-      const alarm = cmd?.AlarmConfiguration?.Alarms?.[0]?.Name;
-      return {
-        ...(alarm ? { alarm } : {}),
-        triggered: (cmd?.TriggeredAlarms ?? []).map((a) => ({ name: a.Name ?? "", state: a.State ?? "" })),
-      };
+      return out.Commands?.find((c) => c.CommandId === commandId);
     } catch (err) {
-      if (err instanceof Error && err.name === "InvalidCommandId") return { triggered: [] };
+      if (err instanceof Error && err.name === "InvalidCommandId") return undefined;
       throw err;
     }
   }

@@ -11,6 +11,7 @@ import {
   mergePlans,
 } from "../domain/coalesce.ts";
 import { allStepIndices, newRollout, type RolloutHead } from "../domain/rollout.ts";
+import { canCoalesce } from "../ports/index.ts";
 import type { Deps } from "./deps.ts";
 import { evaluateGate } from "./rollout-gates.ts";
 
@@ -23,7 +24,8 @@ const JOIN_TRIES = 3;
  * Puts rollout `member` in its namespace's coalescing batch: joins the open one (conditional ADD: idempotent under
  * duplicates, refused once the window is over or the batch closed), or opens a new one it leads, window
  * `coalesceSeconds` from now. Returns the batch's leader and deadline; undefined when every try lost a race (the
- * rollout then goes on alone — never lost, at worst not coalesced). Cost: 1 GetItem + 1 UpdateItem to join.
+ * rollout then goes on alone — never lost, at worst not coalesced), and when the store keeps no batches (the drift
+ * audit's catch-up rollouts). Cost: 1 GetItem + 1 UpdateItem to join.
  */
 export async function joinCoalescing(
   deps: CoalesceDeps,
@@ -31,15 +33,17 @@ export async function joinCoalescing(
   member: string,
   coalesceSeconds: number,
 ): Promise<Pick<Batch, "leader" | "deadline"> | undefined> {
+  const store = deps.rollouts;
+  if (!canCoalesce(store)) return undefined;
   const now = deps.now().getTime();
   const at = new Date(now).toISOString();
   for (let i = 0; i < JOIN_TRIES; i++) {
-    const open = await deps.rollouts.currentBatch(namespace);
+    const open = await store.currentBatch(namespace);
     if (open && open.deadline > at) {
-      if (open.leader === member || (await deps.rollouts.joinBatch(open.leader, member, at))) return open;
+      if (open.leader === member || (await store.joinBatch(open.leader, member, at))) return open;
     }
     const mine = { leader: member, namespace, openedAt: at, deadline: batchDeadline(now, coalesceSeconds) };
-    if (await deps.rollouts.openBatch(mine, at)) return mine;
+    if (await store.openBatch(mine, at)) return mine;
   }
   return undefined;
 }
@@ -59,19 +63,20 @@ export interface Settled {
  * from the batch) and mark each member as coalesced into it (taken off the running set). A dry run changes nothing.
  */
 export async function settleBatch(deps: CoalesceDeps, head: RolloutHead, dryRun: boolean): Promise<Settled> {
-  if (!head.batch) return { fate: "alone" };
+  const store = deps.rollouts;
+  if (!head.batch || !canCoalesce(store)) return { fate: "alone" };
   const now = deps.now().getTime();
   const at = new Date(now).toISOString();
-  let batch = await deps.rollouts.batch(head.batch);
+  let batch = await store.batch(head.batch);
   let fate = memberFate(batch, head.rolloutId, now);
   if (fate === "close") {
     if (dryRun || !batch) return { fate: "wait" };
-    batch = await deps.rollouts.closeBatch(batch.leader, at);
+    batch = await store.closeBatch(batch.leader, at);
     if (batch?.closed && !batch.merged) {
       // The leader first, then the others in id order: every closer builds the same plan.
       const ids = [batch.leader, ...batch.closed.filter((id) => id !== batch?.leader).sort()];
       const heads = await Promise.all(ids.map((id) => deps.rollouts.head(id)));
-      batch = await deps.rollouts.setMerged(
+      batch = await store.setMerged(
         batch.leader,
         ids.filter((_, i) => mergeable(heads[i])),
       );

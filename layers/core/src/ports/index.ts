@@ -237,6 +237,16 @@ export interface RolloutStore {
   resume(head: RolloutHead, steps: StepRecord[], now: string): Promise<boolean>;
   /** Rollouts with work the reconciler may have to finish (running, or halted with commands still out). */
   openRollouts(): Promise<string[]>;
+  /** A held member restarts in the coalesced rollout `into`: marked once, taken off the running set. */
+  markCoalesced(rolloutId: string, into: string, reason: string, now: string): Promise<boolean>;
+  /** Leaves the running set (a halted rollout whose commands all reported). */
+  forget(rolloutId: string): Promise<void>;
+  /** Operator listing (CLI): newest first. */
+  list(limit: number): Promise<RolloutHead[]>;
+}
+
+/** Coalescing batches on the rollout table (domain/coalesce.ts); a rollout store without them never coalesces. */
+export interface CoalescingStore {
   /** The namespace's newest coalescing batch (domain/coalesce.ts): its leader and deadline; undefined when none. */
   currentBatch(namespace: string): Promise<{ leader: string; deadline: string } | undefined>;
   /**
@@ -251,12 +261,11 @@ export interface RolloutStore {
   closeBatch(leader: string, now: string): Promise<Batch | undefined>;
   /** Fixes the members merged into the coalesced rollout, once; the batch as stored afterwards. */
   setMerged(leader: string, merged: string[]): Promise<Batch | undefined>;
-  /** A held member restarts in the coalesced rollout `into`: marked once, taken off the running set. */
-  markCoalesced(rolloutId: string, into: string, reason: string, now: string): Promise<boolean>;
-  /** Leaves the running set (a halted rollout whose commands all reported). */
-  forget(rolloutId: string): Promise<void>;
-  /** Operator listing (CLI): newest first. */
-  list(limit: number): Promise<RolloutHead[]>;
+}
+
+/** Does this rollout store keep coalescing batches? */
+export function canCoalesce<T extends RolloutStore>(store: T): store is T & CoalescingStore {
+  return "joinBatch" in store;
 }
 
 /**
