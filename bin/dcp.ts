@@ -322,6 +322,8 @@ async function watch(p: Parsed, io: Io, store: ReturnType<typeof rolloutStore>, 
     }
     await new Promise((r) => setTimeout(r, seconds * 1000));
     current = await store.get(current.rolloutId);
+    // A rollout coalesced with others restarts nothing itself: follow the rollout its hosts restart in.
+    if (current?.coalescedInto) current = await store.get(current.coalescedInto);
     if (!current) throw new CliError(`rollout ${first.rolloutId} disappeared`);
   }
 }

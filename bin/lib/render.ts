@@ -438,9 +438,11 @@ export function rolloutText(r: Rollout): string {
           ? `failed: ${s.why[id] ?? "?"}`
           : s.skip.includes(id)
             ? `skipped: ${s.why[id] ?? "?"}`
-            : s.state === "planned"
-              ? "pending"
-              : s.state;
+            : s.stopped.includes(id)
+              ? `stopped: ${s.why[id] ?? "?"} (sent again when the hold ends)`
+              : s.state === "planned"
+                ? "pending"
+                : s.state;
       rows.push([id, s.service, String(s.wave), state, s.commandIds.join(",") || "-"]);
     }
   return [

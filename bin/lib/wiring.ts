@@ -2,7 +2,7 @@
 // credential chain; the endpoint comes from AWS_ENDPOINT_URL (emulator) or the real AWS endpoints.
 
 import { ApiCallCounter, type AwsClients, createClients } from "#core/adapters/clients";
-import { DynamoRolloutStore } from "#core/adapters/rollout-store";
+import { CoalescingRolloutStore } from "#core/adapters/rollout-store";
 import { type Config, loadConfig } from "#core/app/config";
 import type { Deps } from "#core/app/deps";
 import { loadManifest } from "#core/app/manifest-source";
@@ -84,7 +84,7 @@ function missingRolloutTable(): RolloutStore {
 
 export function rolloutStore(ctx: CliContext): RolloutStore {
   return ctx.config.rolloutTable
-    ? new DynamoRolloutStore(ctx.clients.dynamodb, ctx.config.rolloutTable)
+    ? new CoalescingRolloutStore(ctx.clients.dynamodb, ctx.config.rolloutTable)
     : missingRolloutTable();
 }
 

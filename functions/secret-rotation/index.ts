@@ -5,6 +5,7 @@ import type { Context } from "aws-lambda";
 import { CachedParameterStore } from "#core/adapters/cached-parameters";
 import { createClients } from "#core/adapters/clients";
 import { PowertoolsIdempotency } from "#core/adapters/idempotency";
+import { CoalescingRolloutStore } from "#core/adapters/rollout-store";
 import { loadConfig } from "#core/app/config";
 import { type RotationResult, rotateSecret } from "#core/app/rotate-secret";
 import { SecretEvent } from "#core/domain/events";
@@ -18,7 +19,14 @@ const clients = createClients();
 /** Keyed on the business fact (secret ARN, AWSCURRENT version): every trigger for one rotation agrees. */
 const idempotency = new PowertoolsIdempotency(clients.dynamodb, config.idempotencyTable);
 // Fleet-wide work: one paginated GetAccountAuthorizationDetails instead of reads per role.
-const fleet = fleetDeps(config, { clients, params: new CachedParameterStore(clients.ssm), policies: "bulk" });
+// The rollout store with coalescing batches: a rotation in a coalescing window joins its namespace's batch.
+const rollouts = config.rolloutTable ? new CoalescingRolloutStore(clients.dynamodb, config.rolloutTable) : undefined;
+const fleet = fleetDeps(config, {
+  clients,
+  params: new CachedParameterStore(clients.ssm),
+  policies: "bulk",
+  ...(rollouts ? { rollouts } : {}),
+});
 const deps = portsFor("SecretRotationFunction", { ...fleet, idempotency }, fleet);
 
 /** Parse → rotateSecret (dry run, duplicates, idempotency inside) → report. */

@@ -3,7 +3,6 @@
 // an alarm in ALARM, a CLOSED change calendar and a bake time each hold the next wave as durable state that the
 // reconciler releases; a secret AWS manages rolls on the fast profile; a wave over the Parameter Store budget is split.
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateScheduleGroupCommand, GetScheduleCommand, SchedulerClient } from "@aws-sdk/client-scheduler";
 import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetCalendarStateCommand, SSMClient } from "@aws-sdk/client-ssm";
@@ -15,9 +14,9 @@ import { reconcileRollouts } from "#core/app/rollout-engine";
 import { confirmRotation, isFact, type RotationResult, startRollout } from "#core/app/rotate-secret";
 import { trackRestart } from "#core/app/track-restart";
 import { type Manifest, validateManifest } from "#core/domain/manifest";
-import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
+import type { SeededFleet } from "../../scripts/lib/fleet.ts";
 import { useMoto } from "../support/moto.ts";
-import { createTables, type Wired, wire } from "../support/wiring.ts";
+import { seedTwoWaveFleet, type Wired, wire } from "../support/wiring.ts";
 
 useMoto();
 const NS = "voiceai/gates";
@@ -63,15 +62,7 @@ async function setAlarm(state: "OK" | "ALARM"): Promise<void> {
 }
 
 beforeAll(async () => {
-  fleet = await seedFleet({
-    namespace: NS,
-    sharedSecret: { consumers: ["database", "api"] },
-    services: [
-      { name: "database", wave: 0, hosts: 2 },
-      { name: "api", wave: 1, hosts: 3 },
-    ],
-  });
-  await createTables(new DynamoDBClient({}));
+  fleet = await seedTwoWaveFleet(NS);
   cloudwatch = new CloudWatchClient({});
   await cloudwatch.send(
     new PutMetricAlarmCommand({
@@ -124,6 +115,79 @@ describe("alarm gate", () => {
 
     await deliverAll(w);
     expect((await w.deps.rollouts.head(first.rolloutId!))?.status).toBe("succeeded");
+  });
+
+  it("a command SSM stopped on its alarm holds the rollout (not halted) until the alarm is OK, then the stopped hosts are sent again", async () => {
+    const w = wire(fleet);
+    await setAlarm("OK");
+    const first = await start(w, manifestWith({}, { api: [ALARM] }));
+    await deliverAll(w); // database done: the api wave goes out carrying the alarm
+    const api = w.harness.sent()[1]!;
+    expect(api.alarm).toBe(ALARM);
+    const [h1, h2, h3] = [...api.instanceIds].sort();
+    // The alarm fires while the command runs: SSM stops it; h1 had already restarted, h2 and h3 had not.
+    await setAlarm("ALARM");
+    w.harness.stopOnAlarm(api.commandId, [h2!, h3!]);
+    const event = (instanceId: string | undefined, status: string) =>
+      trackRestart(
+        { commandId: api.commandId, documentName: fleet.documentName, status, ...(instanceId ? { instanceId } : {}) },
+        w.deps,
+      );
+    // Lambda runs deliveries side by side: duplicated, reordered, plus the command-level event.
+    const results = await Promise.all([
+      event(h3, "Cancelled"),
+      event(h1, "Success"),
+      event(h2, "Cancelled"),
+      event(undefined, "Cancelled"),
+      event(h3, "Cancelled"),
+      event(h2, "Cancelled"),
+    ]);
+    expect(results.every((r) => r.halted === null)).toBe(true);
+    expect(results.some((r) => r.held?.includes(`SSM stopped its restart on alarm ${ALARM}`))).toBe(true);
+    const held = await w.deps.rollouts.get(first.rolloutId!);
+    expect(held).toMatchObject({ status: "running", current: 1, hold: { by: ["alarm"], stopped: ALARM } });
+    expect(held?.steps[1]).toMatchObject({ ok: [h1], bad: [], stopped: [h2, h3], attempt: 1 });
+
+    // While the alarm fires the reconciler keeps the hold and sends nothing.
+    const still = await reconcileRollouts(w.deps, { rolloutId: first.rolloutId!, dryRun: false });
+    expect(still.rollouts[0]?.held?.stopped).toBe(ALARM);
+    expect(w.harness.sent()).toHaveLength(2);
+
+    // OK again: released, and only the stopped hosts are sent, once, as the step's next attempt (two reconcilers race).
+    await setAlarm("OK");
+    await Promise.all([1, 2].map(() => reconcileRollouts(w.deps, { rolloutId: first.rolloutId!, dryRun: false })));
+    expect(w.harness.sent()).toHaveLength(3);
+    const again = w.harness.sent()[2]!;
+    expect(again.instanceIds.sort()).toEqual([h2, h3]);
+    expect(again.comment).toContain(" try 2 ");
+    expect(again.alarm).toBe(ALARM);
+    const released = await w.deps.rollouts.head(first.rolloutId!);
+    expect(released?.hold).toBeUndefined();
+    expect(released?.lastHold).toMatchObject({ stopped: ALARM, releasedAt: expect.any(String) });
+
+    await deliverAll(w); // the old command's events are answered as stale; the new attempt's succeed
+    const done = await w.deps.rollouts.get(first.rolloutId!);
+    expect(done?.status).toBe("succeeded");
+    expect(done?.steps[1]).toMatchObject({ ok: [h1, h2, h3], stopped: [], attempt: 2 });
+  });
+
+  it("a Cancelled host whose command no alarm stopped (an operator's CancelCommand) is a failure: the rollout halts", async () => {
+    const w = wire(fleet);
+    await setAlarm("OK");
+    const first = await start(w, manifestWith({}, { database: [ALARM] }));
+    const db = w.harness.sent()[0]!;
+    w.harness.failInvocation(db.commandId, db.instanceIds[0]!, "Cancelled");
+    const r = await trackRestart(
+      {
+        commandId: db.commandId,
+        documentName: fleet.documentName,
+        status: "Cancelled",
+        instanceId: db.instanceIds[0]!,
+      },
+      w.deps,
+    );
+    expect(r.halted).toBe(`${db.instanceIds[0]} (database) ended Cancelled`);
+    expect((await w.deps.rollouts.head(first.rolloutId!))?.hold).toBeUndefined();
   });
 
   it("an alarm name that does not exist holds the wave (a typo never opens the gate)", async () => {

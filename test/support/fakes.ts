@@ -2,8 +2,9 @@
 // a role deleted mid-flight, throttling after retries, concurrent writes, crashes). Test-only.
 import { type Config, loadConfig } from "#core/app/config";
 import type { Deps } from "#core/app/deps";
+import type { Batch } from "#core/domain/coalesce";
 import { NotFoundError } from "#core/domain/errors";
-import type { Hold } from "#core/domain/gates";
+import type { Hold, TriggeredAlarm } from "#core/domain/gates";
 import type { Host, ImdsOptions } from "#core/domain/model";
 import {
   allStepIndices,
@@ -138,6 +139,19 @@ export class FakeCommands implements CommandRunner {
   async commandComment(commandId: string): Promise<string | undefined> {
     return this.sent.find((c) => c.commandId === commandId)?.comment;
   }
+  /** Commands SSM stopped on their alarm (`stop`): what ListCommands' TriggeredAlarms answers. */
+  readonly triggered = new Map<string, TriggeredAlarm[]>();
+  /** SSM stops a command on its alarm: the given hosts' invocations end Cancelled, TriggeredAlarms names the alarm. */
+  stop(commandId: string, only?: string[]): void {
+    const cmd = this.sent.find((c) => c.commandId === commandId);
+    if (!cmd?.alarm) throw new Error(`command ${commandId} carries no alarm`);
+    this.triggered.set(commandId, [{ name: cmd.alarm, state: "ALARM" }]);
+    this.finish(commandId, "Cancelled", only);
+  }
+  async commandAlarms(commandId: string): Promise<{ alarm?: string; triggered: TriggeredAlarm[] }> {
+    const cmd = this.sent.find((c) => c.commandId === commandId);
+    return { ...(cmd?.alarm ? { alarm: cmd.alarm } : {}), triggered: this.triggered.get(commandId) ?? [] };
+  }
   async invocations(commandId: string, instanceIds: string[]): Promise<Map<string, InvocationStatus>> {
     const out = new Map<string, InvocationStatus>();
     for (const id of instanceIds) {
@@ -216,14 +230,39 @@ export class FakeRolloutStore implements RolloutStore {
   }
   async recordOutcome({ rolloutId: id, step: i, attempt }: StepRef, targetId: string, verdict: Verdict, why: string) {
     this.writes++;
-    const s = this.step(id, i);
-    const seen = s && [...s.ok, ...s.bad, ...s.skip].includes(targetId);
-    if (!s || s.attempt !== attempt || !s.targetIds.includes(targetId) || seen)
-      return { applied: false, step: s && clone(s) };
+    const s = this.open(id, i, attempt, targetId);
+    if (!s) return { applied: false, step: this.snapshot(id, i) };
     s[verdict] = [...s[verdict], targetId].sort();
     s.done++;
     if (verdict !== "ok") s.why[targetId] = why;
     return { applied: true, step: clone(s) };
+  }
+  private snapshot(id: string, i: number): StepRecord | undefined {
+    const s = this.step(id, i);
+    return s && clone(s);
+  }
+  /** The step, when `targetId` is one of its targets with no outcome and no stop in this attempt. */
+  private open(id: string, i: number, attempt: number, targetId: string): StepRecord | undefined {
+    const s = this.step(id, i);
+    const seen = s && [...s.ok, ...s.bad, ...s.skip, ...s.stopped].includes(targetId);
+    return s && s.attempt === attempt && s.targetIds.includes(targetId) && !seen ? s : undefined;
+  }
+  async recordStop({ rolloutId: id, step: i, attempt }: StepRef, targetId: string, why: string) {
+    this.writes++;
+    const s = this.open(id, i, attempt, targetId);
+    if (!s) return { applied: false, step: this.snapshot(id, i) };
+    s.stopped = [...s.stopped, targetId].sort();
+    s.why[targetId] = why;
+    return { applied: true, step: clone(s) };
+  }
+  async resendStopped(id: string, i: number, attempt: number, why: Record<string, string>) {
+    this.writes++;
+    const s = this.step(id, i);
+    if (!s || s.attempt !== attempt || s.state !== "sent" || s.stopped.length === 0) return undefined;
+    Object.assign(s, { state: "planned", attempt: attempt + 1, why: { ...why }, commandIds: [], stopped: [] });
+    delete s.claimedAt;
+    delete s.sentAt;
+    return clone(s);
   }
   async closeStep(id: string, i: number, attempt: number, now: string): Promise<boolean> {
     this.writes++;
@@ -307,7 +346,7 @@ export class FakeRolloutStore implements RolloutStore {
         closed: false,
         tagged: false,
       });
-      Object.assign(s, { why: r.why, commandIds: [], bad: [] });
+      Object.assign(s, { why: r.why, commandIds: [], bad: [], stopped: [] });
       delete s.claimedAt;
       delete s.sentAt;
       delete s.closedAt;
@@ -317,6 +356,51 @@ export class FakeRolloutStore implements RolloutStore {
   }
   async openRollouts(): Promise<string[]> {
     return [...this.running].sort();
+  }
+  readonly pointers = new Map<string, { leader: string; deadline: string }>();
+  readonly batches = new Map<string, Batch>();
+  async currentBatch(ns: string) {
+    const p = this.pointers.get(ns);
+    return p && { ...p };
+  }
+  async openBatch(b: Pick<Batch, "leader" | "namespace" | "openedAt" | "deadline">, now: string) {
+    this.writes++;
+    if (!this.batches.has(b.leader)) this.batches.set(b.leader, { ...b, members: [b.leader] });
+    const p = this.pointers.get(b.namespace);
+    if (p && p.deadline > now && p.leader !== b.leader) return false;
+    this.pointers.set(b.namespace, { leader: b.leader, deadline: b.deadline });
+    return true;
+  }
+  async joinBatch(leader: string, member: string, now: string) {
+    this.writes++;
+    const b = this.batches.get(leader);
+    if (!b || b.closed || b.deadline <= now) return false;
+    if (!b.members.includes(member)) b.members = [...b.members, member].sort();
+    return true;
+  }
+  async batch(leader: string) {
+    const b = this.batches.get(leader);
+    return b && clone(b);
+  }
+  async closeBatch(leader: string, now: string) {
+    this.writes++;
+    const b = this.batches.get(leader);
+    if (b && !b.closed && b.deadline <= now) b.closed = [...b.members];
+    return this.batch(leader);
+  }
+  async setMerged(leader: string, merged: string[]) {
+    this.writes++;
+    const b = this.batches.get(leader);
+    if (b?.closed && !b.merged) b.merged = [...merged];
+    return this.batch(leader);
+  }
+  async markCoalesced(id: string, into: string, reason: string, now: string) {
+    this.writes++;
+    const h = this.heads.get(id);
+    this.running.delete(id);
+    if (!h?.hold || h.coalescedInto || h.status !== "running") return false;
+    Object.assign(h, { coalescedInto: into, hold: { ...h.hold, reason }, updatedAt: now });
+    return true;
   }
   async forget(id: string): Promise<void> {
     this.running.delete(id);

@@ -5,6 +5,8 @@ import {
   type GetCommandInvocationCommandInput,
   type GetCommandInvocationCommandOutput,
   InvocationDoesNotExist,
+  type ListCommandsCommandInput,
+  type ListCommandsCommandOutput,
   type SendCommandCommandInput,
   type SendCommandCommandOutput,
   type ServiceInputTypes,
@@ -33,6 +35,11 @@ export interface SsmHarness {
   targetsOf(commandId: string): string[] | undefined;
   /** GetCommandInvocation for (commandId, instanceId) answers `status` from now on. */
   failInvocation(commandId: string, instanceId: string, status: InvocationStatus): void;
+  /**
+   * SSM stops the command on its AlarmConfiguration alarm (which moto never does): the given hosts' invocations end
+   * `Cancelled`, and ListCommands answers the command `Cancelled` with the alarm in its TriggeredAlarms.
+   */
+  stopOnAlarm(commandId: string, instanceIds: string[]): void;
   /** Removes the middleware. */
   detach(): void;
 }
@@ -43,6 +50,7 @@ export function attachSsmHarness(ssm: SSMClient): SsmHarness {
   const sent: SentCommand[] = [];
   const byId = new Map<string, SentCommand>();
   const injected = new Map<string, InvocationStatus>();
+  const stopped = new Set<string>();
   const key = (c: string, i: string) => `${c}|${i}`;
 
   const mw: InitializeMiddleware<ServiceInputTypes, ServiceOutputTypes> = (next, context) => async (args) => {
@@ -64,6 +72,18 @@ export function attachSsmHarness(ssm: SSMClient): SsmHarness {
         };
         sent.push(rec);
         byId.set(commandId, rec);
+      }
+      return result;
+    }
+    if (context.commandName === "ListCommandsCommand" && (args.input as ListCommandsCommandInput).CommandId) {
+      const result = await next(args);
+      for (const c of (result.output as ListCommandsCommandOutput).Commands ?? []) {
+        const rec = c.CommandId ? byId.get(c.CommandId) : undefined;
+        if (!rec?.alarm) continue;
+        c.AlarmConfiguration = { Alarms: [{ Name: rec.alarm }], IgnorePollAlarmFailure: false };
+        if (!stopped.has(rec.commandId)) continue;
+        c.Status = "Cancelled";
+        c.TriggeredAlarms = [{ Name: rec.alarm, State: "ALARM" }];
       }
       return result;
     }
@@ -99,6 +119,10 @@ export function attachSsmHarness(ssm: SSMClient): SsmHarness {
     sent: () => sent.map((s) => ({ ...s, instanceIds: [...s.instanceIds] })),
     targetsOf: (commandId) => (byId.has(commandId) ? [...(byId.get(commandId)?.instanceIds ?? [])] : undefined),
     failInvocation: (commandId, instanceId, status) => injected.set(key(commandId, instanceId), status),
+    stopOnAlarm: (commandId, instanceIds) => {
+      stopped.add(commandId);
+      for (const id of instanceIds) injected.set(key(commandId, id), "Cancelled");
+    },
     detach: () => {
       ssm.middlewareStack.remove(NAME);
     },

@@ -2,14 +2,32 @@
 import { Agent } from "node:http";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ApiCallCounter, attachCounter, createClients } from "#core/adapters/clients";
+import { CoalescingRolloutStore } from "#core/adapters/rollout-store";
 import { SsmParameterStore } from "#core/adapters/ssm";
 import { loadConfig } from "#core/app/config";
 import { type FleetDeps, fleetDeps } from "#core/shell/fleet-deps";
-import type { SeededFleet } from "../../scripts/lib/fleet.ts";
+import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
 import { handlerEnv, IDEMPOTENCY_TABLE, ROLLOUT_TABLE } from "./fixtures.ts";
 import { attachSsmHarness, type SsmHarness } from "./ssm-harness.ts";
 
 export { IDEMPOTENCY_TABLE, ROLLOUT_TABLE };
+
+/**
+ * The rollout policy tests' fleet: `database` (wave 0, 2 hosts) and `api` (wave 1, 3 hosts) share the database
+ * master secret; the tables are created. Every rotation of it is a two-wave rollout.
+ */
+export async function seedTwoWaveFleet(namespace: string): Promise<SeededFleet> {
+  const fleet = await seedFleet({
+    namespace,
+    sharedSecret: { consumers: ["database", "api"] },
+    services: [
+      { name: "database", wave: 0, hosts: 2 },
+      { name: "api", wave: 1, hosts: 3 },
+    ],
+  });
+  await createTables(new DynamoDBClient({}));
+  return fleet;
+}
 
 export async function createTables(dynamo: DynamoDBClient): Promise<void> {
   for (const [name, key] of [
@@ -70,6 +88,8 @@ export function wire(
   );
   const deps = fleetDeps(config, {
     clients,
+    // As the rotation function and the reconciler wire it: rotations in a coalescing window join a batch.
+    rollouts: new CoalescingRolloutStore(clients.dynamodb, ROLLOUT_TABLE),
     policies: opts.iam ?? "bulk",
     // Tests change the manifest between steps: read it fresh every time.
     params: new SsmParameterStore(clients.ssm),

@@ -2,14 +2,18 @@
 import { describe, expect, it } from "vitest";
 import { startRollout } from "#core/app/rotate-secret";
 import {
+  alarmStop,
   budgetWave,
   type GatedHead,
   gatesBefore,
   nextWaveGate,
   policyFor,
+  policyLines,
   type RolloutPolicy,
+  stopHold,
 } from "#core/domain/gates";
 import { validateManifest } from "#core/domain/manifest";
+import { stoppedToResend } from "#core/domain/rollout";
 import { ROTATION, rotationWorld } from "../support/fixtures.ts";
 
 const manifest = validateManifest({
@@ -99,6 +103,47 @@ describe("nextWaveGate", () => {
   });
 });
 
+describe("a command SSM stopped on its alarm", () => {
+  const policy = policyFor(manifest, {}, ["database", "api", "web"]);
+  const fired = [{ name: "api-5xx", state: "ALARM" }];
+
+  it("is a stop only for a stopped status under the command's own alarm in ALARM; anything else stays a failure", () => {
+    expect(alarmStop("Cancelled", fired, "api-5xx")).toBe("api-5xx");
+    expect(alarmStop("Terminated", fired, "api-5xx")).toBe("api-5xx");
+    expect(alarmStop("Failed", fired, "api-5xx")).toBeUndefined(); // the host ran and failed
+    expect(alarmStop("TimedOut", fired, "api-5xx")).toBeUndefined();
+    expect(alarmStop("Cancelled", [], "api-5xx")).toBeUndefined(); // an operator's CancelCommand
+    expect(alarmStop("Cancelled", [{ name: "api-5xx", state: "UNKNOWN" }], "api-5xx")).toBeUndefined();
+    expect(alarmStop("Cancelled", fired, undefined)).toBeUndefined(); // the command carried no alarm
+    expect(alarmStop("Cancelled", [{ name: "other", state: "ALARM" }], "api-5xx")).toBeUndefined();
+  });
+
+  it("holds the running wave on that alarm; released when the alarms are OK, with no bake (not a wave boundary)", () => {
+    const hold = stopHold(head(policy), 1, "api-5xx", T0);
+    expect(hold).toEqual({
+      wave: 1,
+      by: ["alarm"],
+      reason:
+        "wave 1 held: SSM stopped its restart on alarm api-5xx (the stopped hosts are sent again); alarm api-5xx ALARM",
+      since: new Date(T0).toISOString(),
+      stopped: "api-5xx",
+    });
+    const firing = { ...ok, alarms: new Map([...ok.alarms, ["api-5xx", "ALARM"]]) };
+    const still = nextWaveGate(head(policy, { hold }), 1, firing, T0 + 60_000);
+    expect(still).toMatchObject({ open: false, hold: { by: ["alarm"], stopped: "api-5xx", since: hold.since } });
+    expect(still.open ? "" : still.hold.reason).toContain("SSM stopped its restart on alarm api-5xx");
+    // bakeSeconds is 300: a gate hold on wave 1 would bake first; the stop hold opens as soon as the alarms are OK.
+    expect(nextWaveGate(head(policy, { hold }), 1, ok, T0 + 61_000)).toEqual({ open: true });
+  });
+
+  it("re-sends a step's stopped hosts only once none of its hosts is still in flight", () => {
+    const step = { targetIds: ["i-1", "i-2", "i-3"], ok: ["i-1"], bad: [], skip: [], stopped: ["i-3"] };
+    expect(stoppedToResend(step)).toEqual([]); // i-2 still running: never sent twice
+    expect(stoppedToResend({ ...step, stopped: ["i-2", "i-3"] })).toEqual(["i-2", "i-3"]);
+    expect(stoppedToResend({ ...step, ok: ["i-1", "i-2"], stopped: [] })).toEqual([]);
+  });
+});
+
 describe("budgetWave (Parameter Store)", () => {
   it("caps each command at ⌊TPS / reads⌋ and packs commands into parts whose reads fit the budget together", () => {
     // 40 TPS, 10 reads: 4 hosts at once. Three 50-host commands at 10% → 5 each, capped to 4; 4 + 4 > 4: 3 parts.
@@ -133,6 +178,12 @@ describe("budgetWave (Parameter Store)", () => {
       "bake 300 s; calendar voiceai-freeze OPEN; alarms OK: db-health, api-5xx, api-latency",
     );
     expect(gatesBefore(policy, steps, 2)).toMatch(/^after part 1 of wave 1 \(Parameter Store budget\)/);
+    expect(policyLines(policy, [])[1]).toBe(
+      "Coalescing window 60 s: secrets of the namespace that change within it restart each host once (one rollout recording every version).",
+    );
+    expect(policyLines(policyFor(manifest, { owningService: "rds" }, ["database"]), [])[1]).toBe(
+      "No coalescing window: the first wave is sent at once.",
+    );
   });
 });
 

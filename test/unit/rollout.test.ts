@@ -243,6 +243,20 @@ describe("transitions", () => {
     expect(toSend(a!)).toHaveLength(48); // not the success, not the skipped host
   });
 
+  it("resume also sends again the hosts SSM stopped on an alarm (a halted rollout's held stop), never the successes", () => {
+    const { head, steps } = newRollout(plan(hosts(3, "api")), T0);
+    Object.assign(steps[0]!, {
+      ok: [id(1)],
+      stopped: [id(2), id(3)],
+      why: { [id(2)]: "Cancelled: SSM stopped it on alarm api-5xx" },
+      done: 1,
+    });
+    const r = resetForResume(head, steps);
+    expect(r.steps).toEqual([{ index: 0, attempt: 1, bad: 0, why: {} }]);
+    expect(r.lowerDone).toBe(0);
+    expect(toSend(steps[0]!)).toEqual([id(2), id(3)]);
+  });
+
   it("a command comment names rollout, wave, step and attempt; only ours are recognised", () => {
     const c = commentFor({ rolloutId: ROLLOUT_ID, secretName: SECRET.name }, { wave: 2, index: 7, attempt: 3 });
     expect(c).toBe(`dcp ${ROLLOUT_ID} wave 2 step 7 try 3 rds!cluster-abc`);

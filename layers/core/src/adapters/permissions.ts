@@ -33,6 +33,7 @@ export const PERMISSIONS = {
   "CommandRunner.sendRestart": ["ssm:SendCommand"],
   "CommandRunner.invocation": ["ssm:GetCommandInvocation"],
   "CommandRunner.commandComment": ["ssm:ListCommands"],
+  "CommandRunner.commandAlarms": ["ssm:ListCommands"],
   /** ListCommandInvocations; GetCommandInvocation per host where the API is missing (the local emulator). */
   "CommandRunner.invocations": ["ssm:ListCommandInvocations", "ssm:GetCommandInvocation"],
   "CommandRunner.commandsWithComment": ["ssm:ListCommands"],
@@ -114,6 +115,7 @@ export const FUNCTION_USES = {
     "CommandRunner.sendRestart",
     "CommandRunner.invocation",
     "CommandRunner.commandComment",
+    "CommandRunner.commandAlarms",
     "CommandRunner.invocations",
     "EcsDeployments.forceNewDeployment",
     "DeploymentLinks.*",
@@ -125,6 +127,7 @@ export const FUNCTION_USES = {
     "FleetInventory.tagHosts",
     "CommandRunner.sendRestart",
     "CommandRunner.invocations",
+    "CommandRunner.commandAlarms",
     "CommandRunner.commandsWithComment",
     "EcsDeployments.forceNewDeployment",
     "EcsDeployments.deploymentState",

@@ -10,6 +10,7 @@ import {
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import { mapLimit } from "../app/concurrency.ts";
+import type { Batch } from "../domain/coalesce.ts";
 import type { Hold, RolloutPolicy } from "../domain/gates.ts";
 import {
   allStepIndices,
@@ -20,9 +21,12 @@ import {
   type StepRef,
   type Verdict,
 } from "../domain/rollout.ts";
-import type { RolloutStore } from "../ports/index.ts";
+import type { CoalescingStore, RolloutStore } from "../ports/index.ts";
 
 const HEAD = "rollout#";
+/** A coalescing batch (`batch#<leader>`), and the namespace's pointer to its newest one (`coalesce#<namespace>`). */
+const BATCH = "batch#";
+const POINTER = "coalesce#";
 const STEP = "step#";
 /** The running set: ids of rollouts the reconciler visits, so it never scans the table. */
 const RUNNING_SET = "running-set";
@@ -31,6 +35,9 @@ const TTL_SECONDS = 90 * 24 * 3600;
 /** BatchGetItem takes at most 100 keys. */
 const BATCH_GET = 100;
 
+/** The target is one of the step's, with no outcome and no stop in this attempt (`#stop` names `stop`). */
+const NO_OUTCOME_YET =
+  "att = :att AND contains(tids, :id) AND NOT contains(ok, :id) AND NOT contains(bad, :id) AND NOT contains(skip, :id) AND NOT contains(#stop, :id)";
 const stepKey = (rolloutId: string, index: number) => ({ pk: `${STEP}${rolloutId}#${index}` });
 const headKey = (rolloutId: string) => ({ pk: HEAD + rolloutId });
 const doneAttr = (waveIndex: number) => `d${waveIndex}`;
@@ -43,16 +50,16 @@ const doneAttr = (waveIndex: number) => `d${waveIndex}`;
  * Per event the tracker writes one step (≈ 200 bytes), and the head only when a step closes.
  */
 export class DynamoRolloutStore implements RolloutStore {
-  private readonly doc: DynamoDBDocumentClient;
+  protected readonly doc: DynamoDBDocumentClient;
   constructor(
     client: DynamoDBClient,
-    private readonly table: string,
+    protected readonly table: string,
   ) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
 
   /** A conditional update; false when its condition did not hold. */
-  private async update(input: Omit<UpdateCommandInput, "TableName">): Promise<Record<string, unknown> | false> {
+  protected async update(input: Omit<UpdateCommandInput, "TableName">): Promise<Record<string, unknown> | false> {
     try {
       const out = await this.doc.send(new UpdateCommand({ TableName: this.table, ...input }));
       return out.Attributes ?? {};
@@ -62,7 +69,7 @@ export class DynamoRolloutStore implements RolloutStore {
     }
   }
 
-  private async putIfAbsent(item: Record<string, unknown>): Promise<boolean> {
+  protected async putIfAbsent(item: Record<string, unknown>): Promise<boolean> {
     try {
       await this.doc.send(
         new PutCommand({ TableName: this.table, Item: item, ConditionExpression: "attribute_not_exists(pk)" }),
@@ -185,9 +192,8 @@ export class DynamoRolloutStore implements RolloutStore {
     const out = await this.update({
       Key: stepKey(rolloutId, index),
       UpdateExpression: `ADD #v :t, done :one${verdict === "ok" ? "" : " SET why.#id = :why"}`,
-      ConditionExpression:
-        "att = :att AND contains(tids, :id) AND NOT contains(ok, :id) AND NOT contains(bad, :id) AND NOT contains(skip, :id)",
-      ExpressionAttributeNames: { "#v": verdict, ...(verdict === "ok" ? {} : { "#id": targetId }) },
+      ConditionExpression: NO_OUTCOME_YET,
+      ExpressionAttributeNames: { "#v": verdict, "#stop": "stop", ...(verdict === "ok" ? {} : { "#id": targetId }) },
       ExpressionAttributeValues: {
         ":t": new Set([targetId]),
         ":id": targetId,
@@ -200,6 +206,43 @@ export class DynamoRolloutStore implements RolloutStore {
     if (out) return { applied: true, step: fromStepItem(out) };
     const [step] = await this.steps(rolloutId, [index]);
     return { applied: false, step };
+  }
+
+  async recordStop(
+    { rolloutId, step: index, attempt }: StepRef,
+    targetId: string,
+    why: string,
+  ): Promise<{ applied: boolean; step: StepRecord | undefined }> {
+    const out = await this.update({
+      Key: stepKey(rolloutId, index),
+      UpdateExpression: "ADD #stop :t SET why.#id = :why",
+      ConditionExpression: NO_OUTCOME_YET,
+      ExpressionAttributeNames: { "#stop": "stop", "#id": targetId },
+      ExpressionAttributeValues: { ":t": new Set([targetId]), ":id": targetId, ":att": attempt, ":why": why },
+      ReturnValues: "ALL_NEW",
+    });
+    if (out) return { applied: true, step: fromStepItem(out) };
+    const [step] = await this.steps(rolloutId, [index]);
+    return { applied: false, step };
+  }
+
+  async resendStopped(rolloutId: string, index: number, attempt: number, why: Record<string, string>) {
+    const out = await this.update({
+      Key: stepKey(rolloutId, index),
+      UpdateExpression: "SET #st = :planned, att = :next, why = :why, cmds = :none REMOVE #stop, claimedAt, sentAt",
+      ConditionExpression: "att = :att AND #st = :sent AND attribute_exists(#stop)",
+      ExpressionAttributeNames: { "#st": "st", "#stop": "stop" },
+      ExpressionAttributeValues: {
+        ":planned": "planned",
+        ":sent": "sent",
+        ":next": attempt + 1,
+        ":att": attempt,
+        ":why": why,
+        ":none": [],
+      },
+      ReturnValues: "ALL_NEW",
+    });
+    return out ? fromStepItem(out) : undefined;
   }
 
   async closeStep(rolloutId: string, index: number, attempt: number, now: string): Promise<boolean> {
@@ -334,9 +377,9 @@ export class DynamoRolloutStore implements RolloutStore {
       await this.update({
         Key: stepKey(head.rolloutId, r.index),
         UpdateExpression:
-          "SET #st = :planned, att = :next, done = done - :n, closed = :f, tagged = :f, why = :why, cmds = :none REMOVE bad, claimedAt, sentAt, closedAt",
+          "SET #st = :planned, att = :next, done = done - :n, closed = :f, tagged = :f, why = :why, cmds = :none REMOVE bad, #stop, claimedAt, sentAt, closedAt",
         ConditionExpression: "att = :att",
-        ExpressionAttributeNames: { "#st": "st" },
+        ExpressionAttributeNames: { "#st": "st", "#stop": "stop" },
         ExpressionAttributeValues: {
           ":planned": "planned",
           ":next": r.attempt + 1,
@@ -363,6 +406,18 @@ export class DynamoRolloutStore implements RolloutStore {
     await this.setRunning(rolloutId, false);
   }
 
+  async markCoalesced(rolloutId: string, into: string, reason: string, now: string): Promise<boolean> {
+    const out = await this.update({
+      Key: headKey(rolloutId),
+      UpdateExpression: "SET coalescedInto = :into, #hold.reason = :why, updatedAt = :now",
+      ConditionExpression: "attribute_exists(#hold) AND attribute_not_exists(coalescedInto) AND #st = :running",
+      ExpressionAttributeNames: { "#hold": "hold", "#st": "status" },
+      ExpressionAttributeValues: { ":into": into, ":why": reason, ":now": now, ":running": "running" },
+    });
+    await this.setRunning(rolloutId, false);
+    return out !== false;
+  }
+
   /** Operator listing (CLI, operator credentials; no function is granted Scan): heads only, newest first. */
   async list(limit: number): Promise<RolloutHead[]> {
     const items: RolloutHead[] = [];
@@ -381,6 +436,76 @@ export class DynamoRolloutStore implements RolloutStore {
       start = out.LastEvaluatedKey;
     } while (start);
     return items.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);
+  }
+}
+
+/**
+ * The rollout store with coalescing batches (domain/coalesce.ts) on the same table: `batch#<leader>` and the namespace's
+ * pointer `coalesce#<namespace>`. Wired where rotations coalesce and batches close (rotation, reconciler, CLI); the
+ * drift audit's catch-up rollouts use the plain store and never wait for a batch.
+ */
+export class CoalescingRolloutStore extends DynamoRolloutStore implements CoalescingStore {
+  async currentBatch(namespace: string): Promise<{ leader: string; deadline: string } | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: POINTER + namespace }, ConsistentRead: true }),
+    );
+    return out.Item ? { leader: String(out.Item.leader), deadline: String(out.Item.deadline) } : undefined;
+  }
+
+  async openBatch(b: Pick<Batch, "leader" | "namespace" | "openedAt" | "deadline">, now: string): Promise<boolean> {
+    const ttl = Math.floor(Date.parse(b.openedAt) / 1000) + TTL_SECONDS;
+    await this.putIfAbsent({ pk: BATCH + b.leader, kind: "batch", ...b, members: new Set([b.leader]), ttl });
+    const out = await this.update({
+      Key: { pk: POINTER + b.namespace },
+      UpdateExpression: "SET leader = :l, deadline = :d, #ttl = :ttl",
+      ConditionExpression: "attribute_not_exists(pk) OR deadline <= :now OR leader = :l",
+      ExpressionAttributeNames: { "#ttl": "ttl" },
+      ExpressionAttributeValues: { ":l": b.leader, ":d": b.deadline, ":now": now, ":ttl": ttl },
+    });
+    return out !== false;
+  }
+
+  async joinBatch(leader: string, member: string, now: string): Promise<boolean> {
+    const out = await this.update({
+      Key: { pk: BATCH + leader },
+      UpdateExpression: "ADD members :m",
+      ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(closed) AND deadline > :now",
+      ExpressionAttributeValues: { ":m": new Set([member]), ":now": now },
+    });
+    return out !== false;
+  }
+
+  async batch(leader: string): Promise<Batch | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: BATCH + leader }, ConsistentRead: true }),
+    );
+    return out.Item ? fromBatchItem(out.Item) : undefined;
+  }
+
+  async closeBatch(leader: string, now: string): Promise<Batch | undefined> {
+    return this.fixBatch(leader, "SET closed = members, closedAt = :v", "deadline <= :v", now);
+  }
+
+  async setMerged(leader: string, merged: string[]): Promise<Batch | undefined> {
+    return this.fixBatch(
+      leader,
+      "SET merged = :v",
+      "attribute_exists(closed) AND attribute_not_exists(merged)",
+      merged,
+    );
+  }
+
+  /** Sets a batch field once (conditional); the batch as stored afterwards, whoever set it. */
+  private async fixBatch(leader: string, set: string, condition: string, value: unknown): Promise<Batch | undefined> {
+    const field = set.split(" ")[1];
+    const out = await this.update({
+      Key: { pk: BATCH + leader },
+      UpdateExpression: set,
+      ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(${field}) AND ${condition}`,
+      ExpressionAttributeValues: { ":v": value },
+      ReturnValues: "ALL_NEW",
+    });
+    return out ? fromBatchItem(out) : this.batch(leader);
   }
 }
 
@@ -428,11 +553,24 @@ function fromStepItem(it: Record<string, unknown>): StepRecord {
     ok: strings(it.ok),
     bad: strings(it.bad),
     skip: strings(it.skip),
+    stopped: strings(it.stop),
     why: (it.why as Record<string, string>) ?? {},
     done: Number(it.done ?? 0),
     closed: it.closed === true,
     ...(typeof it.closedAt === "string" ? { closedAt: it.closedAt } : {}),
     tagged: it.tagged === true,
+  };
+}
+
+function fromBatchItem(it: Record<string, unknown>): Batch {
+  return {
+    leader: String(it.leader),
+    namespace: String(it.namespace),
+    openedAt: String(it.openedAt),
+    deadline: String(it.deadline),
+    members: strings(it.members),
+    ...(it.closed ? { closed: strings(it.closed) } : {}),
+    ...(Array.isArray(it.merged) ? { merged: it.merged.map(String) } : {}),
   };
 }
 
@@ -461,6 +599,9 @@ function fromHeadItem(it: Record<string, unknown>): RolloutHead {
     ...(it.policy ? { policy: it.policy as RolloutPolicy } : {}),
     ...(it.hold ? { hold: it.hold as Hold } : {}),
     ...(it.lastHold ? { lastHold: it.lastHold as Hold & { releasedAt: string } } : {}),
+    ...(typeof it.batch === "string" ? { batch: it.batch } : {}),
+    ...(typeof it.coalescedInto === "string" ? { coalescedInto: it.coalescedInto } : {}),
+    ...(Array.isArray(it.secrets) ? { secrets: it.secrets as RolloutHead["secrets"] } : {}),
     createdAt: String(it.createdAt),
     updatedAt: String(it.updatedAt),
   };

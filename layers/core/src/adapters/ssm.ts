@@ -9,6 +9,7 @@ import {
   type SSMClient,
 } from "@aws-sdk/client-ssm";
 import { InvalidInputError } from "../domain/errors.ts";
+import type { TriggeredAlarm } from "../domain/gates.ts";
 import { SERVICE_NAME_PATTERN } from "../domain/manifest.ts";
 import { MAX_COMMENT_CHARS, MAX_IDS_PER_COMMAND } from "../domain/ssm.ts";
 import {
@@ -91,14 +92,18 @@ export class SsmCommandRunner implements CommandRunner {
 
   /** ListCommands for one id: its comment (which names our rollout); undefined for an unknown command. */
   async commandComment(commandId: string): Promise<string | undefined> {
-    try {
-      const out = await this.ssm.send(new ListCommandsCommand({ CommandId: commandId }));
-      const cmd = out.Commands?.find((c) => c.CommandId === commandId);
-      return cmd ? (cmd.Comment ?? "") : undefined;
-    } catch (err) {
-      if (err instanceof Error && err.name === "InvalidCommandId") return undefined;
-      throw err;
-    }
+    const cmd = await listOne(this.ssm, commandId);
+    return cmd ? (cmd.Comment ?? "") : undefined;
+  }
+
+  /** ListCommands for one id: the alarm it carried and the alarms SSM stopped it on (TriggeredAlarms). */
+  async commandAlarms(commandId: string): Promise<{ alarm?: string; triggered: TriggeredAlarm[] }> {
+    const cmd = await listOne(this.ssm, commandId);
+    const alarm = cmd?.AlarmConfiguration?.Alarms?.[0]?.Name;
+    return {
+      ...(alarm ? { alarm } : {}),
+      triggered: (cmd?.TriggeredAlarms ?? []).map((a) => ({ name: a.Name ?? "", state: a.State ?? "" })),
+    };
   }
 
   /** Set once ListCommandInvocations answered "not implemented" (the local emulator): ask per host from then on. */
@@ -146,6 +151,17 @@ export class SsmCommandRunner implements CommandRunner {
       token = page.NextToken;
     } while (token);
     return ids;
+  }
+}
+
+/** ListCommands for one id; undefined for an unknown command. */
+async function listOne(ssm: SSMClient, commandId: string) {
+  try {
+    const out = await ssm.send(new ListCommandsCommand({ CommandId: commandId }));
+    return out.Commands?.find((c) => c.CommandId === commandId);
+  } catch (err) {
+    if (err instanceof Error && err.name === "InvalidCommandId") return undefined;
+    throw err;
   }
 }
 

@@ -69,6 +69,7 @@ export const TrackResultContract = z.strictObject({
   nextWave: z.nullable(z.strictObject({ wave: z.number(), commands: z.array(SentStepContract) })),
   rolloutStatus: z.nullable(z.enum(["running", "succeeded", "halted"])),
   halted: nullableStr,
+  held: nullableStr,
   ignored: nullableStr,
 });
 

@@ -3,7 +3,7 @@
 // point, recordTargetOutcome; the delivery that closes a wave's last step is the one that dispatches the next wave.
 
 import { ecsOutcome } from "../domain/ecs.ts";
-import { commandAlarm, type Hold } from "../domain/gates.ts";
+import { alarmStop, commandAlarm, type Hold, stopHold } from "../domain/gates.ts";
 import {
   afterWaveCount,
   claimExpired,
@@ -13,14 +13,18 @@ import {
   isComplete,
   judgeInvocation,
   type RolloutHead,
+  recordedVersions,
   type StepRecord,
   type StepRef,
   stepIndices,
+  stoppedToResend,
   toSend,
   type Verdict,
 } from "../domain/rollout.ts";
 import { versionTags } from "../domain/secrets.ts";
+import { STOPPED_STATUSES } from "../domain/ssm.ts";
 import { InvalidInstanceIdError } from "../ports/index.ts";
+import { settleBatch } from "./coalesce.ts";
 import { mapLimit } from "./concurrency.ts";
 import type { Deps } from "./deps.ts";
 import { evaluateGate, wakeFor } from "./rollout-gates.ts";
@@ -84,6 +88,36 @@ export async function recordTargetOutcome(
 }
 
 /**
+ * A target whose invocation SSM stopped on the command's alarm (AlarmConfiguration): not an outcome — the host did
+ * not restart — but a stop recorded on its step (conditional: duplicates change nothing), and the rollout held on
+ * that alarm as the alarm gate holds it (durable on the head, released by the reconciler when the alarm is OK, which
+ * then sends the stopped hosts again). A plain failure never comes here: it halts through recordTargetOutcome.
+ */
+export async function recordTargetStop(
+  deps: EngineDeps,
+  ref: StepRef,
+  targetId: string,
+  alarm: string,
+  status: string,
+): Promise<OutcomeResult> {
+  const { applied, step } = await deps.rollouts.recordStop(
+    ref,
+    targetId,
+    `${status}: SSM stopped it on alarm ${alarm}`,
+  );
+  const head = await deps.rollouts.head(ref.rolloutId);
+  const out: OutcomeResult = { applied, ...(head ? { rolloutStatus: head.status } : {}) };
+  // Also on a duplicate: a delivery that died between the stop and the hold left the rollout unheld.
+  if (!head || !step || step.attempt !== ref.attempt || !step.stopped.includes(targetId)) return out;
+  if (head.status !== "running" || head.current !== step.waveIndex) return out;
+  if (head.hold) return { ...out, held: head.hold };
+  const hold = stopHold(head, step.waveIndex, alarm, deps.now().getTime());
+  if (await deps.rollouts.setHold(head.rolloutId, hold, iso(deps))) return { ...out, held: hold };
+  const now = await deps.rollouts.head(ref.rolloutId);
+  return { ...out, ...(now?.hold ? { held: now.hold } : {}) };
+}
+
+/**
  * A complete step is closed once (the wave counter grows by its size), then its successful hosts are tagged. The
  * closing delivery that sees the wave complete advances it and sends the next wave before tagging, so a wave
  * transition costs: close, counter, advance, claim → SendCommand.
@@ -130,7 +164,11 @@ async function afterCount(
 }
 
 async function tagStep(deps: EngineDeps, head: RolloutHead, step: StepRecord): Promise<void> {
-  const tags = versionTags(head.secretName, head.versionId, iso(deps));
+  const at = iso(deps);
+  const tags = Object.assign(
+    {},
+    ...recordedVersions(head, step.service).map((v) => versionTags(v.name, v.versionId, at)),
+  ) as Record<string, string>;
   // One CreateTags per step (≤ 50 ids), not per host: EC2 refills CreateTags at 10/s. An ECS step is one service.
   if (step.ok.length > 0 && step.kind === "host") await deps.inventory.tagHosts(step.ok, tags);
   if (step.kind === "ecs-service") for (const arn of step.ok) await deps.ecs?.tagService(arn, tags);
@@ -219,6 +257,8 @@ export interface ReconcileReport {
   sent: SentStep[];
   /** The current wave is still held (what it waits for). */
   held?: Hold;
+  /** This rollout's hosts restart in the coalesced rollout named here. */
+  coalescedInto?: string;
 }
 
 /**
@@ -238,6 +278,27 @@ export async function reconcileRollout(
     return report;
   }
   report.wave = head.waves[head.current]?.wave;
+  if (head.coalescedInto) {
+    report.coalescedInto = head.coalescedInto;
+    if (!opts.dryRun) await deps.rollouts.forget(rolloutId);
+    return report;
+  }
+  if (head.status === "running" && head.hold && head.batch) {
+    // A member of a coalescing batch: the batch decides whether it restarts alone or in the coalesced rollout.
+    const settled = await settleBatch(deps, head, opts.dryRun);
+    if (settled.fate === "wait") {
+      report.held = head.hold;
+      return report;
+    }
+    if (settled.fate === "coalesced") {
+      report.actions.push(`${opts.dryRun ? "would coalesce" : "coalesced"} into ${settled.into}`);
+      if (settled.into) report.coalescedInto = settled.into;
+      const created = settled.created;
+      if (created?.hold) await wakeFor(deps, created.rolloutId, created.hold);
+      else if (created) report.sent.push(...(await dispatchWave(deps, created)));
+      return report;
+    }
+  }
   if (head.status === "running" && head.hold) {
     const released = await releaseIfOpen(deps, head, opts, (line) => report.actions.push(line));
     if (released) delete head.hold;
@@ -248,6 +309,18 @@ export async function reconcileRollout(
   const act = (line: string) => report.actions.push(opts.dryRun ? `would ${line}` : line);
   let open = 0;
   for (const step of steps) {
+    const again = step.state === "sent" ? stoppedToResend(step) : [];
+    if (again.length > 0) {
+      // SSM stopped these hosts on an alarm: once the hold is released, a new attempt of the step sends them again.
+      if (head.status !== "running" || head.hold) continue;
+      act(`re-send step ${step.index}: ${again.length} host(s) SSM stopped on an alarm (${again.join(", ")})`);
+      if (opts.dryRun) continue;
+      const why = Object.fromEntries(Object.entries(step.why).filter(([id]) => !again.includes(id)));
+      const planned = await deps.rollouts.resendStopped(rolloutId, step.index, step.attempt, why);
+      const claimed = planned && (await deps.rollouts.claimStep(rolloutId, step.index, new Date(now).toISOString()));
+      if (claimed) report.sent.push(await sendStep(deps, head, claimed));
+      continue;
+    }
     if (step.state === "planned") {
       if (head.status !== "running" || head.hold) continue;
       act(`send step ${step.index} (${toSend(step).length} target(s))`);
@@ -264,7 +337,9 @@ export async function reconcileRollout(
     }
     if (!isComplete(step)) {
       open++;
-      report.recorded += (await collectOutcomes(deps, head, step, now, opts, act)).recorded.length;
+      const r = await collectOutcomes(deps, head, step, now, opts, act);
+      report.recorded += r.recorded.length;
+      if (r.held) head.hold = report.held = r.held;
       continue;
     }
     if (!step.closed || !step.tagged) {
@@ -353,12 +428,22 @@ async function collectOutcomes(
   opts: { dryRun: boolean },
   act: (line: string) => void,
 ): Promise<Omit<OutcomeResult, "applied"> & { recorded: { instanceId: string; status: string }[] }> {
-  const recorded = new Set([...step.ok, ...step.bad, ...step.skip]);
+  const recorded = new Set([...step.ok, ...step.bad, ...step.skip, ...step.stopped]);
   const silent = step.targetIds.filter((id) => !recorded.has(id));
   const statuses = new Map<string, string>();
+  /** Hosts SSM stopped on their command's alarm, with the alarm (one ListCommands per command that has any). */
+  const stoppedOn = new Map<string, string>();
   if (step.kind === "host")
-    for (const cmd of step.commandIds)
-      for (const [id, st] of await deps.commands.invocations(cmd, silent)) statuses.set(id, st);
+    for (const cmd of step.commandIds) {
+      const found = await deps.commands.invocations(cmd, silent);
+      for (const [id, st] of found) statuses.set(id, st);
+      if (![...found.values()].some((st) => STOPPED_STATUSES.has(st))) continue;
+      const alarms = await deps.commands.commandAlarms(cmd);
+      for (const [id, st] of found) {
+        const alarm = alarmStop(st, alarms.triggered, alarms.alarm);
+        if (alarm) stoppedOn.set(id, alarm);
+      }
+    }
   // ECS: the deployment this attempt started (the step's last command id), as DescribeServices sees it.
   const deployment = step.commandIds[step.commandIds.length - 1];
   const ecsJudged = new Map<string, { verdict: Verdict; why: string }>();
@@ -372,6 +457,14 @@ async function collectOutcomes(
     recorded: [],
   };
   for (const id of silent) {
+    const alarm = stoppedOn.get(id);
+    if (alarm) {
+      act(`hold on ${id}: ${statuses.get(id)}, SSM stopped it on alarm ${alarm}`);
+      if (opts.dryRun) continue;
+      const r = await recordTargetStop(deps, ref, id, alarm, statuses.get(id) ?? "Cancelled");
+      if (r.held) out.held = r.held;
+      continue;
+    }
     const judged =
       ecsJudged.get(id) ??
       judgeInvocation(statuses.get(id)) ??

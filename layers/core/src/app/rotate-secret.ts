@@ -17,6 +17,7 @@ import type { RotationIntent } from "../domain/rotation.ts";
 import { classifyRotationEvent } from "../domain/rotation.ts";
 import { consumersOf, mayBeFleetSecret, rolloutIdFor, runsCurrentVersion, secretIdMatches } from "../domain/secrets.ts";
 import type { Idempotency } from "../ports/index.ts";
+import { joinCoalescing } from "./coalesce.ts";
 import type { Deps } from "./deps.ts";
 import { ecsConsumersOf } from "./ecs-consumers.ts";
 import { loadManifest } from "./manifest-source.ts";
@@ -296,12 +297,19 @@ export async function startRollout(
   const { head, steps } = newRollout(plan, deps.now().toISOString());
   const gate = await evaluateGate(deps, head, 0);
   if (!gate.open) head.hold = gate.hold;
+  // A coalescing window (safe profile): the rollout waits it out held, as a member of its namespace's batch.
+  const batch =
+    head.hold && plan.policy && plan.policy.coalesceSeconds > 0
+      ? await joinCoalescing(deps, m.namespace, rolloutId, plan.policy.coalesceSeconds)
+      : undefined;
+  if (batch) head.batch = batch.leader;
+  const joined = batch && batch.leader !== rolloutId ? `; coalescing with ${batch.leader} until ${batch.deadline}` : "";
   if (!(await deps.rollouts.create(head, steps)))
     return result("duplicate", "another delivery created this rollout first");
   const sent = await dispatchWave(deps, head);
   if (head.hold) await wakeFor(deps, rolloutId, head.hold);
   const targets = plan.waves.reduce((n, s) => n + s.targetIds.length, 0);
-  const held = head.hold ? `; ${head.hold.reason}` : "";
+  const held = head.hold ? `; ${head.hold.reason}${joined}` : "";
   return {
     ...result(
       "restart",

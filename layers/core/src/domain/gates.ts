@@ -4,7 +4,7 @@
 // Anchors: Auto Scaling instance refresh (bake, alarms), ECS deployments (bake time, alarms), SSM Run Command
 // (AlarmConfiguration: one alarm per command) and Change Calendar (GetCalendarState OPEN/CLOSED).
 import type { Manifest } from "./manifest.ts";
-import { parseMaxConcurrency } from "./ssm.ts";
+import { parseMaxConcurrency, STOPPED_STATUSES } from "./ssm.ts";
 
 export type Profile = "fast" | "safe";
 export type GateName = "coalesce" | "bake" | "calendar" | "alarm";
@@ -26,6 +26,8 @@ export interface RolloutPolicy {
   alarms: Record<string, string[]>;
   parameterStoreTps: number;
   mode: "restart" | "notify";
+  /** `services[].readsPerRestart` of the rollout's services (a coalesced rollout is re-planned from it). */
+  readsPerRestart?: Record<string, number>;
 }
 
 /** A wave held by its gates: durable state on the rollout head, never a sleep. */
@@ -37,6 +39,12 @@ export interface Hold {
   since: string;
   /** The earliest the timed gates (bake, coalescing window) end; a one-time wake-up is set for it. */
   until?: string;
+  /**
+   * The wave was already running when SSM stopped its restart on this alarm (the command's AlarmConfiguration): the
+   * hold ends when the alarm gates open again (no bake or window: this is not a wave boundary), and then the hosts
+   * SSM stopped are sent again — they did not restart.
+   */
+  stopped?: string;
 }
 
 /** What the gates are judged on, asked fresh at every evaluation. */
@@ -84,6 +92,9 @@ export function policyFor(m: Manifest, secret: SecretTraits, services: string[])
     alarms,
     parameterStoreTps: m.restart.parameterStoreTps,
     mode: m.restart.mode,
+    readsPerRestart: Object.fromEntries(
+      m.services.filter((s) => services.includes(s.name)).map((s) => [s.name, s.readsPerRestart]),
+    ),
   };
 }
 
@@ -116,7 +127,7 @@ export function alarmsGating(head: GatedHead, i: number): string[] {
  */
 export function timedGate(head: GatedHead, i: number, now: number): { by: GateName; until: number } | undefined {
   const p = head.policy;
-  if (!p) return undefined;
+  if (!p || (head.hold?.wave === i && head.hold.stopped)) return undefined;
   if (head.hold?.wave === i && head.hold.until && head.hold.by.some((g) => g === "bake" || g === "coalesce"))
     return { by: head.hold.by.includes("bake") ? "bake" : "coalesce", until: Date.parse(head.hold.until) };
   if (i === 0)
@@ -166,16 +177,58 @@ export function nextWaveGate(head: GatedHead, i: number, facts: GateFacts, now: 
     }
   }
   if (by.length === 0) return { open: true };
-  const since = head.hold?.wave === i ? head.hold.since : new Date(now).toISOString();
+  const held = head.hold?.wave === i ? head.hold : undefined;
+  if (held?.stopped) why.unshift(stoppedWhy(held.stopped));
   return {
     open: false,
     hold: {
       wave: i,
       by,
       reason: `wave ${head.waves[i]?.wave ?? i} held: ${why.join("; ")}`,
-      since,
+      since: held?.since ?? new Date(now).toISOString(),
       ...(until ? { until } : {}),
+      ...(held?.stopped ? { stopped: held.stopped } : {}),
     },
+  };
+}
+
+const stoppedWhy = (alarm: string) => `SSM stopped its restart on alarm ${alarm} (the stopped hosts are sent again)`;
+
+/** One entry of a command's `TriggeredAlarms` (ListCommands): SSM's AlarmStateInformation. */
+export interface TriggeredAlarm {
+  name: string;
+  /** `ALARM` or `UNKNOWN` (SSM could not read the alarm). */
+  state: string;
+}
+
+/**
+ * Did SSM stop this host's invocation on the command's alarm? Pure. `status` is the host's own final invocation
+ * status, `triggered` the command's TriggeredAlarms, `commandAlarm` the alarm the command carried (commandAlarm).
+ * Returns that alarm's name when the invocation ended stopped (Cancelled/Terminated, ssm.ts STOPPED_STATUSES) and
+ * the command's TriggeredAlarms has it in ALARM; undefined otherwise — a plain failure (Failed, TimedOut, a Cancelled
+ * no alarm explains) stays a failure. Source: SSM API Reference, AlarmConfiguration and Command.TriggeredAlarms.
+ */
+export function alarmStop(
+  status: string,
+  triggered: readonly TriggeredAlarm[],
+  commandAlarm: string | undefined,
+): string | undefined {
+  if (!commandAlarm || !STOPPED_STATUSES.has(status)) return undefined;
+  return triggered.some((a) => a.name === commandAlarm && a.state === "ALARM") ? commandAlarm : undefined;
+}
+
+/**
+ * The hold a running wave gets when SSM stopped one of its commands on `alarm`: the alarm gate's held state
+ * (by `alarm`, durable on the head, released by the reconciler when the wave's alarms are OK), marked `stopped` so
+ * the release sends the stopped hosts again. `waveIndex` indexes the head's waves; `now` in ms.
+ */
+export function stopHold(head: Pick<GatedHead, "waves">, waveIndex: number, alarm: string, now: number): Hold {
+  return {
+    wave: waveIndex,
+    by: ["alarm"],
+    reason: `wave ${head.waves[waveIndex]?.wave ?? waveIndex} held: ${stoppedWhy(alarm)}; alarm ${alarm} ALARM`,
+    since: new Date(now).toISOString(),
+    stopped: alarm,
   };
 }
 
@@ -232,7 +285,7 @@ export function parameterStoreCap(tps: number, readsPerRestart: number): number 
  */
 export function applyBudget<S extends { wave: number; service: string; kind: string; targetIds: string[] }>(
   steps: S[],
-  m: Manifest,
+  m: { services: readonly { name: string; readsPerRestart?: number }[] },
   baseMaxConcurrency: string,
   tps: number,
 ): (S & { maxConcurrency?: string; part?: number })[] {
@@ -289,7 +342,7 @@ export function gatesBefore(policy: RolloutPolicy, steps: { wave: number; part?:
   return out.length > 0 ? out.join("; ") : "none";
 }
 
-/** The plan's header lines about its policy: profile and why, mode, the Parameter Store budget. */
+/** The plan's header lines about its policy: profile and why, mode, coalescing window, the Parameter Store budget. */
 export function policyLines(policy: RolloutPolicy, reads: { service: string; readsPerRestart: number }[]): string[] {
   const caps = reads.map(
     (r) =>
@@ -297,6 +350,9 @@ export function policyLines(policy: RolloutPolicy, reads: { service: string; rea
   );
   return [
     `Profile ${policy.profile} (${policy.profileWhy}); mode ${policy.mode}${policy.mode === "notify" ? ": nothing will be restarted" : ""}.`,
+    policy.coalesceSeconds > 0
+      ? `Coalescing window ${policy.coalesceSeconds} s: secrets of the namespace that change within it restart each host once (one rollout recording every version).`
+      : "No coalescing window: the first wave is sent at once.",
     `Parameter Store budget ${policy.parameterStoreTps} reads/s: at most ⌊TPS / reads per restart⌋ hosts restarting at once per wave — ${caps.join(", ")}.`,
   ];
 }

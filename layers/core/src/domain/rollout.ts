@@ -1,7 +1,6 @@
 // The rollout state machine, whole and pure: the plan, the per-step (per-command) and per-wave state, and every
 // transition the engine (app/rollout-engine.ts) applies through conditional DynamoDB writes. No I/O, no clock.
 import { applyBudget, type Hold, type RolloutPolicy } from "./gates.ts";
-import type { Manifest } from "./manifest.ts";
 import { SERVICE_NAME_PATTERN } from "./manifest.ts";
 import { MAX_IDS_PER_COMMAND, parseMaxConcurrency, verdictOf } from "./ssm.ts";
 
@@ -42,6 +41,23 @@ export interface WaveStep {
   part?: number;
 }
 
+/**
+ * What a plan reads of the manifest: each service's wave and Parameter Store reads, and the restart knobs. A coalesced
+ * rollout is planned from what its members stored (domain/coalesce.ts), without the manifest.
+ */
+export interface PlanManifest {
+  services: readonly { name: string; wave: number; readsPerRestart?: number }[];
+  restart: { maxConcurrency: string; maxErrors: string };
+}
+
+/** One secret version a (coalesced) rollout restarts for, and the services whose hosts record it. */
+export interface CoveredSecret {
+  arn: string;
+  name: string;
+  versionId: string;
+  services: string[];
+}
+
 export interface RolloutPlan {
   rolloutId: string;
   secretArn: string;
@@ -54,6 +70,8 @@ export interface RolloutPlan {
   maxErrors: string;
   /** Gates, profile and budget (domain/gates.ts); absent in plans made without one. */
   policy?: RolloutPolicy;
+  /** A coalesced rollout: every secret version it covers (secretArn/versionId name the first). */
+  secrets?: CoveredSecret[];
 }
 
 /** Builds the rolling-restart plan: waves from the manifest (lower first), each target exactly once. */
@@ -61,12 +79,14 @@ export function planRollout(input: {
   rolloutId: string;
   secret: { arn: string; name: string };
   versionId: string;
-  manifest: Manifest;
+  manifest: PlanManifest;
   targets: RolloutTarget[];
   skipped?: SkippedTarget[];
   policy?: RolloutPolicy;
   /** MaxConcurrency of the rollout's commands (the profile's); default the manifest's. */
   maxConcurrency?: string;
+  /** A coalesced rollout's secret versions (domain/coalesce.ts). */
+  secrets?: CoveredSecret[];
 }): RolloutPlan {
   const { manifest: m } = input;
   const waveOf = new Map(m.services.map((s) => [s.name, s.wave]));
@@ -140,6 +160,7 @@ export function planRollout(input: {
     maxConcurrency,
     maxErrors: m.restart.maxErrors,
     ...(input.policy ? { policy: input.policy } : {}),
+    ...(input.secrets ? { secrets: input.secrets } : {}),
   };
 }
 
@@ -186,6 +207,12 @@ export interface RolloutHead {
   hold?: Hold;
   /** The last hold released, with when (operators see what a wave waited for). */
   lastHold?: Hold & { releasedAt: string };
+  /** The coalescing batch this rollout joined (its leader's rollout id; domain/coalesce.ts). */
+  batch?: string;
+  /** This rollout's hosts restart in the coalesced rollout named here (nothing is sent under this id). */
+  coalescedInto?: string;
+  /** A coalesced rollout: every secret version it covers; each host records those its service consumes. */
+  secrets?: CoveredSecret[];
   createdAt: string;
   updatedAt: string;
 }
@@ -212,6 +239,11 @@ export interface StepRecord extends WaveStep {
   ok: string[];
   bad: string[];
   skip: string[];
+  /**
+   * Targets whose invocation SSM stopped on the command's alarm (no outcome: they did not restart). Sent again, as
+   * a new attempt of the step, once the hold the stop put on the rollout is released.
+   */
+  stopped: string[];
   /** Why each bad or skipped target ended so (SSM status, or the reason it was never sent). */
   why: Record<string, string>;
   /** Targets with an outcome this attempt (ok + bad + skip), an atomic counter. */
@@ -269,6 +301,7 @@ export function newRollout(plan: RolloutPlan, now: string): { head: RolloutHead;
     skipped: plan.skipped.slice(0, MAX_SKIPPED_KEPT),
     skippedCount: plan.skipped.length,
     ...(plan.policy ? { policy: plan.policy } : {}),
+    ...(plan.secrets ? { secrets: plan.secrets } : {}),
     createdAt: now,
     updatedAt: now,
   };
@@ -284,6 +317,7 @@ export function newRollout(plan: RolloutPlan, now: string): { head: RolloutHead;
       ok: [],
       bad: [],
       skip: [],
+      stopped: [],
       why: {},
       done: 0,
       closed: false,
@@ -291,6 +325,19 @@ export function newRollout(plan: RolloutPlan, now: string): { head: RolloutHead;
     }),
   );
   return { head, steps };
+}
+
+/**
+ * The secret versions a step's restarted targets record: for a coalesced rollout, every covered version whose
+ * consumers include the step's service (a host reads every secret at restart, but records only those it consumes);
+ * otherwise the rollout's one version.
+ */
+export function recordedVersions(
+  head: Pick<RolloutHead, "secretName" | "versionId" | "secrets">,
+  service: string,
+): { name: string; versionId: string }[] {
+  if (!head.secrets) return [{ name: head.secretName, versionId: head.versionId }];
+  return head.secrets.filter((s) => s.services.includes(service)).map(({ name, versionId }) => ({ name, versionId }));
 }
 
 /** Step indices of wave index `i`. */
@@ -303,6 +350,17 @@ export function stepIndices(head: Pick<RolloutHead, "waves">, i: number): number
 export function toSend(step: Pick<StepRecord, "targetIds" | "ok" | "skip">): string[] {
   const done = new Set([...step.ok, ...step.skip]);
   return step.targetIds.filter((id) => !done.has(id));
+}
+
+/**
+ * The targets of a step SSM stopped on an alarm, once none of the step's targets is still in flight (every one has an
+ * outcome or was stopped): what a new attempt sends again after the hold is released. Empty otherwise — a host still
+ * running is never sent twice.
+ */
+export function stoppedToResend(step: Pick<StepRecord, "targetIds" | "ok" | "bad" | "skip" | "stopped">): string[] {
+  if (step.stopped.length === 0) return [];
+  const settled = new Set([...step.ok, ...step.bad, ...step.skip, ...step.stopped]);
+  return step.targetIds.every((id) => settled.has(id)) ? [...step.stopped] : [];
 }
 
 export function isComplete(step: Pick<StepRecord, "done" | "targetIds">): boolean {
@@ -449,7 +507,9 @@ export function progressOf(r: Rollout): RolloutProgress {
     succeeded += s.ok.length;
     failed += s.bad.length;
     skipped += s.skip.length;
-    const open = s.targetIds.length - s.ok.length - s.bad.length - s.skip.length;
+    // Hosts SSM stopped on an alarm wait for the hold's release, as planned ones do.
+    const open = s.targetIds.length - s.ok.length - s.bad.length - s.skip.length - s.stopped.length;
+    pending += s.stopped.length;
     if (s.state === "planned") pending += open;
     else inFlight += open;
   }
@@ -470,8 +530,8 @@ export function progressOf(r: Rollout): RolloutProgress {
 }
 
 /**
- * An operator's resume of a halted rollout: every step of the current wave with failed targets gets a new attempt
- * (successes and skips stay; the failed targets are sent again), and the wave's done counter drops by the steps
+ * An operator's resume of a halted rollout: every step of the current wave with failed targets (or targets SSM
+ * stopped on an alarm) gets a new attempt (successes and skips stay; the others are sent again), and the wave's done counter drops by the steps
  * already closed (each is counted again when its new attempt closes).
  */
 export function resetForResume(
@@ -482,7 +542,7 @@ export function resetForResume(
   const out: { index: number; attempt: number; bad: number; why: Record<string, string> }[] = [];
   let lowerDone = 0;
   for (const s of steps) {
-    if (!inWave.has(s.index) || s.bad.length === 0) continue;
+    if (!inWave.has(s.index) || (s.bad.length === 0 && s.stopped.length === 0)) continue;
     const skip = new Set(s.skip);
     out.push({
       index: s.index,

@@ -47,6 +47,14 @@ export const FINAL_STATUSES: ReadonlySet<string> = new Set([
   "InvalidPlatform",
 ]);
 
+/**
+ * Final statuses of an invocation SSM stopped before it finished. When the CloudWatch alarm of a command's
+ * `AlarmConfiguration` goes to ALARM, SSM stops the command: its invocations that had not finished end `Cancelled`
+ * (`Terminated` when the stop reached a running plugin), and the command's `TriggeredAlarms` (ListCommands) names the
+ * alarm in state ALARM. The same statuses without a triggered alarm (an operator's CancelCommand) are failures.
+ */
+export const STOPPED_STATUSES: ReadonlySet<string> = new Set(["Cancelled", "Terminated"]);
+
 /** DescribeInstanceInformation PingStatus of a registered node whose agent cannot be reached. */
 export const UNREACHABLE_PING_STATUSES = ["ConnectionLost", "Inactive"] as const;
 /** The PingStatus of a node whose agent answers. */

@@ -1,8 +1,9 @@
 // Ports: the only way the core talks to AWS. Adapters in ../adapters implement them with SDK v3;
 // tests may implement them with plain objects. Nothing here imports the SDK.
 
+import type { Batch } from "../domain/coalesce.ts";
 import type { EcsService } from "../domain/ecs.ts";
-import type { Hold } from "../domain/gates.ts";
+import type { Hold, TriggeredAlarm } from "../domain/gates.ts";
 import type { PolicyDocument } from "../domain/iam/policy.ts";
 import type { DesiredImds } from "../domain/imds.ts";
 import type { AccountImdsDefaults, LaunchTemplateFact } from "../domain/imds-sources.ts";
@@ -145,6 +146,11 @@ export interface CommandRunner {
   /** The comment of a command (ListCommands), for command-level status events. */
   commandComment(commandId: string): Promise<string | undefined>;
   /**
+   * The alarm a command carried (its AlarmConfiguration) and the alarms that stopped it (TriggeredAlarms), from one
+   * ListCommands; empty for an unknown command. Asked only about a host that ended stopped (Cancelled/Terminated).
+   */
+  commandAlarms(commandId: string): Promise<{ alarm?: string; triggered: TriggeredAlarm[] }>;
+  /**
    * Every invocation of one command, by instance id: ListCommandInvocations (50 per page); where the API is missing
    * (the local emulator), GetCommandInvocation for each of `instanceIds`. Hosts without an invocation are absent.
    */
@@ -194,6 +200,21 @@ export interface RolloutStore {
     why: string,
   ): Promise<{ applied: boolean; step: StepRecord | undefined }>;
   /** Sets `closed` (and `closedAt`) once per attempt; true for the one caller that did. */
+  /**
+   * Records that SSM stopped a target's invocation on an alarm (not an outcome: the target did not restart), under
+   * the same conditions as recordOutcome; `applied` false for a duplicate.
+   */
+  recordStop(ref: StepRef, targetId: string, why: string): Promise<{ applied: boolean; step: StepRecord | undefined }>;
+  /**
+   * A sent step whose stopped targets are to be sent again: a new attempt (conditional on `attempt`), planned, its
+   * stopped set cleared and `why` replaced; undefined when another caller did it first.
+   */
+  resendStopped(
+    rolloutId: string,
+    index: number,
+    attempt: number,
+    why: Record<string, string>,
+  ): Promise<StepRecord | undefined>;
   closeStep(rolloutId: string, index: number, attempt: number, now: string): Promise<boolean>;
   markTagged(rolloutId: string, index: number): Promise<void>;
   /** ADD n to the wave's done counter; the head after the write. */
@@ -217,10 +238,35 @@ export interface RolloutStore {
   resume(head: RolloutHead, steps: StepRecord[], now: string): Promise<boolean>;
   /** Rollouts with work the reconciler may have to finish (running, or halted with commands still out). */
   openRollouts(): Promise<string[]>;
+  /** A held member restarts in the coalesced rollout `into`: marked once, taken off the running set. */
+  markCoalesced(rolloutId: string, into: string, reason: string, now: string): Promise<boolean>;
   /** Leaves the running set (a halted rollout whose commands all reported). */
   forget(rolloutId: string): Promise<void>;
   /** Operator listing (CLI): newest first. */
   list(limit: number): Promise<RolloutHead[]>;
+}
+
+/** Coalescing batches on the rollout table (domain/coalesce.ts); a rollout store without them never coalesces. */
+export interface CoalescingStore {
+  /** The namespace's newest coalescing batch (domain/coalesce.ts): its leader and deadline; undefined when none. */
+  currentBatch(namespace: string): Promise<{ leader: string; deadline: string } | undefined>;
+  /**
+   * Opens a batch led by `batch.leader` (written if absent) and points the namespace at it unless another batch is
+   * still joinable (its deadline after `now`). True when the namespace now points at this batch.
+   */
+  openBatch(batch: Pick<Batch, "leader" | "namespace" | "openedAt" | "deadline">, now: string): Promise<boolean>;
+  /** Adds a member while the batch is joinable (not closed, deadline after `now`); false otherwise. Idempotent. */
+  joinBatch(leader: string, member: string, now: string): Promise<boolean>;
+  batch(leader: string): Promise<Batch | undefined>;
+  /** Fixes the batch's members, once, at or after its deadline; the batch as stored afterwards. */
+  closeBatch(leader: string, now: string): Promise<Batch | undefined>;
+  /** Fixes the members merged into the coalesced rollout, once; the batch as stored afterwards. */
+  setMerged(leader: string, merged: string[]): Promise<Batch | undefined>;
+}
+
+/** Does this rollout store keep coalescing batches? */
+export function canCoalesce<T extends RolloutStore>(store: T): store is T & CoalescingStore {
+  return "joinBatch" in store;
 }
 
 /**

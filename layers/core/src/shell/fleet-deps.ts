@@ -19,7 +19,7 @@ import { Ec2FleetInventory, Ec2ImdsSources } from "../adapters/ec2.ts";
 import { EcsServiceAdapter } from "../adapters/ecs.ts";
 import { AwsGateSignals } from "../adapters/gates.ts";
 import { BulkPolicyStore, TargetedPolicyStore } from "../adapters/iam.ts";
-import { DynamoRolloutStore } from "../adapters/rollout-store.ts";
+import { CoalescingRolloutStore, DynamoRolloutStore } from "../adapters/rollout-store.ts";
 import { SecretsManagerCatalog } from "../adapters/secrets.ts";
 import { SsmCommandRunner, SsmHostChecks } from "../adapters/ssm.ts";
 import { SsmManagedInstances } from "../adapters/ssm-managed.ts";
@@ -40,15 +40,19 @@ export interface FleetDepsOptions {
   params?: ParameterStore;
   /** ECS services as consumers (default on): off for callers that see hosts only. */
   ecs?: boolean;
+  /** The rollout store (default: without coalescing batches, as the drift audit wants it). */
+  rollouts?: RolloutStore;
 }
 
 export type FleetDeps = Deps & { managed: ManagedInstances; clients: AwsClients };
 
 export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDeps {
   const clients = opts.clients ?? createClients(opts.counter ? { counter: opts.counter } : {});
-  const rollouts: RolloutStore = config.rolloutTable
-    ? new DynamoRolloutStore(clients.dynamodb, config.rolloutTable)
-    : unavailable("RolloutStore (no rollout table configured)");
+  const rollouts: RolloutStore =
+    opts.rollouts ??
+    (config.rolloutTable
+      ? new DynamoRolloutStore(clients.dynamodb, config.rolloutTable)
+      : unavailable("RolloutStore (no rollout table configured)"));
   return {
     config,
     clients,
@@ -118,7 +122,7 @@ export function rolloutAdapters(
   return {
     inventory: new Ec2FleetInventory(ec2Client()),
     commands: new SsmCommandRunner(ssm, { timeoutSeconds: config.timings.deliveryTimeoutSeconds }),
-    rollouts: new DynamoRolloutStore(dynamodb, config.rolloutTable),
+    rollouts: new CoalescingRolloutStore(dynamodb, config.rolloutTable),
     signals: new AwsGateSignals(cloudwatchClient(), ssm),
     ...wakeupsFor(config),
     // ECS targets: the next wave's deployments, their state (events and reconciler), their version tags.

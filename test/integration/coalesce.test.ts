@@ -1,0 +1,119 @@
+// Coalescing against moto (EC2, SSM, Secrets Manager, IAM, DynamoDB real; moto's Run Command traps corrected by the
+// SSM harness): two secrets rotated 10 s apart whose consumers overlap restart each host ONCE, in one rollout that
+// records both versions — under concurrent, duplicated and reordered deliveries and racing reconcilers.
+import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { beforeAll, describe, expect, it } from "vitest";
+import { reconcileRollouts } from "#core/app/rollout-engine";
+import { confirmRotation, isFact, startRollout } from "#core/app/rotate-secret";
+import { trackRestart } from "#core/app/track-restart";
+import { coalescedRolloutId } from "#core/domain/coalesce";
+import { validateManifest } from "#core/domain/manifest";
+import { rolloutIdFor, versionTagKey } from "#core/domain/secrets";
+import type { SeededFleet } from "../../scripts/lib/fleet.ts";
+import { useMoto } from "../support/moto.ts";
+import { seedTwoWaveFleet, type Wired, wire } from "../support/wiring.ts";
+
+useMoto();
+const NS = "voiceai/coalesce";
+let fleet: SeededFleet;
+
+beforeAll(async () => {
+  fleet = await seedTwoWaveFleet(NS);
+}, 120_000);
+
+const T0 = Date.parse("2026-11-30T12:00:00Z");
+const at = (w: Wired, ms: number) => ({ ...w.deps, now: () => new Date(ms) });
+
+async function rotate(secret: string): Promise<string> {
+  const out = await new SecretsManagerClient({}).send(
+    new PutSecretValueCommand({ SecretId: secret, SecretString: JSON.stringify({ v: Math.random() }) }),
+  );
+  return out.VersionId ?? "";
+}
+
+describe("coalescing", () => {
+  it("two secrets rotated 10 s apart with shared consumers: one command per host, both versions recorded", async () => {
+    const w = wire(fleet);
+    const m = validateManifest({ ...fleet.manifest, restart: { ...fleet.manifest.restart, coalesceSeconds: 60 } });
+    const shared = fleet.sharedSecretArn!; // database + api
+    const apiOwn = fleet.secrets[`${NS}/api/secrets`]!; // api only
+    const vShared = await rotate(shared);
+    const vApi = await rotate(apiOwn);
+    const deliver = async (secret: string, ms: number) => {
+      const fact = await confirmRotation({ kind: "act", trigger: "test", secretId: secret }, m, w.deps);
+      if (!isFact(fact)) throw new Error(fact.reason);
+      return startRollout(fact, m, at(w, ms), { dryRun: false });
+    };
+    // Lambda runs deliveries side by side: the api secret's event (10 s later) and duplicates of both, out of order.
+    const results = await Promise.all([
+      deliver(apiOwn, T0 + 10_000),
+      deliver(shared, T0),
+      deliver(shared, T0 + 12_000),
+      deliver(apiOwn, T0 + 11_000),
+    ]);
+    expect(w.harness.sent()).toEqual([]); // both wait out the window, held
+    // One rollout per version, each held; the duplicates are answered as such.
+    const members = [rolloutIdFor(shared, vShared), rolloutIdFor(apiOwn, vApi)];
+    expect(new Set(results.map((r) => r.rolloutId))).toEqual(new Set(members));
+    expect(results.filter((r) => r.action === "restart")).toHaveLength(2);
+    expect(results.filter((r) => r.action === "duplicate")).toHaveLength(2);
+    const heads = await Promise.all(members.map((id) => w.deps.rollouts.head(id)));
+    const leader = heads[0]?.batch;
+    expect(leader).toBeDefined();
+    expect(heads.map((h) => h?.batch)).toEqual([leader, leader]);
+
+    // Before the window ends, the reconciler sends nothing.
+    await reconcileRollouts(at(w, T0 + 30_000), { dryRun: false });
+    expect(w.harness.sent()).toEqual([]);
+
+    // After it (a window opens with the first delivery processed, at T0 + 12 s at the latest), two reconcilers race:
+    // one coalesced rollout, its first wave sent once.
+    const after = T0 + 73_000;
+    await Promise.all([1, 2].map(() => reconcileRollouts(at(w, after), { dryRun: false })));
+    const into = coalescedRolloutId(leader!);
+    expect(into).toMatch(/^ro-[0-9a-f]{16}$/);
+    const coalesced = await w.deps.rollouts.head(into);
+    expect(coalesced?.secrets?.map((s) => [s.versionId, s.services]).sort()).toEqual(
+      [
+        [vShared, ["api", "database"]],
+        [vApi, ["api"]],
+      ].sort(),
+    );
+    for (const id of members) expect((await w.deps.rollouts.head(id))?.coalescedInto).toBe(into);
+    expect(await w.deps.rollouts.openRollouts()).toEqual([into]);
+    expect(w.harness.sent().map((c) => c.parameters.Service?.[0])).toEqual(["database"]);
+    expect(w.harness.sent()[0]?.comment).toContain(`dcp ${into} wave 0 step 0 try 1`);
+
+    // The tracker drives it like any rollout; each host is in exactly one command.
+    const track = (c: { commandId: string; instanceIds: string[] }) =>
+      Promise.all(
+        c.instanceIds.map((id) =>
+          trackRestart(
+            { commandId: c.commandId, documentName: fleet.documentName, instanceId: id, status: "Success" },
+            at(w, after + 1000),
+          ),
+        ),
+      );
+    await track(w.harness.sent()[0]!);
+    expect(w.harness.sent()).toHaveLength(2);
+    await track(w.harness.sent()[1]!);
+    expect((await w.deps.rollouts.head(into))?.status).toBe("succeeded");
+    const targeted = w.harness.sent().flatMap((c) => c.instanceIds);
+    expect(targeted.sort()).toEqual(fleet.hosts.map((h) => h.instanceId).sort());
+    // Two SendCommands restart 5 hosts once each; two separate rollouts would have sent 4 and restarted api twice.
+    expect(w.counter.count("SSM.SendCommand")).toBe(2);
+
+    // A later event for a version already covered is a duplicate: nothing more is sent.
+    expect((await deliver(apiOwn, after + 60_000)).action).toBe("duplicate");
+    expect(w.harness.sent()).toHaveLength(2);
+
+    // Every host records the versions its service consumes: api both, database the shared one.
+    for (const h of fleet.hosts) {
+      const tags = (await w.deps.inventory.describeHost(h.instanceId))?.tags ?? {};
+      expect(tags[versionTagKey(fleet.manifest.sharedSecrets[0]!.arn.split(":secret:")[1]!.slice(0, -7))]).toBe(
+        vShared,
+      );
+      expect(tags[versionTagKey(`${NS}/api/secrets`)]).toBe(h.service === "api" ? vApi : undefined);
+    }
+  });
+});
