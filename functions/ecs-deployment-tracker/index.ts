@@ -6,7 +6,7 @@ import { loadConfig } from "#core/app/config";
 import { type EcsTrackResult, trackEcsDeployment } from "#core/app/track-ecs-deployment";
 import { EcsDeploymentEvent } from "#core/domain/events";
 import { rolloutAdapters } from "#core/shell/fleet-deps";
-import { accept, addCounts, powertools, type Rejected, reject } from "#core/shell/lambda";
+import { accept, powertools, type Rejected, reject, reportTracked } from "#core/shell/lambda";
 import { portsFor } from "#core/shell/ports-for";
 
 const { logger, metrics } = powertools("ecs-deployment-tracker");
@@ -23,13 +23,7 @@ export const handler = middy(async (event: unknown, context: Context): Promise<E
     { serviceArn: resources[0]!, deploymentId: detail.deploymentId, eventName: detail.eventName },
     deps,
   );
-  addCounts(metrics, {
-    EcsServicesRestarted: result.recorded.filter((r) => r.status === "Success").length,
-    RolloutHalted: result.halted ? 1 : 0,
-    RolloutCompleted: result.rolloutStatus === "succeeded" && result.recorded.length > 0 ? 1 : 0,
-  });
-  logger.info("ECS deployment tracked", { ...result, recorded: result.recorded.length });
-  return result;
+  return reportTracked(logger, metrics, "EcsServicesRestarted", "ECS deployment tracked", result);
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

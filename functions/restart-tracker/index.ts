@@ -6,7 +6,7 @@ import { loadConfig } from "#core/app/config";
 import { type TrackResult, trackRestart } from "#core/app/track-restart";
 import { SsmStatusEvent } from "#core/domain/events";
 import { rolloutAdapters } from "#core/shell/fleet-deps";
-import { accept, addCounts, powertools, type Rejected, reject } from "#core/shell/lambda";
+import { accept, powertools, type Rejected, reject, reportTracked } from "#core/shell/lambda";
 import { portsFor } from "#core/shell/ports-for";
 
 const { logger, metrics } = powertools("restart-tracker");
@@ -28,13 +28,7 @@ export const handler = middy(async (event: unknown, context: Context): Promise<T
     },
     deps,
   );
-  addCounts(metrics, {
-    HostsRestarted: result.recorded.filter((r) => r.status === "Success").length,
-    RolloutHalted: result.halted ? 1 : 0,
-    RolloutCompleted: result.rolloutStatus === "succeeded" && result.recorded.length > 0 ? 1 : 0,
-  });
-  logger.info("restart tracked", { ...result, recorded: result.recorded.length });
-  return result;
+  return reportTracked(logger, metrics, "HostsRestarted", "restart tracked", result);
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

@@ -60,6 +60,23 @@ export function addCounts(metrics: Metrics, counts: Record<string, number>): voi
   for (const [name, n] of Object.entries(counts)) if (n > 0) metrics.addMetric(name, MetricUnit.Count, n);
 }
 
+/**
+ * A tracker delivery's report: `restartedMetric` counts the targets this delivery recorded as restarted, plus
+ * RolloutHalted and RolloutCompleted (only the delivery that recorded the last outcome counts it), and one log line
+ * with the result (`recorded` as a count: a wave's outcomes can be many). Returns the result unchanged.
+ */
+export function reportTracked<
+  R extends { recorded: { status: string }[]; halted: string | null; rolloutStatus: string | null },
+>(logger: Logger, metrics: Metrics, restartedMetric: string, message: string, result: R): R {
+  addCounts(metrics, {
+    [restartedMetric]: result.recorded.filter((r) => r.status === "Success").length,
+    RolloutHalted: result.halted ? 1 : 0,
+    RolloutCompleted: result.rolloutStatus === "succeeded" && result.recorded.length > 0 ? 1 : 0,
+  });
+  logger.info(message, { ...result, recorded: result.recorded.length });
+  return result;
+}
+
 export function reject(logger: Logger, metrics: Metrics, reason: string): Rejected {
   logger.warn("event rejected", { reason });
   metrics.addMetric("EventsRejected", MetricUnit.Count, 1);
