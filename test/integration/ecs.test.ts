@@ -17,7 +17,7 @@ import { versionTagKey } from "#core/domain/secrets";
 import { type SeededEcsService, type SeededFleet, seedEcsServices, seedFleet } from "../../scripts/lib/fleet.ts";
 import { secretLabelEvent } from "../support/fixtures.ts";
 import { useMoto } from "../support/moto.ts";
-import { createTables, type Wired, wire } from "../support/wiring.ts";
+import { createTables, succeedSent, type Wired, wire } from "../support/wiring.ts";
 
 useMoto();
 const NS = "voiceai/ecs";
@@ -67,14 +67,7 @@ async function primaryDeployment(name: string): Promise<string | undefined> {
 }
 
 /** Every host of every command sent so far reports Success to the SSM tracker. */
-async function hostsSucceed(w: Wired): Promise<void> {
-  for (const c of w.harness.sent())
-    for (const id of c.instanceIds)
-      await trackRestart(
-        { commandId: c.commandId, documentName: fleet.documentName, instanceId: id, status: "Success" },
-        w.deps,
-      );
-}
+const hostsSucceed = (w: Wired) => succeedSent(w, fleet.documentName);
 
 const ecsSteps = (waves: WaveStep[]) => waves.filter((s) => s.kind === "ecs-service");
 const deploymentOf = (s: StepRecord) => s.commandIds[s.commandIds.length - 1] ?? "";

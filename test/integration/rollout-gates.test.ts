@@ -16,7 +16,7 @@ import { trackRestart } from "#core/app/track-restart";
 import { type Manifest, validateManifest } from "#core/domain/manifest";
 import type { SeededFleet } from "../../scripts/lib/fleet.ts";
 import { useMoto } from "../support/moto.ts";
-import { seedTwoWaveFleet, type Wired, wire } from "../support/wiring.ts";
+import { seedTwoWaveFleet, succeedSent, type Wired, wire } from "../support/wiring.ts";
 
 useMoto();
 const NS = "voiceai/gates";
@@ -46,14 +46,7 @@ async function start(w: Wired, m: Manifest, secret = fleet.sharedSecretArn!): Pr
 }
 
 /** SSM's Success event for every host of every command sent so far (each once; the engine ignores repeats). */
-async function deliverAll(w: Wired): Promise<void> {
-  for (const c of w.harness.sent())
-    for (const id of c.instanceIds)
-      await trackRestart(
-        { commandId: c.commandId, documentName: fleet.documentName, instanceId: id, status: "Success" },
-        w.deps,
-      );
-}
+const deliverAll = (w: Wired) => succeedSent(w, fleet.documentName);
 
 const services = (w: Wired) => w.harness.sent().map((c) => c.parameters["Service"]?.[0]);
 

@@ -5,6 +5,7 @@ import { ApiCallCounter, attachCounter, createClients } from "#core/adapters/cli
 import { CoalescingRolloutStore } from "#core/adapters/rollout-store";
 import { SsmParameterStore } from "#core/adapters/ssm";
 import { loadConfig } from "#core/app/config";
+import { trackRestart } from "#core/app/track-restart";
 import { type FleetDeps, fleetDeps } from "#core/shell/fleet-deps";
 import { type SeededFleet, seedFleet } from "../../scripts/lib/fleet.ts";
 import { handlerEnv, IDEMPOTENCY_TABLE, ROLLOUT_TABLE } from "./fixtures.ts";
@@ -95,4 +96,11 @@ export function wire(
     params: new SsmParameterStore(clients.ssm),
   });
   return { deps, counter, harness };
+}
+
+/** SSM's Success event, through the tracker, for every host of every command `w` has sent so far (the engine ignores repeats). */
+export async function succeedSent(w: Wired, documentName: string): Promise<void> {
+  for (const c of w.harness.sent())
+    for (const id of c.instanceIds)
+      await trackRestart({ commandId: c.commandId, documentName, instanceId: id, status: "Success" }, w.deps);
 }
