@@ -330,7 +330,11 @@ async function recoverClaim(
     act(`record step ${step.index} as sent (${where} has ${found.join(", ")})`);
     if (opts.dryRun) return;
     if (ecs)
-      await deps.links?.link(found[0] as string, { rolloutId: head.rolloutId, step: step.index, attempt: step.attempt });
+      await deps.links?.link(found[0] as string, {
+        rolloutId: head.rolloutId,
+        step: step.index,
+        attempt: step.attempt,
+      });
     await deps.rollouts.markSent(head.rolloutId, step.index, step.attempt, found, iso(deps));
     return;
   }
