@@ -370,7 +370,8 @@ async function demo(server: MotoServer): Promise<void> {
   dcp(["audit"], cliEnv);
   say();
   say("   IMDS findings are gone (the exempt media host stays as info), stale credentials are gone;");
-  say("   what remains needs a human: the ops role's over-broad statement and the legacy-cron host.");
+  say("   what remains needs a human: the ops role's over-broad statement, the legacy-cron host, and the account's");
+  say("   missing CloudTrail trail (trigger-trail-missing: the API-call rotation rule gets no events).");
 }
 
 async function main(): Promise<number> {

@@ -204,6 +204,11 @@ export function nextSteps(
       case "static-keys-shadow-profile":
         add(`${f.instanceId ? `${f.instanceId}: ` : ""}${shortDetail(f)}`);
         break;
+      case "trigger-trail-missing":
+        add(
+          "rotation triggers: create a logging multi-region CloudTrail trail with management write events (aws cloudtrail create-trail --is-multi-region-trail …, then start-logging); until then rotations reach the control plane by the label event and the reconciler only",
+        );
+        break;
       case "host-check-failed":
         add("host checks: look at the failed invocations (aws ssm list-command-invocations --details)");
         break;

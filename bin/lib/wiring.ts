@@ -93,7 +93,10 @@ export function rolloutStore(ctx: CliContext): RolloutStore {
  * commands, `targeted` (per role) for one host.
  */
 export function cliDeps(ctx: CliContext, policies: "bulk" | "targeted"): FullAuditDeps {
-  return { ...auditDeps(ctx.config, { clients: ctx.clients, policies }), rollouts: rolloutStore(ctx) };
+  return {
+    ...auditDeps(ctx.config, { clients: ctx.clients, counter: ctx.counter, policies }),
+    rollouts: rolloutStore(ctx),
+  };
 }
 
 export function cliManifest(ctx: CliContext, deps: Pick<Deps, "params">): Promise<Manifest> {

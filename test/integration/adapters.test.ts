@@ -484,11 +484,12 @@ describe("clients and permissions", () => {
       "DeploymentLinks.*",
       ...methods(AwsGateSignals).map((m) => `GateSignals.${m}`),
       ...methods(SchedulerWakeups).map((m) => `Wakeups.${m}`),
+      "TrailCatalog.trails",
     ];
     for (const key of expected) expect(Object.keys(PERMISSIONS), key).toContain(key);
     for (const actions of Object.values(PERMISSIONS))
       for (const a of actions)
-        expect(a).toMatch(/^(ec2|ecs|iam|ssm|secretsmanager|dynamodb|cloudwatch|scheduler):[A-Za-z]+$/);
+        expect(a).toMatch(/^(ec2|ecs|iam|ssm|secretsmanager|dynamodb|cloudwatch|scheduler|cloudtrail):[A-Za-z]+$/);
     expect(JSON.stringify(PERMISSIONS)).not.toContain("GetSecretValue");
   });
 });

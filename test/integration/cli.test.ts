@@ -162,6 +162,8 @@ describe("dcp against a seeded fleet with known drift", () => {
     }
     // Every seeded host runs one AMI, and moto registers no image with ImdsSupport v2.0.
     keys.push("-|imds-ami|info|");
+    // The seeded account has no CloudTrail trail: the API-call rotation triggers get no events.
+    keys.push("-|trigger-trail-missing|medium|");
     const known = new Set(spec.services.map((s) => s.name));
     const extras = fleet.hosts.slice(hostSeeds().length);
     for (const [i, x] of (spec.extraHosts ?? []).entries())
@@ -194,6 +196,8 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(report.findings.map(findingKey).sort()).toEqual(expectedFindings());
     // The fleet-wide audit reads IAM in bulk: one call, not one per role.
     expect(report.apiCalls["IAM.GetAccountAuthorizationDetails"]).toBe(1);
+    // Trigger health: one DescribeTrails (no trail, so no per-trail call), counted like the SDK clients' calls.
+    expect(report.apiCalls["CloudTrail.DescribeTrails"]).toBe(1);
     expect(report.remediation.mode).toBe("none");
     // moto lacks DescribeInstanceInformation: the check says it was skipped; the previous summary was read (absent).
     expect(report.registry).toMatchObject({ mode: "unavailable" });
@@ -245,6 +249,12 @@ describe("dcp against a seeded fleet with known drift", () => {
     expect(excessRows[0]).toMatch(/DebugAllSecrets\] read-beyond-scope: can secretsmanager:GetSecretValue/);
     expect(r.stdout).toContain("dcp audit --fix imds");
     expect(r.stdout).toContain("Unmanaged-host check: skipped (SSM DescribeInstanceInformation is unavailable)");
+    // Trigger health: the row, its count in the summary, and what to do.
+    expect(r.stdout).toMatch(
+      /-\s+-\s+trigger-trail-missing\s+medium\s+no CloudTrail trail logs management write events/,
+    );
+    expect(r.stdout).toMatch(/trigger-trail-missing\s+1/);
+    expect(r.stdout).toContain("rotation triggers: create a logging multi-region CloudTrail trail");
 
     // --full-registry skips reading the previous state; the CLI never writes it.
     const full = await dcp(["audit", "--json", "--full-registry"], env);

@@ -402,6 +402,10 @@ describe("drift audit", () => {
     // Containment (issue 13): one finding per (statement, risk), with a witness secret outside voice's scope.
     expect(excess.map((f) => f.evidence?.["risk"])).toContain("read-beyond-scope");
     expect(excess.map((f) => String(f.evidence?.["action"]))).toContain("secretsmanager:GetSecretValue");
+    // Execution roles are held to their own envelope: reading exactly what the task definition references (the Daily
+    // key, in no manifest and outside voice's host scope) is not excess.
+    const daily = ecs["pipecat-daily"]!.serviceArn;
+    expect(report.findings.filter((f) => f.kind === "iam-excess-grant" && f.resource === daily)).toEqual([]);
     // Catch-up: the stale voice hosts and the stale ECS service share wave 2: one new deployment for the service.
     const catchUp = report.remediation.restarts.find((r) => r.secretName === `${NS}/voice/secrets`)!;
     expect(ecsSteps(catchUp.plan.waves).map((t) => t.targetIds[0])).toEqual([arn]);

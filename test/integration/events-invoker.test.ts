@@ -179,8 +179,17 @@ describe("events/ through the invoker", () => {
         maxBuffer: 16 * 1024 * 1024,
       },
     );
-    const summary = JSON.parse(stdout) as { namespace: string; scannedHosts: number };
+    const summary = JSON.parse(stdout) as {
+      namespace: string;
+      scannedHosts: number;
+      summary: Record<string, number>;
+      apiCalls: Record<string, number>;
+    };
     expect(summary.namespace).toBe(fleet.namespace);
     expect(summary.scannedHosts).toBe(fleet.hosts.length);
+    // The bundle's CloudTrail caller reaches the emulator (no trail there): counted per kind like every finding (the
+    // handler's DriftFindings metric, dimension Kind, is emitted from this summary) and per call.
+    expect(summary.summary["trigger-trail-missing"]).toBe(1);
+    expect(summary.apiCalls["CloudTrail.DescribeTrails"]).toBe(1);
   });
 });

@@ -76,7 +76,8 @@ describe("catalog", () => {
     expect(catalogAction("secretsmanager:PutSecretValue")?.level).toBe("write");
     expect(catalogActions("iam").some((a) => a.name === "iam:PassRole")).toBe(true);
     expect(catalogActions("dynamodb")).toEqual([]);
-    expect(catalogActions("ec2")).toEqual([]); // left out: escalation by service (containment.ts)
+    for (const svc of ["ec2", "lambda", "cloudformation", "ecs", "organizations"])
+      expect(catalogActions(svc), svc).toEqual([]); // left out: escalation by service (containment.ts)
   });
 });
 
@@ -125,6 +126,16 @@ describe("checkRoleScope: the statements of issue 13, each added to the seed tab
       "ec2 actions (outside the catalog for the bundle's weight) are escalation by their service",
       { Sid: "Ec2", Effect: "Allow", Action: ["ec2:RunInstances", "ec2:Describe*"], Resource: "*" },
       "iam-excess-grant Ec2 escalation ec2:RunInstances x",
+    ],
+    [
+      "lambda, cloudformation, ecs and organizations likewise, literal or wildcard",
+      {
+        Sid: "Esc",
+        Effect: "Allow",
+        Action: ["lambda:*", "cloudformation:CreateStack", "ecs:*", "organizations:*"],
+        Resource: "*",
+      },
+      "iam-excess-grant Esc escalation lambda:* x",
     ],
   ];
   it.each(cases)("%s", (_, statement, expected) => {

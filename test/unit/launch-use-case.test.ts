@@ -91,6 +91,7 @@ describe("portsFor: wiring derived from adapters/permissions.ts", () => {
       sources: unused<NonNullable<AllPorts["sources"]>>("sources"),
       usage: unused<NonNullable<AllPorts["usage"]>>("usage"),
       hostChecks: unused<NonNullable<AllPorts["hostChecks"]>>("hostChecks"),
+      trails: unused<AllPorts["trails"]>("trails"),
       signals: unused<NonNullable<AllPorts["signals"]>>("signals"),
       ecs: unused<AllPorts["ecs"]>("ecs"),
       links: unused<NonNullable<AllPorts["links"]>>("links"),

@@ -6,6 +6,7 @@ import { actionsFor, FUNCTION_USES, PERMISSIONS } from "#core/adapters/permissio
 import { evaluate } from "#core/domain/iam/evaluator";
 import { decodePolicyDocument } from "#core/domain/iam/policy";
 import type { NamedPolicy } from "#core/ports/index";
+import { OWN_DECLARATIONS, PORT_OF } from "#core/shell/ports-for";
 import { type CfnTemplate, type ResolveContext, resolveParameters, resolveValue } from "../../scripts/lib/template.ts";
 
 const NS = "voiceai/prod";
@@ -146,6 +147,12 @@ function requestsFor(action: string, fn: string): { resource: string; context?: 
       return [{ resource: "RolloutWakeupRole.Arn", context: { "iam:PassedToService": "scheduler.amazonaws.com" } }];
     case "secretsmanager:DescribeSecret":
       return [{ resource: arn("secretsmanager", `secret:${NS}/api/secrets-AbCdEf`) }];
+    case "cloudtrail:GetTrailStatus":
+    case "cloudtrail:GetEventSelectors": // this region's trail, a multi-region shadow, an organization trail
+      return [
+        { resource: arn("cloudtrail", "trail/management") },
+        { resource: "arn:aws:cloudtrail:us-east-1:999999999999:trail/org-trail" },
+      ];
     case "iam:GetInstanceProfile":
       return [{ resource: `arn:aws:iam::${ACCOUNT}:instance-profile/dcp-api` }];
     case "iam:GetRole":
@@ -265,5 +272,25 @@ describe.each(FUNCTIONS)("%s", (fn) => {
       .filter(([action, resource, context]) => decide(action, resource, context) === "allow")
       .map(([a, r]) => `${a} on ${r}`);
     expect(excess).toEqual([]);
+  });
+});
+
+describe("ports-for OWN_DECLARATIONS", () => {
+  it("lists exactly the methods declared on their own under a port that some declaration grants with `*`", () => {
+    const split = (k: string) => {
+      const [prefix = "", method] = k.split(".");
+      return { port: PORT_OF[prefix], method: method ?? "*" };
+    };
+    const starPorts = new Set(
+      Object.keys(PERMISSIONS)
+        .map(split)
+        .filter((d) => d.method === "*")
+        .map((d) => d.port),
+    );
+    const own = Object.keys(PERMISSIONS)
+      .map(split)
+      .filter((d) => d.method !== "*" && starPorts.has(d.port))
+      .map((d) => `${d.port}.${d.method}`);
+    expect([...OWN_DECLARATIONS].sort()).toEqual([...new Set(own)].sort());
   });
 });

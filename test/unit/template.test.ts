@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SERVICE_NAME_PATTERN } from "#core/domain/manifest";
+import { API_CALL_TRIGGER } from "#core/domain/trigger-health";
 import {
   type CfnTemplate,
   functionConfig,
@@ -236,6 +237,9 @@ describe("triggers", () => {
       "UpdateSecret",
       "UpdateSecretVersionStage",
     ]);
+    // The audit's trigger health asks CloudTrail about exactly these calls (domain/trigger-health.ts).
+    expect((api!["detail"] as Json)["eventSource"]).toEqual([API_CALL_TRIGGER.eventSource]);
+    expect(((api!["detail"] as Json)["eventName"] as string[]).sort()).toEqual([...API_CALL_TRIGGER.eventNames].sort());
   });
 
   it("restart tracker only follows commands of our own document", () => {
@@ -359,6 +363,7 @@ describe("least privilege", () => {
     "ssm:ListCommandInvocations",
     "ssm:ListCommands",
     "secretsmanager:ListSecrets",
+    "cloudtrail:DescribeTrails", // no resource type
     "ecs:ListClusters",
     "ecs:ListServices",
     "ecs:DescribeTaskDefinition",

@@ -36,6 +36,8 @@ export const PERMISSIONS = {
   /** ListCommandInvocations; GetCommandInvocation per host where the API is missing (the local emulator). */
   "CommandRunner.invocations": ["ssm:ListCommandInvocations", "ssm:GetCommandInvocation"],
   "CommandRunner.commandsWithComment": ["ssm:ListCommands"],
+  /** Trigger health: the region's trails (DescribeTrails takes `*`), their status and selectors (any trail ARN). */
+  "TrailCatalog.trails": ["cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"],
   "GateSignals.alarmStates": ["cloudwatch:DescribeAlarms"],
   "GateSignals.calendarState": ["ssm:GetCalendarState"],
   /** CreateSchedule in the wake-up group, passing the role Scheduler invokes the reconciler with. */
@@ -152,6 +154,7 @@ export const FUNCTION_USES = {
     "ImdsSources.fixLaunchTemplate",
     "ImdsSources.imageImdsSupport",
     "ImdsUsage.noTokenCalls",
+    "TrailCatalog.trails",
     "HostChecks.send",
     "HostChecks.results",
     "BulkPolicyStore.roleOfInstanceProfile",

@@ -4,14 +4,16 @@
 
 import type { FleetFacts } from "../domain/audit.ts";
 import { type EcsService, placeEcsService, referencedSecretIds, roleNameOf } from "../domain/ecs.ts";
-import { ecsRoleFindings } from "../domain/ecs-iam.ts";
+import { ecsRoleFindings, executionReferences } from "../domain/ecs-iam.ts";
 import type { Manifest } from "../domain/manifest.ts";
 import type { AwsScope, Finding } from "../domain/model.ts";
+import type { SecretDescription } from "../ports/index.ts";
 import type { Deps } from "./deps.ts";
 
 /**
- * The ECS facts of the audit; undefined without an ECS port. IAM: each task and execution role is judged against
- * its service's scope once (excess grants only) and the findings name the service ARN as `resource`.
+ * The ECS facts of the audit; undefined without an ECS port. IAM: each task role is judged against its service's host
+ * envelope, each execution role against its own (the managed execution policy plus the secrets its task definition
+ * references), excess grants only; the findings name the service ARN as `resource`.
  */
 export async function loadEcsFacts(m: Manifest, deps: Deps): Promise<FleetFacts["ecs"]> {
   if (!deps.ecs) return undefined;
@@ -19,10 +21,15 @@ export async function loadEcsFacts(m: Manifest, deps: Deps): Promise<FleetFacts[
   if (services.length === 0) return { services, secrets: new Map(), roleFindings: [] };
   const ids = referencedSecretIds(services);
   const secrets = ids.length > 0 ? await deps.secrets.describeMany(ids) : new Map();
-  return { services, secrets, roleFindings: await roleFindings(m, services, deps) };
+  return { services, secrets, roleFindings: await roleFindings(m, services, secrets, deps) };
 }
 
-async function roleFindings(m: Manifest, services: EcsService[], deps: Deps): Promise<Finding[]> {
+async function roleFindings(
+  m: Manifest,
+  services: EcsService[],
+  secrets: ReadonlyMap<string, SecretDescription | undefined>,
+  deps: Deps,
+): Promise<Finding[]> {
   const findings: Finding[] = [];
   for (const s of services) {
     const place = placeEcsService(s, m);
@@ -35,7 +42,11 @@ async function roleFindings(m: Manifest, services: EcsService[], deps: Deps): Pr
         if (err.name === "NotFoundError") return undefined;
         throw err;
       });
-      if (role) findings.push(...ecsRoleFindings(role, m, place.service, aws, s.serviceArn));
+      const uses = {
+        task: roleArn === s.taskRoleArn,
+        ...(roleArn === s.executionRoleArn ? { execution: executionReferences(s, secrets, aws) } : {}),
+      };
+      if (role) findings.push(...ecsRoleFindings(role, m, place.service, aws, s.serviceArn, uses));
     }
   }
   return findings;

@@ -24,7 +24,14 @@ import {
 } from "../domain/registry.ts";
 import { consumedSecretIds } from "../domain/secrets.ts";
 import { type BucketConfig, etaSeconds, fullBucket, take } from "../domain/token-bucket.ts";
-import type { HostChecks, ImdsSources, ImdsUsage, ManagedInstances, ParameterStore } from "../ports/index.ts";
+import type {
+  HostChecks,
+  ImdsSources,
+  ImdsUsage,
+  ManagedInstances,
+  ParameterStore,
+  TrailCatalog,
+} from "../ports/index.ts";
 import { loadEcsFacts } from "./audit-ecs.ts";
 import { mapLimit } from "./concurrency.ts";
 import type { Deps } from "./deps.ts";
@@ -124,6 +131,8 @@ export type AuditDeps = Deps & {
   sources?: ImdsSources;
   usage?: ImdsUsage;
   hostChecks?: HostChecks;
+  /** Trigger health (CloudTrail); without it the audit does not judge the API-call triggers. */
+  trails?: TrailCatalog;
 };
 
 /**
@@ -158,7 +167,8 @@ export async function auditFleet(m: Manifest, deps: AuditDeps, opts: AuditOption
 
 /**
  * Loads every fact the judgements need: namespace scan, IMDS sources (account defaults, launch templates, AMIs),
- * readiness of the hosts still allowing IMDSv1, IAM per role, secrets, SSM registry, host check results.
+ * readiness of the hosts still allowing IMDSv1, IAM per role, secrets, SSM registry, host check results, the
+ * region's CloudTrail trails (trigger health).
  */
 export async function loadFleetFacts(m: Manifest, deps: AuditDeps, opts: AuditOptions, now: Date): Promise<FleetFacts> {
   const progress = opts.onProgress ?? (() => {});
@@ -188,6 +198,7 @@ export async function loadFleetFacts(m: Manifest, deps: AuditDeps, opts: AuditOp
   progress("registry", registry.plan?.candidates.length ?? 0);
   const collect = opts.hostChecks?.collect;
   const invocations = collect && deps.hostChecks ? await deps.hostChecks.results(collect.commandId) : undefined;
+  const trails = deps.trails ? { region: deps.config.region, facts: await deps.trails.trails() } : undefined;
   return {
     hosts,
     placed,
@@ -199,6 +210,7 @@ export async function loadFleetFacts(m: Manifest, deps: AuditDeps, opts: AuditOp
     secrets,
     ...(ecs ? { ecs } : {}),
     registry,
+    ...(trails ? { trails } : {}),
     ...(collect && invocations ? { hostChecks: { commandId: collect.commandId, invocations } } : {}),
   };
 }

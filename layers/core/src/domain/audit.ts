@@ -26,6 +26,7 @@ import {
   type RegistryState,
 } from "./registry.ts";
 import { type ConsumerVia, consumersOf, runsCurrentVersion, versionTagKey } from "./secrets.ts";
+import { judgeTriggerHealth, type TrailFacts } from "./trigger-health.ts";
 
 /** Instance states the audit judges: stopped hosts keep their options but cannot be fixed or restarted. */
 export const LIVE_STATES = new Set(["pending", "running"]);
@@ -98,6 +99,8 @@ export interface FleetFacts {
     secrets: ReadonlyMap<string, SecretDescription | undefined>;
     roleFindings: Finding[];
   };
+  /** The region's CloudTrail trails (trigger health); absent: not asked. */
+  trails?: { region: string; facts: TrailFacts };
   /** Unmanaged-host check: the plan and SSM's answers, or why SSM could not answer. */
   registry:
     | { plan: RegistryPlan; answers: RegistryAnswers; previous?: RegistryState }
@@ -341,7 +344,7 @@ export function summarise(findings: readonly Finding[]): Partial<Record<FindingK
 /**
  * Every judgement of the audit over the loaded facts, in report order: IMDS sources (account defaults, launch
  * templates, AMIs), hosts' IMDS, services without hosts, IAM (already judged per role), secrets, unmanaged hosts,
- * host credential checks.
+ * host credential checks, trigger health.
  */
 export function judgeFleet(m: Manifest, facts: FleetFacts, now: Date): FleetJudgement {
   const desired = desiredImds(m);
@@ -376,6 +379,7 @@ export function judgeFleet(m: Manifest, facts: FleetFacts, now: Date): FleetJudg
     ...(facts.ecs?.roleFindings ?? []),
     ...unmanaged.findings,
     ...(hostChecks?.findings ?? []),
+    ...(facts.trails ? judgeTriggerHealth(facts.trails.region, facts.trails.facts) : []),
   ];
   return {
     findings,

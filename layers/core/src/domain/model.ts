@@ -48,7 +48,8 @@ export type FindingKind =
   | "service-without-hosts"
   | "secret-missing"
   | "unmanaged-host"
-  | "imds-defaults";
+  | "imds-defaults"
+  | "trigger-trail-missing";
 
 export interface Finding {
   kind: FindingKind;

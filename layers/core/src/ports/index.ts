@@ -9,6 +9,7 @@ import type { AccountImdsDefaults, LaunchTemplateFact } from "../domain/imds-sou
 import type { Host, ImdsOptions } from "../domain/model.ts";
 import type { Rollout, RolloutHead, StepRecord, StepRef, Verdict } from "../domain/rollout.ts";
 import type { InvocationStatus } from "../domain/ssm.ts";
+import type { TrailFacts } from "../domain/trigger-health.ts";
 
 /** EC2: the fleet's hosts. */
 export interface FleetInventory {
@@ -249,6 +250,16 @@ export interface GateSignals {
   alarmStates(names: string[]): Promise<Map<string, string>>;
   /** GetCalendarState now: OPEN or CLOSED, and when it next changes. */
   calendarState(calendar: string): Promise<{ state: string; nextTransition?: string }>;
+}
+
+/** CloudTrail: the trails that could deliver API-call events to this region (domain/trigger-health.ts). */
+export interface TrailCatalog {
+  /**
+   * DescribeTrails (shadow trails included: multi-region and organization trails of other home regions), then
+   * GetTrailStatus and GetEventSelectors per trail; a trail whose details are refused keeps a `problem`. Listing
+   * refused or failed: `{ unavailable }`, never a throw (trigger health must not cost the rest of the audit).
+   */
+  trails(): Promise<TrailFacts>;
 }
 
 /**

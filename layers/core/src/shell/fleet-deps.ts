@@ -12,6 +12,7 @@ import {
   schedulerClient,
   ssmClient,
 } from "../adapters/clients.ts";
+import { cloudTrailTrails } from "../adapters/cloudtrail.ts";
 import { CloudWatchImdsUsage } from "../adapters/cloudwatch.ts";
 import { DynamoDeploymentLinks } from "../adapters/deployment-links.ts";
 import { Ec2FleetInventory, Ec2ImdsSources } from "../adapters/ec2.ts";
@@ -64,11 +65,12 @@ export function fleetDeps(config: Config, opts: FleetDepsOptions = {}): FleetDep
   };
 }
 
-export type FullAuditDeps = FleetDeps & Required<Pick<AuditDeps, "sources" | "usage" | "hostChecks">>;
+export type FullAuditDeps = FleetDeps & Required<Pick<AuditDeps, "sources" | "usage" | "hostChecks" | "trails">>;
 
 /**
  * The audit's wiring: every fleet port plus the IMDS sources, CloudWatch readiness and the host credential check.
  * Readiness reads CloudWatch through the same (lazily built) client as the rollout gates: `clients.cloudwatch`.
+ * Trigger health calls CloudTrail with the SSM client's credentials, region and HTTP handler (adapters/cloudtrail.ts).
  */
 export function auditDeps(config: Config, opts: FleetDepsOptions = {}): FullAuditDeps {
   const base = fleetDeps(config, opts);
@@ -77,6 +79,7 @@ export function auditDeps(config: Config, opts: FleetDepsOptions = {}): FullAudi
     sources: new Ec2ImdsSources(base.clients.ec2),
     usage: new CloudWatchImdsUsage(base.clients.cloudwatch),
     hostChecks: new SsmHostChecks(base.clients.ssm, config.hostCheckDocument),
+    trails: cloudTrailTrails(base.clients.ssm, opts.counter),
   };
 }
 

@@ -1,6 +1,7 @@
 // Documents of AWS-managed policies that fleet roles commonly carry (test fixtures and demo seeding).
 // Source: AWS Managed Policy Reference, "AmazonSSMManagedInstanceCore", policy version v2 (default).
 import type { NamedPolicy } from "../../ports/index.ts";
+import { ECS_TASK_EXECUTION_POLICY_ACTIONS } from "./envelope.ts";
 import { asArray, type PolicyDocument, statements } from "./policy.ts";
 
 export const AMAZON_SSM_MANAGED_INSTANCE_CORE_ARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
@@ -76,3 +77,19 @@ export const DEFAULT_PLATFORM_GRANTS: { actions: string[]; resources: string[] }
   actions: asArray(s.Action).filter((a) => a !== "ssm:GetParameter" && a !== "ssm:GetParameters"),
   resources: asArray(s.Resource),
 }));
+
+/**
+ * AmazonECSTaskExecutionRolePolicy as attached to an ECS task execution role (its one statement: the actions of
+ * envelope.ts ECS_TASK_EXECUTION_POLICY_ACTIONS on `*`).
+ */
+export function amazonEcsTaskExecutionRolePolicy(partition = "aws"): NamedPolicy {
+  return {
+    name: "AmazonECSTaskExecutionRolePolicy",
+    arn: `arn:${partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`,
+    source: "aws-managed",
+    document: {
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Action: [...ECS_TASK_EXECUTION_POLICY_ACTIONS], Resource: "*" }],
+    },
+  };
+}

@@ -269,8 +269,8 @@ function applies(s: Stmt, c: Candidate): boolean {
 
 function riskClassesOf(c: Candidate): RiskClass[] {
   const a = c.catalog;
-  // Outside the catalog: a whole escalation service (ec2, ~800 actions, is left out of it for the bundle's weight)
-  // is escalation by service; any other is a service no envelope names.
+  // Outside the catalog: an escalation service left out of it for the bundle's weight (ec2, lambda, cloudformation,
+  // ecs, organizations) is escalation by service; any other is a service no envelope names.
   if (!a) return ESCALATION_SERVICES.has(literalService(c.name) ?? "") ? ["escalation"] : ["other-service"];
   if (ESCALATION_SERVICES.has(a.service) || ESCALATION_ACTIONS.has(a.lower)) return ["escalation"];
   if (DECRYPT_ACTIONS.has(a.lower)) return ["decrypt-beyond-scope"];

@@ -15,6 +15,9 @@
 //  E7  E1/E3/E4 hold in any region and account (`arn:aws:ssm:*:*:parameter/NS/S/*`, as fleets commonly write them):
 //      the namespace path names the service, and another account's parameter, secret or repository is readable only
 //      if that account shares it with the role. Everything else is compared exactly as written.
+//  X1  An ECS task execution role (executionEnvelopeFor) has its own envelope: the grants of the AWS-managed
+//      AmazonECSTaskExecutionRolePolicy (ECR pulls, awslogs), GetSecretValue / GetParameters on exactly what its
+//      service's task definitions reference, kms:Decrypt on the keys the service's extraGrants name; nothing else.
 import { InvalidInputError } from "../errors.ts";
 import type { Manifest } from "../manifest.ts";
 import type { AwsScope } from "../model.ts";
@@ -41,13 +44,18 @@ export function secretArnPatterns(arn: string): string[] {
   return SECRET_SUFFIX.test(arn) ? [arn, arn.replace(SECRET_SUFFIX, "-??????")] : [arn];
 }
 
+function serviceSpec(m: Manifest, service: string) {
+  const spec = m.services.find((s) => s.name === service);
+  if (!spec) throw new InvalidInputError(`service '${service}' is not in the fleet manifest`, "service");
+  return spec;
+}
+
 /**
  * The envelope of `service` in manifest `m` at `aws` (E1–E6).
  * Throws InvalidInputError for a service not in the manifest.
  */
 export function envelopeFor(m: Manifest, service: string, aws: AwsScope): Envelope {
-  const spec = m.services.find((s) => s.name === service);
-  if (!spec) throw new InvalidInputError(`service '${service}' is not in the fleet manifest`, "service");
+  const spec = serviceSpec(m, service);
   // E7: a path under the namespace is the service's identity; the region and account are where it lives.
   const arn = (svc: string) => `arn:${aws.partition}:${svc}:*:*`;
   const own = `${m.namespace}/${service}`;
@@ -90,4 +98,46 @@ export function envelopeFor(m: Manifest, service: string, aws: AwsScope): Envelo
   for (const [i, g] of m.platformGrants.entries())
     grants.push({ why: `platformGrants[${i}]`, actions: [...g.actions], resources: [...g.resources] });
   return { subject: `service ${service}`, aws, grants };
+}
+
+/**
+ * AmazonECSTaskExecutionRolePolicy, current version (AWS Managed Policy Reference; ECS developer guide, "Amazon ECS
+ * task execution IAM role"): pull images from ECR, write container logs with the awslogs driver; all on `*`.
+ */
+export const ECS_TASK_EXECUTION_POLICY_ACTIONS = [
+  "ecr:GetAuthorizationToken",
+  "ecr:BatchCheckLayerAvailability",
+  "ecr:GetDownloadUrlForLayer",
+  "ecr:BatchGetImage",
+  "logs:CreateLogStream",
+  "logs:PutLogEvents",
+];
+
+/** What a service's task definitions reference in `secrets[].valueFrom`, as ARNs (domain/ecs-iam.ts resolves them). */
+export interface ExecutionReferences {
+  secrets: string[];
+  parameters: string[];
+}
+
+/**
+ * The envelope of the ECS task execution role of `service` (X1): what ECS needs to start its tasks, given the
+ * secrets (`ssm:GetParameters` for Parameter Store references, `secretsmanager:GetSecretValue` for secrets) its task
+ * definitions reference. Throws InvalidInputError for a service not in the manifest.
+ */
+export function executionEnvelopeFor(m: Manifest, service: string, aws: AwsScope, refs: ExecutionReferences): Envelope {
+  const keys = serviceSpec(m, service)
+    .extraGrants.filter((g) => g.actions.includes("kms:Decrypt"))
+    .flatMap((g) => g.resources);
+  const grant = (why: string, actions: string[], resources: string[]): EnvelopeGrant[] =>
+    resources.length > 0 ? [{ why, actions, resources }] : [];
+  return {
+    subject: `ECS task execution role of ${service}`,
+    aws,
+    grants: [
+      ...grant("AWS managed AmazonECSTaskExecutionRolePolicy", ECS_TASK_EXECUTION_POLICY_ACTIONS, ["*"]),
+      ...grant("task definition secrets", ["secretsmanager:GetSecretValue"], refs.secrets.flatMap(secretArnPatterns)),
+      ...grant("task definition parameters", ["ssm:GetParameters"], refs.parameters),
+      ...grant("extraGrants kms:Decrypt", ["kms:Decrypt"], keys),
+    ],
+  };
 }
