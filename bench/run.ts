@@ -40,6 +40,10 @@ const ROLLOUT_SIZES = (process.env.BENCH_ROLLOUT_SIZES ?? "2000,10000")
   .split(",")
   .map((s) => Number.parseInt(s.trim(), 10))
   .filter((n) => Number.isFinite(n) && n > 0);
+/** Hosts of the same-run before/after baseline (the old single-item design and this one); 0 skips it. */
+const ROLLOUT_BEFORE = Math.max(0, Number.parseInt(process.env.BENCH_ROLLOUT_BEFORE ?? "268", 10) || 0);
+/** A rollout still delivering after this many seconds is stopped and reported as such, with where its time went. */
+const ROLLOUT_MAX_S = Math.max(1, Number(process.env.BENCH_ROLLOUT_MAX_S ?? 1200));
 const ONLY_ROLLOUT = process.env.BENCH_ONLY === "rollout";
 let rolloutSection = "";
 const ROLLOUT_TABLE = "dcp-bench-rollouts";
@@ -314,7 +318,13 @@ if (ROLLOUT_SIZES.length) {
   const moto = await startMoto();
   try {
     Object.assign(process.env, localAwsEnv(moto.endpoint));
-    rolloutSection = renderRolloutSection(await benchRollout(moto.endpoint, ROLLOUT_SIZES, log));
+    rolloutSection = renderRolloutSection(
+      await benchRollout(moto.endpoint, ROLLOUT_SIZES, log, {
+        beforeHosts: ROLLOUT_BEFORE,
+        maxSeconds: ROLLOUT_MAX_S,
+        motoPid: moto.pid,
+      }),
+    );
   } finally {
     await moto.stop();
   }
