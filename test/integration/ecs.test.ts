@@ -9,7 +9,6 @@ import { auditFleet } from "#core/app/audit-fleet";
 import { reconcileRollout } from "#core/app/rollout-engine";
 import { confirmRotation, isFact, type RotationResult, startRollout } from "#core/app/rotate-secret";
 import { type EcsDeploymentEventName, trackEcsDeployment } from "#core/app/track-ecs-deployment";
-import { trackRestart } from "#core/app/track-restart";
 import { EcsDeploymentEvent, type SecretEvent } from "#core/domain/events";
 import type { StepRecord, WaveStep } from "#core/domain/rollout";
 import { classifyRotationEvent } from "#core/domain/rotation";
