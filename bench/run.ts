@@ -375,7 +375,12 @@ function writeResults(final: boolean): void {
     "- Wall times are on a shared 2-core machine (other work may run concurrently); moto's own per-call cost dominates the audit wall time.",
     "",
   ].join("\n");
-  const full = rolloutSection ? `${md}\n${rolloutSection}\n` : md;
+  // A run without rollouts (BENCH_ROLLOUT_SIZES=0) keeps the rollout section the file already has.
+  const kept = existsSync("bench/RESULTS.md")
+    ? (/<!-- rollout -->[\s\S]*<!-- \/rollout -->/.exec(readFileSync("bench/RESULTS.md", "utf8"))?.[0] ?? "")
+    : "";
+  const section = rolloutSection || kept;
+  const full = section ? `${md}\n${section}\n` : md;
   writeFileSync("bench/RESULTS.md", full);
   if (final) process.stdout.write(`${full}\n`);
 }
