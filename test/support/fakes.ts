@@ -6,15 +6,8 @@ import type { Batch } from "#core/domain/coalesce";
 import { NotFoundError } from "#core/domain/errors";
 import type { Hold, TriggeredAlarm } from "#core/domain/gates";
 import type { Host, ImdsOptions } from "#core/domain/model";
-import {
-  allStepIndices,
-  type Rollout,
-  type RolloutHead,
-  resetForResume,
-  type StepRecord,
-  type StepRef,
-  type Verdict,
-} from "#core/domain/rollout";
+import type { Rollout, RolloutHead, StepRecord, StepRef, Verdict } from "#core/domain/rollout";
+import { allStepIndices, resetForResume } from "#core/domain/rollout";
 import { secretIdMatches } from "#core/domain/secrets";
 import type {
   CommandRunner,
