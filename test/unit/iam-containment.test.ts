@@ -123,9 +123,14 @@ describe("checkRoleScope: the statements of issue 13, each added to the seed tab
       "iam-excess-grant Dynamo other-service dynamodb:GetItem x",
     ],
     [
-      "ec2 actions (outside the catalog for the bundle's weight) are escalation by their service",
-      { Sid: "Ec2", Effect: "Allow", Action: ["ec2:RunInstances", "ec2:Describe*"], Resource: "*" },
+      "ec2 actions (outside the catalog for the bundle's weight) are escalation by their service, with a known witness",
+      { Sid: "Ec2", Effect: "Allow", Action: ["ec2:*"], Resource: "*" },
       "iam-excess-grant Ec2 escalation ec2:RunInstances x",
+    ],
+    [
+      "an ec2 pattern no known witness matches is reported through the pattern itself",
+      { Sid: "Ec2Read", Effect: "Allow", Action: "ec2:Describe*", Resource: "*" },
+      "iam-excess-grant Ec2Read escalation ec2:Describe* x",
     ],
     [
       "lambda, cloudformation, ecs and organizations likewise, literal or wildcard",
@@ -135,7 +140,7 @@ describe("checkRoleScope: the statements of issue 13, each added to the seed tab
         Action: ["lambda:*", "cloudformation:CreateStack", "ecs:*", "organizations:*"],
         Resource: "*",
       },
-      "iam-excess-grant Esc escalation lambda:* x",
+      "iam-excess-grant Esc escalation lambda:CreateFunction x",
     ],
   ];
   it.each(cases)("%s", (_, statement, expected) => {

@@ -213,6 +213,24 @@ const PRIORITY = [
   "s3:GetObject",
 ].map((a) => a.toLowerCase());
 
+/**
+ * Witnesses for the escalation services left out of the catalog (scripts/gen-iam-catalog.ts): actions that run code or
+ * attach a role elsewhere (IAM privilege-escalation paths).
+ */
+const ESCALATION_WITNESSES = [
+  "ec2:RunInstances",
+  "ec2:AssociateIamInstanceProfile",
+  "ec2:ModifyInstanceAttribute",
+  "lambda:CreateFunction",
+  "lambda:UpdateFunctionCode",
+  "lambda:InvokeFunction",
+  "cloudformation:CreateStack",
+  "cloudformation:UpdateStack",
+  "ecs:RunTask",
+  "ecs:RegisterTaskDefinition",
+  "organizations:LeaveOrganization",
+];
+
 const rank = (c: Candidate) => {
   const i = c.catalog ? PRIORITY.indexOf(c.catalog.lower) : -1;
   return i < 0 ? PRIORITY.length : i;
@@ -234,7 +252,18 @@ function unordered(s: Stmt): Candidate[] {
   for (const [i, p] of s.actionPatterns.entries()) {
     const svc = literalService(p);
     if (svc === undefined) wildService = true;
-    else if (!catalogHasService(svc)) out.push({ name: p, glob: s.actionGlobs[i] as Glob });
+    else if (!catalogHasService(svc)) {
+      // A service left out of the catalog: its well-known escalation actions first (a concrete witness), then the
+      // pattern itself for whatever else it covers.
+      for (const w of ESCALATION_WITNESSES) {
+        const lower = w.toLowerCase();
+        if (lower.startsWith(`${svc}:`) && s.actionRe.test(lower) && !seen.has(lower)) {
+          seen.add(lower);
+          out.push({ name: w, glob: literalGlob(lower) });
+        }
+      }
+      out.push({ name: p, glob: s.actionGlobs[i] as Glob });
+    }
   }
   const pool = wildService ? catalogActions() : s.actionPatterns.flatMap((p) => catalogActions(literalService(p)));
   for (const a of pool)
