@@ -9,7 +9,7 @@ import { CoalescingRolloutStore } from "#core/adapters/rollout-store";
 import { loadConfig } from "#core/app/config";
 import { type RotationResult, rotateSecret } from "#core/app/rotate-secret";
 import { SecretEvent } from "#core/domain/events";
-import { fleetDeps } from "#core/shell/fleet-deps";
+import { fleetDeps, wakeupsFor } from "#core/shell/fleet-deps";
 import { accept, addCounts, powertools, type Rejected, reject } from "#core/shell/lambda";
 import { portsFor } from "#core/shell/ports-for";
 
@@ -27,7 +27,8 @@ const fleet = fleetDeps(config, {
   policies: "bulk",
   ...(rollouts ? { rollouts } : {}),
 });
-const deps = portsFor("SecretRotationFunction", { ...fleet, idempotency }, fleet);
+// A rollout held for its coalescing window wakes the reconciler when the window ends (one-time schedule).
+const deps = portsFor("SecretRotationFunction", { ...fleet, idempotency, ...wakeupsFor(config) }, fleet);
 
 /** Parse → rotateSecret (dry run, duplicates, idempotency inside) → report. */
 export const handler = middy(async (event: unknown, context: Context): Promise<RotationResult | Rejected> => {

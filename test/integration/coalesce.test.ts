@@ -1,8 +1,11 @@
 // Coalescing against moto (EC2, SSM, Secrets Manager, IAM, DynamoDB real; moto's Run Command traps corrected by the
 // SSM harness): two secrets rotated 10 s apart whose consumers overlap restart each host ONCE, in one rollout that
-// records both versions — under concurrent, duplicated and reordered deliveries and racing reconcilers.
+// records both versions — under concurrent, duplicated and reordered deliveries and racing reconcilers; the window
+// ends on the batch's one-time wake-up (EventBridge Scheduler, in moto), not on the reconciler's next run.
+import { CreateScheduleGroupCommand, ListSchedulesCommand, SchedulerClient } from "@aws-sdk/client-scheduler";
 import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { beforeAll, describe, expect, it } from "vitest";
+import { SchedulerWakeups } from "#core/adapters/wakeups";
 import { reconcileRollouts } from "#core/app/rollout-engine";
 import { confirmRotation, isFact, startRollout } from "#core/app/rotate-secret";
 import { trackRestart } from "#core/app/track-restart";
@@ -115,5 +118,55 @@ describe("coalescing", () => {
       );
       expect(tags[versionTagKey(`${NS}/api/secrets`)]).toBe(h.service === "api" ? vApi : undefined);
     }
+  });
+
+  it("the window ends on the batch's one-time wake-up: one schedule on the leader at the deadline, whose visit starts the coalesced rollout", async () => {
+    const w = wire(fleet);
+    const scheduler = new SchedulerClient({});
+    const group = "dcp-coalesce-wakeups";
+    await scheduler.send(new CreateScheduleGroupCommand({ Name: group }));
+    const reconciler = `arn:aws:lambda:${fleet.region}:${fleet.account}:function:dcp-rollout-reconciler`;
+    w.deps.wakeups = new SchedulerWakeups(scheduler, {
+      functionArn: reconciler,
+      roleArn: `arn:aws:iam::${fleet.account}:role/dcp-wakeup`,
+      group,
+    });
+    const m = validateManifest({ ...fleet.manifest, restart: { ...fleet.manifest.restart, coalesceSeconds: 60 } });
+    const shared = fleet.sharedSecretArn!;
+    const apiOwn = fleet.secrets[`${NS}/api/secrets`]!;
+    const vShared = await rotate(shared);
+    const vApi = await rotate(apiOwn);
+    const t1 = T0 + 3_600_000; // an hour after the first test's window: a new batch
+    const deliver = async (secret: string, ms: number) => {
+      const fact = await confirmRotation({ kind: "act", trigger: "test", secretId: secret }, m, w.deps);
+      if (!isFact(fact)) throw new Error(fact.reason);
+      return startRollout(fact, m, at(w, ms), { dryRun: false });
+    };
+    // The shared secret's event first, then the api secret's 10 s later — each delivered twice, side by side (at one
+    // clock: which duplicate opens the batch would otherwise move its deadline by their gap).
+    await Promise.all([deliver(shared, t1), deliver(shared, t1)]);
+    await Promise.all([deliver(apiOwn, t1 + 10_000), deliver(apiOwn, t1 + 10_000)]);
+    const leader = rolloutIdFor(shared, vShared);
+    const joiner = rolloutIdFor(apiOwn, vApi);
+    expect((await w.deps.rollouts.head(joiner))?.batch).toBe(leader);
+    expect(w.harness.sent()).toEqual([]);
+
+    const listed = await scheduler.send(new ListSchedulesCommand({ GroupName: group }));
+    const names = (listed.Schedules ?? []).map((s) => s.Name).sort();
+    // The leader's wake-up at the batch deadline (asked by both members, set once) and the joiner's own, later one
+    // (for when the merge leaves it alone): two schedules for four deliveries.
+    const deadline = (t1 + 60_000) / 1000;
+    expect(names).toEqual([`${leader}-${deadline}`, `${joiner}-${(t1 + 70_000) / 1000}`].sort());
+
+    // The schedule fires at the deadline: the reconciler visits the leader only, and the coalesced rollout starts.
+    await reconcileRollouts(at(w, deadline * 1000), { rolloutId: leader, dryRun: false });
+    const into = coalescedRolloutId(leader);
+    expect(w.harness.sent().map((c) => c.parameters.Service?.[0])).toEqual(["database"]);
+    expect(w.harness.sent()[0]?.comment).toContain(`dcp ${into} wave 0 step 0 try 1`);
+    for (const id of [leader, joiner]) expect((await w.deps.rollouts.head(id))?.coalescedInto).toBe(into);
+    expect((await w.deps.rollouts.head(into))?.secrets?.map((s) => s.versionId).sort()).toEqual([vShared, vApi].sort());
+    // The joiner's own wake-up, when it fires, finds it coalesced: nothing more is sent.
+    await reconcileRollouts(at(w, t1 + 70_000), { rolloutId: joiner, dryRun: false });
+    expect(w.harness.sent()).toHaveLength(1);
   });
 });

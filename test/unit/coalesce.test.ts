@@ -1,6 +1,6 @@
 // Coalescing, pure: what a batch member does when visited, and the one plan its merged members make.
 import { describe, expect, it } from "vitest";
-import { type Batch, coalescedRolloutId, memberFate, mergePlans } from "#core/domain/coalesce";
+import { type Batch, coalescedRolloutId, heldWakeups, memberFate, mergePlans } from "#core/domain/coalesce";
 import { policyFor } from "#core/domain/gates";
 import { validateManifest } from "#core/domain/manifest";
 import { newRollout, planRollout, type RolloutTarget } from "#core/domain/rollout";
@@ -98,5 +98,30 @@ describe("mergePlans", () => {
 
   it("is the same plan whichever closer builds it", () => {
     expect(mergePlans(into, [a, b])).toEqual(p);
+  });
+});
+
+describe("heldWakeups", () => {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const batch = { leader: "ro-a", deadline: iso(T0 + 60_000) };
+
+  it("wakes a held rollout outside any batch at its own hold's end, and an untimed hold not at all", () => {
+    expect(heldWakeups("ro-a", iso(T0 + 300_000))).toEqual([{ rolloutId: "ro-a", at: iso(T0 + 300_000) }]);
+    expect(heldWakeups("ro-a", undefined)).toEqual([]);
+  });
+
+  it("wakes a batch's leader at the deadline, never before it (a visit before the deadline would only wait)", () => {
+    // The leader's hold was decided a few ms before it opened the batch.
+    expect(heldWakeups("ro-a", iso(T0 + 59_996), batch)).toEqual([{ rolloutId: "ro-a", at: batch.deadline }]);
+    expect(heldWakeups("ro-a", iso(T0 + 90_000), batch)).toEqual([{ rolloutId: "ro-a", at: iso(T0 + 90_000) }]);
+  });
+
+  it("has a joiner ask for the leader's wake-up (which closes the batch for all) and keep its own", () => {
+    expect(heldWakeups("ro-b", iso(T0 + 70_000), batch)).toEqual([
+      { rolloutId: "ro-a", at: batch.deadline },
+      { rolloutId: "ro-b", at: iso(T0 + 70_000) },
+    ]);
+    // A joiner held untimed (a closed calendar) still has the batch closed on time.
+    expect(heldWakeups("ro-b", undefined, batch)).toEqual([{ rolloutId: "ro-a", at: batch.deadline }]);
   });
 });

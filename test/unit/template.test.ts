@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { FUNCTION_USES } from "#core/adapters/permissions";
 import { SERVICE_NAME_PATTERN } from "#core/domain/manifest";
 import { API_CALL_TRIGGER } from "#core/domain/trigger-health";
 import {
@@ -53,7 +54,12 @@ function context(overrides: Record<string, string> = {}): ResolveContext {
   return {
     template,
     parameters: resolveParameters(source, overrides),
-    pseudo: { "AWS::Region": "eu-central-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws" },
+    pseudo: {
+      "AWS::Region": "eu-central-1",
+      "AWS::AccountId": "123456789012",
+      "AWS::Partition": "aws",
+      "AWS::StackName": "dcp",
+    },
   };
 }
 
@@ -317,6 +323,37 @@ describe("triggers", () => {
   });
 });
 
+describe("one-time wake-ups", () => {
+  it("invoke the reconciler by the name it is deployed under; every function that holds rollouts may set them", () => {
+    const ctx = context();
+    const props = (id: string) => cfn.Resources[id]?.Properties as Json;
+    const name = resolveValue(props("RolloutReconcilerFunction")["FunctionName"], ctx);
+    expect(name).toBe("dcp-rollout-reconciler");
+    const arn = `arn:aws:lambda:eu-central-1:123456789012:function:${name}`;
+    const setters = Object.entries(FUNCTION_USES)
+      .filter(([, uses]) => (uses as readonly string[]).includes("Wakeups.wakeAt"))
+      .map(([fn]) => fn);
+    expect(setters.sort()).toEqual([
+      "EcsDeploymentTrackerFunction",
+      "RestartTrackerFunction",
+      "RolloutReconcilerFunction",
+      "SecretRotationFunction",
+    ]);
+    for (const fn of setters) {
+      const env = resolveValue((props(fn)["Environment"] as Json)["Variables"], ctx) as Record<string, string>;
+      expect(env["DCP_WAKEUP_FUNCTION_ARN"], fn).toBe(arn);
+      expect(env["DCP_WAKEUP_GROUP"], fn).toBe("RolloutWakeupGroup");
+    }
+    // The role Scheduler assumes may invoke that function and nothing else.
+    const role = props("RolloutWakeupRole")["Policies"] as { PolicyDocument: { Statement: Statement[] } }[];
+    const granted = role.flatMap((p) => (resolveValue(p.PolicyDocument, ctx) as { Statement: Statement[] }).Statement);
+    expect(granted.map((st) => [actions(st), resources(st)])).toEqual([[["lambda:InvokeFunction"], [arn]]]);
+    // Only the setters' roles carry the wake-up policy.
+    const roles = resolveValue(props("RolloutWakeupPolicy")["Roles"], ctx) as string[];
+    expect(roles.sort()).toEqual(setters.map((fn) => `${fn}Role`).sort());
+  });
+});
+
 describe("restart document", () => {
   it("the reconciler's execution timeout is the document's own timeoutSeconds", () => {
     const doc = cfn.Resources["RestartServiceDocument"]!.Properties["Content"] as {
@@ -490,7 +527,7 @@ describe("blocks repeated per function stay identical where they must", () => {
     const statements = new Map<string, { fn: string; s: Statement }[]>();
     for (const fn of fns) {
       const id = `${fn.replace(/Function$/, "")}TagScopedPolicy`;
-      expect(resource(fn) as unknown as { DependsOn: string }, fn).toMatchObject({ DependsOn: id });
+      expect([(resource(fn) as unknown as { DependsOn: string | string[] }).DependsOn].flat(), fn).toContain(id);
       const props = resource(id).Properties as { PolicyName: string; Roles: unknown; PolicyDocument: Json };
       expect(props.PolicyName).toBe("tag-scoped-instance-writes");
       expect(props.Roles).toEqual([{ Ref: `${fn}Role` }]);

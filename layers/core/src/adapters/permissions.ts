@@ -92,6 +92,7 @@ export const FUNCTION_USES = {
     "Idempotency",
   ],
   SecretRotationFunction: [
+    "Wakeups.wakeAt",
     "GateSignals.alarmStates",
     "GateSignals.calendarState",
     "FleetInventory.scanNamespace",
@@ -122,6 +123,7 @@ export const FUNCTION_USES = {
     "RolloutStore.*",
   ],
   RolloutReconcilerFunction: [
+    "Wakeups.wakeAt",
     "GateSignals.alarmStates",
     "GateSignals.calendarState",
     "FleetInventory.tagHosts",
@@ -137,6 +139,7 @@ export const FUNCTION_USES = {
     "RolloutStore.*",
   ],
   EcsDeploymentTrackerFunction: [
+    "Wakeups.wakeAt",
     "GateSignals.alarmStates",
     "GateSignals.calendarState",
     "EcsDeployments.deploymentState",

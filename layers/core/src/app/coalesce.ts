@@ -1,7 +1,8 @@
 // Coalescing as the engine applies it (domain/coalesce.ts decides): a rotation joins or opens its namespace's batch
 // with conditional writes; when the window is over, whichever visitor comes first closes the batch once, fixes the
 // merged members once, and creates the one coalesced rollout from their stored plans. Durable state only: the window
-// is the held first wave of each member, ended by the reconciler's run after the deadline, never a sleep.
+// is the held first wave of each member, ended by the leader's one-time wake-up at the deadline (or, if that is
+// missed, the reconciler's next run), never a sleep.
 import {
   type Batch,
   batchDeadline,

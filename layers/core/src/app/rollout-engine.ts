@@ -156,7 +156,7 @@ async function afterCount(
   if (!(await deps.rollouts.advance(head.rolloutId, waveIndex, next.next, iso(deps), hold)))
     return { rolloutStatus: head.status };
   if (hold) {
-    await wakeFor(deps, head.rolloutId, hold);
+    await wakeFor(deps, head.rolloutId, hold.until);
     return { rolloutStatus: "running", held: hold };
   }
   const sent = await dispatchWave(deps, { ...head, current: next.next });
@@ -294,7 +294,7 @@ export async function reconcileRollout(
       report.actions.push(`${opts.dryRun ? "would coalesce" : "coalesced"} into ${settled.into}`);
       if (settled.into) report.coalescedInto = settled.into;
       const created = settled.created;
-      if (created?.hold) await wakeFor(deps, created.rolloutId, created.hold);
+      if (created?.hold) await wakeFor(deps, created.rolloutId, created.hold.until);
       else if (created) report.sent.push(...(await dispatchWave(deps, created)));
       return report;
     }
@@ -372,7 +372,7 @@ async function releaseIfOpen(
     say(gate.hold.reason);
     if (!opts.dryRun && gate.hold.reason !== hold.reason)
       await deps.rollouts.setHold(head.rolloutId, gate.hold, iso(deps));
-    if (!opts.dryRun) await wakeFor(deps, head.rolloutId, gate.hold);
+    if (!opts.dryRun) await wakeFor(deps, head.rolloutId, gate.hold.until);
     return false;
   }
   const [wave, was] = hold.reason.split(" held: ");

@@ -1,6 +1,6 @@
 // The gates between waves, as the engine applies them: ask the facts the pure decision needs (domain/gates.ts), hold
 // the wave durably on the rollout head, set a one-time wake-up for a timed hold, and release a hold whose gates opened.
-import { factsNeeded, type GateDecision, type Hold, nextWaveGate } from "../domain/gates.ts";
+import { factsNeeded, type GateDecision, nextWaveGate } from "../domain/gates.ts";
 import type { RolloutHead } from "../domain/rollout.ts";
 import type { Deps } from "./deps.ts";
 
@@ -22,13 +22,20 @@ export async function evaluateGate(deps: GateDeps, head: RolloutHead, i: number)
   return nextWaveGate(head, i, { alarms, ...(calendar ? { calendar } : {}) }, now);
 }
 
-/** Sets the one-time wake-up of a timed hold. Best effort: the reconciler ends an overdue wait on its next run. */
-export async function wakeFor(deps: GateDeps, rolloutId: string, hold: Hold): Promise<string | undefined> {
-  if (!hold.until || !deps.wakeups) return undefined;
+/**
+ * Sets a one-time wake-up of rollout `rolloutId` at ISO time `until` (none for an untimed hold). Best effort: returns
+ * why it was not set, and the reconciler ends the overdue wait on its next run.
+ */
+export async function wakeFor(
+  deps: GateDeps,
+  rolloutId: string,
+  until: string | undefined,
+): Promise<string | undefined> {
+  if (!until || !deps.wakeups) return undefined;
   try {
-    await deps.wakeups.wakeAt(rolloutId, hold.until);
+    await deps.wakeups.wakeAt(rolloutId, until);
     return undefined;
   } catch (err) {
-    return `wake-up at ${hold.until} not set (${(err as Error).message}); the reconciler releases it`;
+    return `wake-up at ${until} not set (${(err as Error).message}); the reconciler releases it`;
   }
 }

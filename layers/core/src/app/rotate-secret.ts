@@ -1,3 +1,4 @@
+import { heldWakeups } from "../domain/coalesce.ts";
 import { mayBeReferenced } from "../domain/ecs.ts";
 import type { SecretEvent } from "../domain/events.ts";
 import { baseConcurrency, type Hold, type Profile, policyFor } from "../domain/gates.ts";
@@ -307,7 +308,7 @@ export async function startRollout(
   if (!(await deps.rollouts.create(head, steps)))
     return result("duplicate", "another delivery created this rollout first");
   const sent = await dispatchWave(deps, head);
-  if (head.hold) await wakeFor(deps, rolloutId, head.hold);
+  if (head.hold) for (const w of heldWakeups(rolloutId, head.hold.until, batch)) await wakeFor(deps, w.rolloutId, w.at);
   const targets = plan.waves.reduce((n, s) => n + s.targetIds.length, 0);
   const held = head.hold ? `; ${head.hold.reason}${joined}` : "";
   return {

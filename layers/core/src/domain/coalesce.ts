@@ -43,6 +43,33 @@ export function batchDeadline(now: number, coalesceSeconds: number): string {
   return new Date(now + coalesceSeconds * 1000).toISOString();
 }
 
+/** A one-time wake-up: the reconciler visits rollout `rolloutId` at ISO time `at`. */
+export interface Wakeup {
+  rolloutId: string;
+  at: string;
+}
+
+/**
+ * The one-time wake-ups a new rollout held before its first wave asks for. Inputs: its id, its hold's end (ISO;
+ * none for an untimed hold: alarm or calendar), the batch it joined (if any). Output: wake-ups, at most two.
+ * - No batch: its own hold's end.
+ * - In a batch: the batch deadline on the LEADER, whose visit closes the batch and creates the coalesced rollout for
+ *   every member — each member asks for the same one, and the schedule's name (rollout, second) makes it one.
+ * - The leader's own wake-up is that one: its hold was decided a moment before the batch opened, and a visit before
+ *   the deadline would only wait. A joiner also keeps its own (later) one, for when the merge leaves it alone.
+ */
+export function heldWakeups(
+  rolloutId: string,
+  until: string | undefined,
+  batch?: Pick<Batch, "leader" | "deadline">,
+): Wakeup[] {
+  const own = until ? [{ rolloutId, at: until }] : [];
+  if (!batch) return own;
+  const leader = { rolloutId: batch.leader, at: batch.deadline };
+  if (batch.leader !== rolloutId) return [leader, ...own];
+  return until && Date.parse(until) > Date.parse(batch.deadline) ? own : [leader];
+}
+
 /**
  * What a held member does when the reconciler visits it: `wait` while its batch is joinable; `close` when the window
  * is over (or a closer stopped half-way) and the merge is not fixed yet; `coalesced` when it was merged with at least

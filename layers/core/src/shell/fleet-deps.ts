@@ -101,11 +101,11 @@ export function ecsDeps(
 }
 
 /**
- * One-time wake-ups when the template configured them (EventBridge Scheduler); none otherwise. Only the tracker sets
- * them (a bake hold): the rotation's and the audit's bundles stay within budget without the Scheduler client, and a
- * first wave's coalescing hold is ended by the reconciler's next run.
+ * One-time wake-ups when the template configured them (EventBridge Scheduler); none otherwise. The functions that hold
+ * a rollout set them: the rotation (a first wave's coalescing window), the tracker and the reconciler (bake). The
+ * drift audit's bundle stays within budget without the Scheduler client: its catch-up rollouts are not held by time.
  */
-function wakeupsFor(config: Config): Pick<Deps, "wakeups"> {
+export function wakeupsFor(config: Config): Pick<Deps, "wakeups"> {
   return config.wakeup ? { wakeups: new SchedulerWakeups(schedulerClient(), config.wakeup) } : {};
 }
 
