@@ -9,11 +9,12 @@ import { performance } from "node:perf_hooks";
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { createClients } from "#core/adapters/clients";
 import { consumedSecretIds } from "#core/domain/secrets";
+import { MAX_IDS_PER_COMMAND } from "#core/domain/ssm";
 import { localAwsEnv, startMoto } from "../scripts/lib/moto.ts";
 import type { RunResult, Target } from "./lib/audit.ts";
 import { type BundleRow, benchBundles } from "./lib/bundles.ts";
 import { runNode } from "./lib/child.ts";
-import { growFleet, redrift, seedBenchFleet } from "./lib/fleet.ts";
+import { growFleet, redrift, SHARED_CONSUMERS, seedBenchFleet } from "./lib/fleet.ts";
 import { auditVerdict, BUDGET, bundleVerdict, fmtCalls, fmtCold, renderTable, type TableRow } from "./lib/report.ts";
 import { benchRollout, renderRolloutSection } from "./lib/rollout.ts";
 import { type Job, WORKER_ERROR } from "./lib/worker.ts";
@@ -291,20 +292,29 @@ if (SIZES.length && !ONLY_ROLLOUT) {
       }
       writeResults(false);
     }
-    // Rotation growth: SendCommand is ⌈wave-0 hosts/50⌉ (the SSM limit) and DescribeInstances ⌈N/1000⌉ pages (the
-    // EC2 page size), both linear in the fleet; every other call must stay flat.
+    // Rotation growth: SendCommand is ⌈wave-0 hosts/50⌉ (the SSM limit), each with its step's two UpdateItems (claim,
+    // sent); DescribeInstances ⌈N/1000⌉ pages (the EC2 page size); PutItem one per rollout step (≤ 50 hosts each,
+    // written only if absent: issue 12's per-step items) plus the head and the idempotency record — all linear in the
+    // fleet by design. Every other call must stay flat.
     const r = rotations.filter((x): x is { n: number; r: RunResult } => x.r !== undefined);
     if (r.length >= 2) {
       const pages = (x: RunResult) => x.apiCalls["EC2.DescribeInstances"] ?? 0;
       const sends = (x: RunResult) => x.apiCalls["SSM.SendCommand"] ?? 0;
-      const rest = r.map(({ r: x }) => x.totalCalls - sends(x) - pages(x));
+      const puts = (x: RunResult) => x.apiCalls["DynamoDB.PutItem"] ?? 0;
+      /** Steps of ≤ 50 hosts per consumer service, the head, the idempotency record. */
+      const maxPuts = (x: RunResult) => Math.ceil((x.planned ?? 0) / MAX_IDS_PER_COMMAND) + SHARED_CONSUMERS.length + 2;
+      const rest = r.map(({ r: x }) => x.totalCalls - 3 * sends(x) - pages(x) - puts(x));
       const flat = rest.every((f) => f <= (rest[0] ?? 0));
       const paged = r.every(({ n, r: x }) => pages(x) <= Math.ceil(n / 1000));
+      const stepped = r.every(({ r: x }) => puts(x) <= maxPuts(x));
       const txt = r
-        .map(({ n, r: x }) => `N=${n}: ${x.totalCalls} (${sends(x)} SendCommand, ${pages(x)} DescribeInstances pages)`)
+        .map(
+          ({ n, r: x }) =>
+            `N=${n}: ${x.totalCalls} (${sends(x)} SendCommand, ${pages(x)} DescribeInstances pages, ${puts(x)} PutItem ≤ ${maxPuts(x)} for ${x.planned} planned)`,
+        )
         .join("; ");
       verdicts.push(
-        `rotation → dispatch, no call count growing with hosts × anything: ${flat && paged ? "met" : "NOT met"}: ${txt}; besides SendCommand (⌈wave-0 hosts/50⌉, the SSM limit) and DescribeInstances (${paged ? "" : "NOT "}≤ ⌈N/1000⌉ pages) ${rest.join(" / ")} calls`,
+        `rotation → dispatch, no call count growing with hosts × anything: ${flat && paged && stepped ? "met" : "NOT met"}: ${txt}; besides SendCommand (⌈wave-0 hosts/50⌉, the SSM limit, with 2 UpdateItem each), DescribeInstances (${paged ? "" : "NOT "}≤ ⌈N/1000⌉ pages) and PutItem (${stepped ? "" : "NOT "}≤ ⌈planned/50⌉ + ${SHARED_CONSUMERS.length} steps + 2) ${rest.join(" / ")} calls`,
       );
     }
   } finally {
