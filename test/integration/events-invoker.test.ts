@@ -46,6 +46,7 @@ const EXPECT: Record<string, RegExp> = {
   "ecs-deployment-in-progress.json": /^ignored$/,
   "drift-audit-schedule.json": /^audited$/,
   "rollout-reconcile-schedule.json": /^reconciled$/,
+  "rollout-reconcile-wakeup-schedule.json": /^reconciled$/,
 };
 
 const FUNCTION_OF = (file: string) =>
