@@ -442,9 +442,14 @@ describe("a delivery that dies around UpdateService: the reconciler asks ECS bef
     const { counter, fresh, later, rolloutId, sentBefore } = await crashedAtWave1("after");
     expect(sentBefore).toBe(1);
     const started = (await primaryDeployment("api-worker"))!;
-    const report = await reconcileRollout(later, rolloutId, { dryRun: false });
-    expect(report.actions.join("\n")).toMatch(new RegExp(`record step \\d+ as sent \\(ECS has ${started}\\)`));
-    await reconcileRollout(later, rolloutId, { dryRun: false }); // a second run changes nothing
+    // Two reconcilers race on the same expired claim: both find the deployment, neither deploys again.
+    const other = { ...wire(fleet, { counter }).deps, now: later.now };
+    const reports = await Promise.all([
+      reconcileRollout(later, rolloutId, { dryRun: false }),
+      reconcileRollout(other, rolloutId, { dryRun: false }),
+    ]);
+    expect(reports[0]?.actions.join("\n")).toMatch(new RegExp(`record step \\d+ as sent \\(ECS has ${started}\\)`));
+    await reconcileRollout(later, rolloutId, { dryRun: false }); // a later run changes nothing
     expect(counter.count("ECS.UpdateService")).toBe(1);
     const step = await ecsStepOf(fresh, rolloutId, "api-worker");
     expect([step.state, deploymentOf(step)]).toEqual(["sent", started]);
@@ -458,8 +463,15 @@ describe("a delivery that dies around UpdateService: the reconciler asks ECS bef
     const { counter, fresh, later, rolloutId, sentBefore } = await crashedAtWave1("before");
     expect(sentBefore).toBe(0); // the delivery died before its UpdateService
     const before = await primaryDeployment("api-worker");
-    const report = await reconcileRollout(later, rolloutId, { dryRun: false });
-    expect(report.actions.join("\n")).toMatch(/re-send step \d+: claimed at .*, never reached ECS/);
+    // Two reconcilers (the schedule and an operator's `dcp rollout reconcile`) race on the same expired claim.
+    const other = { ...wire(fleet, { counter }).deps, now: later.now };
+    const reports = await Promise.all([
+      reconcileRollout(later, rolloutId, { dryRun: false }),
+      reconcileRollout(other, rolloutId, { dryRun: false }),
+    ]);
+    expect(reports.map((r) => r.actions.join("\n")).join("\n")).toMatch(
+      /re-send step \d+: claimed at .*, never reached ECS/,
+    );
     await reconcileRollout(later, rolloutId, { dryRun: false });
     const step = await ecsStepOf(fresh, rolloutId, "api-worker");
     const now = await primaryDeployment("api-worker");
