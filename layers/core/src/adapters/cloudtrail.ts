@@ -8,6 +8,7 @@
 // the audit already built (SSM), so the caller signs with the same identity, honours the same endpoint override
 // (AWS_ENDPOINT_URL_CLOUDTRAIL, else AWS_ENDPOINT_URL: moto in tests) and counts its calls on the same ApiCallCounter
 // (`CloudTrail.<Operation>`).
+import { partition } from "@aws-sdk/util-endpoints";
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type {
@@ -39,14 +40,20 @@ export interface BorrowedClientConfig {
  */
 export type CloudTrailCall = <T>(operation: string, input: object, region?: string) => Promise<T>;
 
-/** Signs with the borrowed configuration; the endpoint is AWS_ENDPOINT_URL_CLOUDTRAIL, else AWS_ENDPOINT_URL. */
+/**
+ * Signs with the borrowed configuration; the endpoint is AWS_ENDPOINT_URL_CLOUDTRAIL, else AWS_ENDPOINT_URL, else the
+ * region's own: `cloudtrail.<region>.<the partition's DNS suffix>` (amazonaws.com, amazonaws.com.cn in China), from
+ * the SDK's partition table (@aws-sdk/util-endpoints, the table the clients resolve their endpoints with).
+ */
 export function cloudTrailCaller(config: BorrowedClientConfig, counter?: ApiCallCounter): CloudTrailCall {
   return async <T>(operation: string, input: object, region?: string): Promise<T> => {
     counter?.record(`CloudTrail.${operation}`);
     region ??= await config.region();
     const { env } = process;
     const url = new URL(
-      env.AWS_ENDPOINT_URL_CLOUDTRAIL ?? env.AWS_ENDPOINT_URL ?? `https://cloudtrail.${region}.amazonaws.com`,
+      env.AWS_ENDPOINT_URL_CLOUDTRAIL ??
+        env.AWS_ENDPOINT_URL ??
+        `https://cloudtrail.${region}.${partition(region).dnsSuffix}`,
     );
     const { sha256, credentials } = config;
     const request = await new SignatureV4({ service: "cloudtrail", region, credentials, sha256 }).sign(
