@@ -154,9 +154,10 @@ describe("coalescing", () => {
     const listed = await scheduler.send(new ListSchedulesCommand({ GroupName: group }));
     const names = (listed.Schedules ?? []).map((s) => s.Name).sort();
     // The leader's wake-up at the batch deadline (asked by both members, set once) and the joiner's own, later one
-    // (for when the merge leaves it alone): two schedules for four deliveries.
-    const deadline = (t1 + 60_000) / 1000;
-    expect(names).toEqual([`${leader}-${deadline}`, `${joiner}-${(t1 + 70_000) / 1000}`].sort());
+    // (for when the merge leaves it alone): two schedules for four deliveries, each on the first whole minute at or
+    // after its moment (Scheduler's precision is a minute).
+    const deadline = (t1 + 60_000) / 1000; // 13:01:00, a whole minute
+    expect(names).toEqual([`${leader}-${deadline}`, `${joiner}-${(t1 + 120_000) / 1000}`].sort());
 
     // The schedule fires at the deadline: the reconciler visits the leader only, and the coalesced rollout starts.
     await reconcileRollouts(at(w, deadline * 1000), { rolloutId: leader, dryRun: false });
@@ -166,7 +167,7 @@ describe("coalescing", () => {
     for (const id of [leader, joiner]) expect((await w.deps.rollouts.head(id))?.coalescedInto).toBe(into);
     expect((await w.deps.rollouts.head(into))?.secrets?.map((s) => s.versionId).sort()).toEqual([vShared, vApi].sort());
     // The joiner's own wake-up, when it fires, finds it coalesced: nothing more is sent.
-    await reconcileRollouts(at(w, t1 + 70_000), { rolloutId: joiner, dryRun: false });
+    await reconcileRollouts(at(w, t1 + 120_000), { rolloutId: joiner, dryRun: false });
     expect(w.harness.sent()).toHaveLength(1);
   });
 });

@@ -237,10 +237,12 @@ describe("bake time", () => {
     await deliverAll(w);
     const held = await w.deps.rollouts.head(first.rolloutId!);
     expect(held?.hold).toMatchObject({ by: ["bake"], until: new Date(wave0Done + 300_000).toISOString() });
+    // The bake ends at 10:05:01; Scheduler runs within the minute it is set for, so the wake-up is set for 10:06:00.
+    const wakeMinute = Date.parse("2026-11-30T10:06:00Z") / 1000;
     const wake = await scheduler.send(
-      new GetScheduleCommand({ Name: `${first.rolloutId}-${(wave0Done + 300_000) / 1000}`, GroupName: "dcp-wakeups" }),
+      new GetScheduleCommand({ Name: `${first.rolloutId}-${wakeMinute}`, GroupName: "dcp-wakeups" }),
     );
-    expect(wake.ScheduleExpression).toBe("at(2026-11-30T10:05:01)");
+    expect(wake.ScheduleExpression).toBe("at(2026-11-30T10:06:00)");
     expect(wake.Target?.Arn).toBe(reconciler);
     expect(JSON.parse(wake.Target?.Input ?? "{}")).toEqual({
       source: "dcp.schedule",

@@ -13,9 +13,19 @@ export interface WakeupTarget {
   group: string;
 }
 
+/**
+ * The moment (epoch ms) a wake-up for a wait ending at ISO time `iso` is set for: the first whole minute at or after
+ * it. Scheduler invokes with 60-second precision (a schedule for 1:00 runs between 1:00:00 and 1:00:59; "Schedule
+ * types", EventBridge Scheduler User Guide), so a wake-up on the minute never comes before the wait ends and comes at
+ * most two minutes after it. Waits ending within one minute share it, and so their schedule.
+ */
+export function wakeMinute(iso: string): number {
+  return Math.ceil(Date.parse(iso) / 60_000) * 60_000;
+}
+
 /** `at()` takes yyyy-mm-ddThh:mm:ss, no fraction, no zone (the zone is ScheduleExpressionTimezone). */
 export function atExpression(iso: string): string {
-  return `at(${new Date(Math.ceil(Date.parse(iso) / 1000) * 1000).toISOString().slice(0, 19)})`;
+  return `at(${new Date(wakeMinute(iso)).toISOString().slice(0, 19)})`;
 }
 
 export class SchedulerWakeups implements Wakeups {
@@ -24,13 +34,12 @@ export class SchedulerWakeups implements Wakeups {
     private readonly target: WakeupTarget,
   ) {}
 
-  /** One schedule per (rollout, moment): a second caller for the same wake-up gets ConflictException, which is fine. */
+  /** One schedule per (rollout, minute): a second caller for the same wake-up gets ConflictException, which is fine. */
   async wakeAt(rolloutId: string, at: string): Promise<void> {
-    const seconds = Math.ceil(Date.parse(at) / 1000);
     try {
       await this.scheduler.send(
         new CreateScheduleCommand({
-          Name: `${rolloutId}-${seconds}`,
+          Name: `${rolloutId}-${wakeMinute(at) / 1000}`,
           GroupName: this.target.group,
           ScheduleExpression: atExpression(at),
           ScheduleExpressionTimezone: "UTC",

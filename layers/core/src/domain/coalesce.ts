@@ -54,7 +54,7 @@ export interface Wakeup {
  * none for an untimed hold: alarm or calendar), the batch it joined (if any). Output: wake-ups, at most two.
  * - No batch: its own hold's end.
  * - In a batch: the batch deadline on the LEADER, whose visit closes the batch and creates the coalesced rollout for
- *   every member — each member asks for the same one, and the schedule's name (rollout, second) makes it one.
+ *   every member — each member asks for the same one, and the schedule's name (rollout, minute) makes it one.
  * - The leader's own wake-up is that one: its hold was decided a moment before the batch opened, and a visit before
  *   the deadline would only wait. A joiner also keeps its own (later) one, for when the merge leaves it alone.
  */
