@@ -2,6 +2,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import { ApiCallCounter, createClients } from "#core/adapters/clients";
+import { DRIFT_AUDIT_USES } from "#core/adapters/permissions";
 import { loadConfig } from "#core/app/config";
 import { type AuditSummary, runAudit } from "#core/app/run-audit";
 import { AuditRequest, describeIssues } from "#core/domain/events";
@@ -17,10 +18,15 @@ export const handler = middy(async (event: unknown): Promise<AuditSummary | Reje
   if (!parsed.success) return reject(logger, metrics, `not an audit request: ${describeIssues(parsed.error)}`);
   // A fresh counter and fresh adapters per run: the summary's apiCalls and the policy reads are this audit's own.
   const counter = new ApiCallCounter();
-  const deps = portsFor("DriftAuditFunction", auditDeps(config, { clients: createClients({ counter }), counter }), {
-    config,
-    now: () => new Date(),
-  });
+  const deps = portsFor(
+    "DriftAuditFunction",
+    DRIFT_AUDIT_USES,
+    auditDeps(config, { clients: createClients({ counter }), counter }),
+    {
+      config,
+      now: () => new Date(),
+    },
+  );
   const { summary, report, registryProblem } = await runAudit(parsed.data, deps, () => counter.snapshot());
 
   if (registryProblem) logger.info("unmanaged-host check: full", { reason: registryProblem });

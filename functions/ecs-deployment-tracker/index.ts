@@ -2,6 +2,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
+import { ECS_DEPLOYMENT_TRACKER_USES } from "#core/adapters/permissions";
 import { loadConfig } from "#core/app/config";
 import { type EcsTrackResult, trackEcsDeployment } from "#core/app/track-ecs-deployment";
 import { EcsDeploymentEvent } from "#core/domain/events";
@@ -12,7 +13,10 @@ import { portsFor } from "#core/shell/ports-for";
 const { logger, metrics } = powertools("ecs-deployment-tracker");
 const config = loadConfig();
 // No idempotency table: a duplicate is answered by the rollout store's conditional write on the service's step.
-const deps = portsFor("EcsDeploymentTrackerFunction", rolloutAdapters(config), { config, now: () => new Date() });
+const deps = portsFor("EcsDeploymentTrackerFunction", ECS_DEPLOYMENT_TRACKER_USES, rolloutAdapters(config), {
+  config,
+  now: () => new Date(),
+});
 
 /** Parse → trackEcsDeployment → report. */
 export const handler = middy(async (event: unknown, context: Context): Promise<EcsTrackResult | Rejected> => {

@@ -8,6 +8,7 @@ import { CloudWatchImdsUsage } from "#core/adapters/cloudwatch";
 import { Ec2FleetInventory } from "#core/adapters/ec2";
 import { TargetedPolicyStore } from "#core/adapters/iam";
 import { PowertoolsIdempotency } from "#core/adapters/idempotency";
+import { INSTANCE_LAUNCH_USES } from "#core/adapters/permissions";
 import { loadConfig } from "#core/app/config";
 import { guardLaunch, type LaunchResult } from "#core/app/guard-launch";
 import { Ec2StateChangeEvent } from "#core/domain/events";
@@ -20,6 +21,7 @@ const idempotency = new PowertoolsIdempotency(dynamodbClient(), config.idempoten
 // Role policies are kept five minutes across warm invocations: a launch burst reads each role once.
 const deps = portsFor(
   "InstanceLaunchFunction",
+  INSTANCE_LAUNCH_USES,
   {
     inventory: new Ec2FleetInventory(ec2Client()),
     policies: new TargetedPolicyStore(iamClient(), 5 * 60_000),

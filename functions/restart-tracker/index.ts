@@ -2,6 +2,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
+import { RESTART_TRACKER_USES } from "#core/adapters/permissions";
 import { loadConfig } from "#core/app/config";
 import { type TrackResult, trackRestart } from "#core/app/track-restart";
 import { SsmStatusEvent } from "#core/domain/events";
@@ -12,7 +13,10 @@ import { portsFor } from "#core/shell/ports-for";
 const { logger, metrics } = powertools("restart-tracker");
 const config = loadConfig();
 // No idempotency table: a duplicate is answered by the rollout store's conditional write on the host's step.
-const deps = portsFor("RestartTrackerFunction", rolloutAdapters(config), { config, now: () => new Date() });
+const deps = portsFor("RestartTrackerFunction", RESTART_TRACKER_USES, rolloutAdapters(config), {
+  config,
+  now: () => new Date(),
+});
 
 /** Parse → trackRestart → report. */
 export const handler = middy(async (event: unknown, context: Context): Promise<TrackResult | Rejected> => {

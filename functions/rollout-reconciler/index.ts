@@ -1,6 +1,7 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
+import { ROLLOUT_RECONCILER_USES } from "#core/adapters/permissions";
 import { loadConfig } from "#core/app/config";
 import { reconcileRollouts } from "#core/app/rollout-engine";
 import { describeIssues, ReconcileRequest } from "#core/domain/events";
@@ -10,7 +11,10 @@ import { portsFor } from "#core/shell/ports-for";
 
 const { logger, metrics } = powertools("rollout-reconciler");
 const config = loadConfig();
-const deps = portsFor("RolloutReconcilerFunction", rolloutAdapters(config), { config, now: () => new Date() });
+const deps = portsFor("RolloutReconcilerFunction", ROLLOUT_RECONCILER_USES, rolloutAdapters(config), {
+  config,
+  now: () => new Date(),
+});
 type Result = Awaited<ReturnType<typeof reconcileRollouts>>;
 
 /** Parse the schedule's input → reconcile every open rollout → report; a rollout that failed makes the run throw (retry, DLQ). */

@@ -5,6 +5,7 @@ import type { Context } from "aws-lambda";
 import { CachedParameterStore } from "#core/adapters/cached-parameters";
 import { createClients } from "#core/adapters/clients";
 import { PowertoolsIdempotency } from "#core/adapters/idempotency";
+import { SECRET_ROTATION_USES } from "#core/adapters/permissions";
 import { CoalescingRolloutStore } from "#core/adapters/rollout-store";
 import { loadConfig } from "#core/app/config";
 import { type RotationResult, rotateSecret } from "#core/app/rotate-secret";
@@ -28,7 +29,12 @@ const fleet = fleetDeps(config, {
   ...(rollouts ? { rollouts } : {}),
 });
 // A rollout held for its coalescing window wakes the reconciler when the window ends (one-time schedule).
-const deps = portsFor("SecretRotationFunction", { ...fleet, idempotency, ...wakeupsFor(config) }, fleet);
+const deps = portsFor(
+  "SecretRotationFunction",
+  SECRET_ROTATION_USES,
+  { ...fleet, idempotency, ...wakeupsFor(config) },
+  fleet,
+);
 
 /** Parse → rotateSecret (dry run, duplicates, idempotency inside) → report. */
 export const handler = middy(async (event: unknown, context: Context): Promise<RotationResult | Rejected> => {

@@ -264,6 +264,38 @@ describe("bake time", () => {
     expect(gap).toBeGreaterThanOrEqual(300_000);
   });
 
+  it("a wake-up Scheduler refuses is reported on the held wave, and the reconciler still ends the bake", async () => {
+    const w = wire(fleet);
+    let clock = Date.parse("2026-11-30T12:00:00Z");
+    w.deps.now = () => new Date(clock);
+    w.deps.wakeups = {
+      wakeAt: async () => {
+        throw Object.assign(new Error("not authorized to perform: scheduler:CreateSchedule"), {
+          name: "AccessDeniedException",
+        });
+      },
+    };
+    const first = await start(w, manifestWith({ bakeSeconds: 120 }));
+    clock += 1000;
+    const results = [];
+    for (const c of w.harness.sent())
+      for (const id of c.instanceIds)
+        results.push(
+          await trackRestart(
+            { commandId: c.commandId, documentName: fleet.documentName, instanceId: id, status: "Success" },
+            w.deps,
+          ),
+        );
+    const held = results.map((r) => r.held).filter(Boolean);
+    expect(held).toHaveLength(1); // the delivery that closed wave 0
+    expect(held[0]).toMatch(
+      /bake .*; wake-up at 2026-11-30T12:02:01.000Z not set \(not authorized .*\); the reconciler releases it/,
+    );
+    clock += 120_000;
+    await reconcileRollouts(w.deps, { rolloutId: first.rolloutId!, dryRun: false });
+    expect(services(w)).toEqual(["database", "api"]);
+  });
+
   it("a coalescing window holds the first wave; the reconciler starts it once the window is over", async () => {
     const w = wire(fleet);
     let clock = Date.parse("2026-11-30T11:00:00Z");

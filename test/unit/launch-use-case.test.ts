@@ -101,7 +101,7 @@ describe("portsFor: wiring derived from adapters/permissions.ts", () => {
   const refused = (call: () => unknown) => expect(call).toThrow(/may not call .*: its role does not allow it/);
 
   it("the launch guard can describe, fix and tag one host, read the manifest and its records — nothing else", async () => {
-    const d = portsFor("InstanceLaunchFunction", adapters(), base());
+    const d = portsFor("InstanceLaunchFunction", FUNCTION_USES["InstanceLaunchFunction"], adapters(), base());
     expect(await d.inventory.describeHost(instanceId(1))).toBeDefined();
     expect(await d.params.get(MANIFEST_PARAM)).toBeDefined();
     refused(() => d.inventory.scanNamespace("Namespace", NS));
@@ -113,18 +113,20 @@ describe("portsFor: wiring derived from adapters/permissions.ts", () => {
   });
 
   it("RolloutStore.* covers the functions' store methods but not the operator-only list (dynamodb:Scan)", async () => {
-    const d = portsFor("SecretRotationFunction", adapters(), base());
+    const d = portsFor("SecretRotationFunction", FUNCTION_USES["SecretRotationFunction"], adapters(), base());
     expect(await d.rollouts.get("ro-0000000000000000")).toBeUndefined();
     refused(() => d.rollouts.list(10));
   });
 
   it("every function gets exactly the methods it declares, and a declared port without an adapter fails at wiring", () => {
     for (const fn of Object.keys(FUNCTION_USES) as FunctionId[]) {
-      const d = portsFor(fn, adapters(), base());
+      const d = portsFor(fn, FUNCTION_USES[fn], adapters(), base());
       expect(d.config).toBeDefined();
       const { idempotency: _i, ...withoutIdempotency } = adapters();
       if ((FUNCTION_USES[fn] as readonly string[]).includes("Idempotency"))
-        expect(() => portsFor(fn, withoutIdempotency, base())).toThrow(/declares idempotency .* but none is wired/);
+        expect(() => portsFor(fn, FUNCTION_USES[fn], withoutIdempotency, base())).toThrow(
+          /declares idempotency .* but none is wired/,
+        );
       else refused(() => d.idempotency.once({}, async () => 1));
     }
   });

@@ -58,10 +58,27 @@ export interface OutcomeResult {
   nextWave?: { wave: number; sent: SentStep[] };
   /** The next wave waits for its gates (bake, alarms, calendar): held, not sent. */
   held?: Hold;
+  /** Why the held wave's one-time wake-up was not set (the reconciler's next run releases it instead). */
+  wakeup?: string;
   rolloutStatus?: RolloutHead["status"];
 }
 
 const iso = (deps: Pick<EngineDeps, "now">) => deps.now().toISOString();
+
+/** The engine's answer as both trackers report it: status, halt, hold (with a wake-up that was not set), next wave. */
+export function outcomeFields(r: Omit<OutcomeResult, "applied">): {
+  rolloutStatus: RolloutHead["status"] | null;
+  halted: string | null;
+  held: string | null;
+  nextWave: { wave: number; commands: SentStep[] } | null;
+} {
+  return {
+    rolloutStatus: r.rolloutStatus ?? null,
+    halted: r.halted ?? null,
+    held: r.held ? [r.held.reason, r.wakeup].filter(Boolean).join("; ") : null,
+    nextWave: r.nextWave ? { wave: r.nextWave.wave, commands: r.nextWave.sent } : null,
+  };
+}
 
 /**
  * Records one target's outcome (the contract's entry point for every event source): a conditional write on its step,
@@ -156,8 +173,8 @@ async function afterCount(
   if (!(await deps.rollouts.advance(head.rolloutId, waveIndex, next.next, iso(deps), hold)))
     return { rolloutStatus: head.status };
   if (hold) {
-    await wakeFor(deps, head.rolloutId, hold.until);
-    return { rolloutStatus: "running", held: hold };
+    const wakeup = await wakeFor(deps, head.rolloutId, hold.until);
+    return { rolloutStatus: "running", held: hold, ...(wakeup ? { wakeup } : {}) };
   }
   const sent = await dispatchWave(deps, { ...head, current: next.next });
   return { rolloutStatus: "running", nextWave: { wave: head.waves[next.next]?.wave ?? -1, sent } };
@@ -294,7 +311,8 @@ export async function reconcileRollout(
       report.actions.push(`${opts.dryRun ? "would coalesce" : "coalesced"} into ${settled.into}`);
       if (settled.into) report.coalescedInto = settled.into;
       const created = settled.created;
-      if (created?.hold) await wakeFor(deps, created.rolloutId, created.hold.until);
+      const unset = created?.hold && (await wakeFor(deps, created.rolloutId, created.hold.until));
+      if (unset) report.actions.push(unset);
       else if (created) report.sent.push(...(await dispatchWave(deps, created)));
       return report;
     }
@@ -372,7 +390,8 @@ async function releaseIfOpen(
     say(gate.hold.reason);
     if (!opts.dryRun && gate.hold.reason !== hold.reason)
       await deps.rollouts.setHold(head.rolloutId, gate.hold, iso(deps));
-    if (!opts.dryRun) await wakeFor(deps, head.rolloutId, gate.hold.until);
+    const unset = !opts.dryRun && (await wakeFor(deps, head.rolloutId, gate.hold.until));
+    if (unset) say(unset);
     return false;
   }
   const [wave, was] = hold.reason.split(" held: ");

@@ -308,9 +308,13 @@ export async function startRollout(
   if (!(await deps.rollouts.create(head, steps)))
     return result("duplicate", "another delivery created this rollout first");
   const sent = await dispatchWave(deps, head);
-  if (head.hold) for (const w of heldWakeups(rolloutId, head.hold.until, batch)) await wakeFor(deps, w.rolloutId, w.at);
+  const unset: string[] = [];
+  for (const w of head.hold ? heldWakeups(rolloutId, head.hold.until, batch) : []) {
+    const why = await wakeFor(deps, w.rolloutId, w.at);
+    if (why) unset.push(why);
+  }
   const targets = plan.waves.reduce((n, s) => n + s.targetIds.length, 0);
-  const held = head.hold ? `; ${head.hold.reason}${joined}` : "";
+  const held = head.hold ? [`; ${head.hold.reason}${joined}`, ...unset].join("; ") : "";
   return {
     ...result(
       "restart",

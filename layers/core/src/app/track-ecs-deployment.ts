@@ -3,7 +3,7 @@
 // it asks ECS the same way (rollout-engine.ts collectOutcomes) and fails a step silent past its deadline.
 import { ecsOutcome } from "../domain/ecs.ts";
 import type { RolloutHead, Verdict } from "../domain/rollout.ts";
-import { type EngineDeps, recordTargetOutcome, type SentStep } from "./rollout-engine.ts";
+import { type EngineDeps, outcomeFields, recordTargetOutcome, type SentStep } from "./rollout-engine.ts";
 
 export type EcsDeploymentEventName =
   | "SERVICE_DEPLOYMENT_IN_PROGRESS"
@@ -29,6 +29,8 @@ export interface EcsTrackResult {
   nextWave: { wave: number; commands: SentStep[] } | null;
   rolloutStatus: RolloutHead["status"] | null;
   halted: string | null;
+  /** Why the rollout is held after this delivery (a gate before the next wave). */
+  held: string | null;
   ignored: string | null;
 }
 
@@ -49,6 +51,7 @@ export async function trackEcsDeployment(input: EcsDeploymentInput, deps: Engine
     nextWave: null,
     rolloutStatus: null,
     halted: null,
+    held: null,
     ignored: null,
   };
   if (input.eventName === "SERVICE_DEPLOYMENT_IN_PROGRESS") return { ...out, ignored: "deployment not final yet" };
@@ -69,9 +72,7 @@ export async function trackEcsDeployment(input: EcsDeploymentInput, deps: Engine
   return {
     ...out,
     duplicate: !r.applied,
-    rolloutStatus: r.rolloutStatus ?? null,
-    halted: r.halted ?? null,
-    nextWave: r.nextWave ? { wave: r.nextWave.wave, commands: r.nextWave.sent } : null,
+    ...outcomeFields(r),
     recorded: r.applied
       ? [{ serviceArn: input.serviceArn, status: judged.verdict === "ok" ? "Success" : "Failed", reason: judged.why }]
       : [],

@@ -4,7 +4,7 @@ import { STOPPED_STATUSES, verdictOf } from "../domain/ssm.ts";
 import type { Deps } from "./deps.ts";
 import {
   type EngineDeps,
-  type OutcomeResult,
+  outcomeFields,
   reconcileStep,
   recordTargetOutcome,
   recordTargetStop,
@@ -68,7 +68,7 @@ export async function trackRestart(input: TrackInput, deps: EngineDeps & Pick<De
     if (ref?.step === undefined || ref.attempt === undefined)
       return ignored("command is not part of a control-plane rollout (or predates per-step state)");
     const r = await reconcileStep(deps, { rolloutId: ref.rolloutId, step: ref.step, attempt: ref.attempt });
-    return { ...out, ...engineOutcome(r), rolloutId: ref.rolloutId, recorded: r.recorded };
+    return { ...out, ...outcomeFields(r), rolloutId: ref.rolloutId, recorded: r.recorded };
   }
 
   const inv = await deps.commands.invocation(input.commandId, input.instanceId);
@@ -85,7 +85,7 @@ export async function trackRestart(input: TrackInput, deps: EngineDeps & Pick<De
     const alarm = alarmStop(inv.status, alarms.triggered, alarms.alarm);
     if (alarm) {
       const r = await recordTargetStop(deps, stepRef, input.instanceId, alarm, inv.status);
-      return { ...out, ...engineOutcome(r), rolloutId: ref.rolloutId, duplicate: !r.applied };
+      return { ...out, ...outcomeFields(r), rolloutId: ref.rolloutId, duplicate: !r.applied };
     }
   }
   // The host is judged by its own invocation, never by the command's status (Undeliverable under a Success command).
@@ -95,21 +95,9 @@ export async function trackRestart(input: TrackInput, deps: EngineDeps & Pick<De
   const r = await recordTargetOutcome(deps, stepRef, input.instanceId, judged.verdict, judged.why);
   return {
     ...out,
-    ...engineOutcome(r),
+    ...outcomeFields(r),
     rolloutId: ref.rolloutId,
     recorded: r.applied ? [{ instanceId: input.instanceId, status: inv.status }] : [],
     duplicate: !r.applied,
-  };
-}
-
-/** The engine's answer in the tracker's result fields. */
-function engineOutcome(
-  r: Omit<OutcomeResult, "applied">,
-): Pick<TrackResult, "rolloutStatus" | "halted" | "held" | "nextWave"> {
-  return {
-    rolloutStatus: r.rolloutStatus ?? null,
-    halted: r.halted ?? null,
-    held: r.held?.reason ?? null,
-    nextWave: r.nextWave ? { wave: r.nextWave.wave, commands: r.nextWave.sent } : null,
   };
 }

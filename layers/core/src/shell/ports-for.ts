@@ -2,7 +2,7 @@
 // only the adapter methods its FUNCTION_USES entry declares, which are exactly the ones its IAM role is held to
 // (test/unit/least-privilege.test.ts). A call to anything else fails loudly in every environment, before any AWS call,
 // instead of as AccessDenied in production only.
-import { type AdapterMethod, FUNCTION_USES } from "../adapters/permissions.ts";
+import type { AdapterMethod, FUNCTION_USES } from "../adapters/permissions.ts";
 import type { Deps } from "../app/deps.ts";
 import type {
   HostChecks,
@@ -14,6 +14,8 @@ import type {
 } from "../ports/index.ts";
 
 export type FunctionId = keyof typeof FUNCTION_USES;
+/** A function's own list of adapter methods (adapters/permissions.ts: INSTANCE_LAUNCH_USES, …). */
+export type FunctionUses<F extends FunctionId> = (typeof FUNCTION_USES)[F];
 
 /** Every port a function may be wired with, by its key in the use cases' dependencies. */
 export interface AllPorts extends Omit<Deps, "config" | "now" | "ecs" | "links"> {
@@ -53,10 +55,10 @@ export const PORT_OF: Record<string, PortKey> = {
 /** Declarations whose method name differs from the port's (AuditState.read is ParameterStore.get on one name). */
 const METHOD_OF: Partial<Record<AdapterMethod, string>> = { "AuditState.read": "get", Idempotency: "once" };
 
-/** Port → the methods the function may call (`*`: every method without a declaration of its own). */
-export function allowedMethods(fn: FunctionId): Map<PortKey, Set<string>> {
+/** Port → the methods a function with these `uses` may call (`*`: every method without a declaration of its own). */
+export function allowedMethods(uses: readonly AdapterMethod[]): Map<PortKey, Set<string>> {
   const out = new Map<PortKey, Set<string>>();
-  for (const use of FUNCTION_USES[fn] as readonly AdapterMethod[]) {
+  for (const use of uses) {
     const [prefix, method] = use.split(".") as [string, string | undefined];
     const port = PORT_OF[prefix];
     if (!port) throw new Error(`permissions.ts: '${use}' names no port`);
@@ -104,15 +106,16 @@ function absent<T extends object>(fn: FunctionId, port: PortKey): T {
 }
 
 /**
- * The ports of `fn`, from the adapters given: each declared port guarded down to its declared methods, every other
- * port absent. Throws at cold start when a declared port has no adapter (a wiring bug, not a run-time surprise).
+ * The ports of `fn`, from the adapters given: each port in `uses` (the function's own list, FUNCTION_USES[fn]) guarded
+ * down to its declared methods, every other port absent. Throws at cold start when a declared port has no adapter (a wiring bug, not a run-time surprise).
  */
 export function portsFor<F extends FunctionId>(
   fn: F,
+  uses: FunctionUses<F>,
   adapters: Partial<AllPorts>,
   base: Pick<Deps, "config" | "now">,
 ): Deps & Omit<AllPorts, keyof Deps> {
-  const allowed = allowedMethods(fn);
+  const allowed = allowedMethods(uses);
   const ports = {} as Record<PortKey, object>;
   for (const key of [
     "inventory",
