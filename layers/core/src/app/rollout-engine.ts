@@ -311,9 +311,10 @@ export async function reconcileRollout(
       report.actions.push(`${opts.dryRun ? "would coalesce" : "coalesced"} into ${settled.into}`);
       if (settled.into) report.coalescedInto = settled.into;
       const created = settled.created;
-      const unset = created?.hold && (await wakeFor(deps, created.rolloutId, created.hold.until));
-      if (unset) report.actions.push(unset);
-      else if (created) report.sent.push(...(await dispatchWave(deps, created)));
+      if (created?.hold) {
+        const unset = await wakeFor(deps, created.rolloutId, created.hold.until);
+        if (unset) report.actions.push(unset);
+      } else if (created) report.sent.push(...(await dispatchWave(deps, created)));
       return report;
     }
   }

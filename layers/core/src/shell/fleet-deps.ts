@@ -102,7 +102,7 @@ export function ecsDeps(
 
 /**
  * One-time wake-ups when the template configured them (EventBridge Scheduler); none otherwise. The functions that hold
- * a rollout set them: the rotation (a first wave's coalescing window), the tracker and the reconciler (bake). The
+ * a rollout set them: the rotation (a first wave's coalescing window), both trackers and the reconciler (bake). The
  * drift audit's bundle stays within budget without the Scheduler client: its catch-up rollouts are not held by time.
  */
 export function wakeupsFor(config: Config): Pick<Deps, "wakeups"> {
